@@ -1,0 +1,77 @@
+/** What every activity receives, and the small helpers they share. */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { AffectflowConfig } from '../config/index.ts';
+import { AnnotationError } from '../datasets/affwild2.ts';
+import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
+import { VideoError } from '../media/ffmpeg.ts';
+import { ModelSignatureError, type OnnxSessions } from '../models/onnxRuntime.ts';
+import { UnknownBackboneError } from '../models/registry.ts';
+import type { ObjectStore } from '../storage/objectStore.ts';
+
+export interface ActivityDeps {
+  readonly store: ObjectStore;
+  /** Needed by the embed pool only. */
+  readonly sessions?: OnnxSessions;
+  readonly config: Pick<AffectflowConfig, 'stateDir'>;
+  readonly log: (line: string) => void;
+}
+
+/** Heartbeats when running inside a Temporal activity; a no-op when called directly (tests, benchmarks). */
+export function reportProgress(details: unknown): void {
+  let context: Context | undefined;
+  try {
+    context = Context.current();
+  } catch {
+    return;
+  }
+  context.heartbeat(details);
+}
+
+const PERMANENT = [VideoError, AnnotationError, ModelSignatureError, UnknownBackboneError] as const;
+
+/**
+ * Runs an activity body, turning permanent input problems into non-retryable failures (typed by
+ * error class); everything else stays retryable (network, S3 5xx, a lost worker).
+ */
+export async function classifyErrors<T>(body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    if (PERMANENT.some((cls) => err instanceof cls)) {
+      throw ApplicationFailure.nonRetryable((err as Error).message, (err as Error).name);
+    }
+    throw err;
+  }
+}
+
+/** Manifests are immutable (content-addressed keys), so each process reads one once. */
+export function manifestReader(store: ObjectStore): (key: string) => Promise<Manifest> {
+  const cache = new Map<string, Promise<Manifest>>();
+  return (key) => {
+    let manifest = cache.get(key);
+    if (!manifest) {
+      manifest = store.get(key).then((bytes) => {
+        const parsed = JSON.parse(new TextDecoder().decode(bytes)) as Manifest | { format?: unknown };
+        if (parsed.format !== MANIFEST_FORMAT) {
+          throw new Error(
+            `manifest ${key}: expected format ${MANIFEST_FORMAT}, got ${JSON.stringify(parsed.format)}`,
+          );
+        }
+        return parsed as Manifest;
+      });
+      manifest.catch(() => cache.delete(key));
+      cache.set(key, manifest);
+    }
+    return manifest;
+  };
+}
+
+export function findShard(manifest: Manifest, shardId: string): Manifest['shards'][number] {
+  const shard = manifest.shards.find((s) => s.shardId === shardId);
+  if (!shard)
+    throw ApplicationFailure.nonRetryable(
+      `manifest ${manifest.datasetId}: no shard ${shardId}`,
+      'UnknownShard',
+    );
+  return shard;
+}

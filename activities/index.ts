@@ -1,0 +1,32 @@
+/** Activities per worker pool, built by factories that receive their dependencies. */
+import type { ActivityDeps } from './context.ts';
+import { createEmbedActivities } from './embed.ts';
+import { createFramesActivities } from './frames.ts';
+import { createManifestActivities } from './manifest.ts';
+import { createTrainActivities } from './train.ts';
+
+export type { ActivityDeps } from './context.ts';
+export type { EmbedShardInput, EmbedShardResult } from './embed.ts';
+export type { ExtractFramesInput, ExtractFramesResult } from './frames.ts';
+export type { ManifestDatasetInput, ManifestDatasetResult, ShardSummary } from './manifest.ts';
+export type { RunReport, TrainAndEvaluateInput, TrainAndEvaluateResult } from './train.ts';
+export { embeddingConfigHash } from './embed.ts';
+
+/** Frames pool: reads datasets and videos. */
+export function createFramesPoolActivities(deps: ActivityDeps) {
+  return { ...createManifestActivities(deps), ...createFramesActivities(deps) };
+}
+
+/** Embed pool: ONNX Runtime (CUDA where the worker has a GPU). */
+export function createEmbedPoolActivities(deps: ActivityDeps) {
+  return createEmbedActivities(deps);
+}
+
+/** Train pool: head training and evaluation. */
+export function createTrainPoolActivities(deps: ActivityDeps) {
+  return createTrainActivities(deps);
+}
+
+export type FramesPoolActivities = ReturnType<typeof createFramesPoolActivities>;
+export type EmbedPoolActivities = ReturnType<typeof createEmbedPoolActivities>;
+export type TrainPoolActivities = ReturnType<typeof createTrainPoolActivities>;

@@ -1,0 +1,102 @@
+/**
+ * The embedded default: with no TEMPORAL_ADDRESS the CLI uses the local Temporal dev server,
+ * reusing a running one (`affectflow stack start`) or starting it for the duration of the
+ * command; and it runs one worker of each pool in-process unless told the workers are external.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection } from '@temporalio/worker';
+import type { AffectflowConfig } from '../config/index.ts';
+import { startTemporalDevServer } from '../infra/devstack.ts';
+import { stopService } from '../infra/services.ts';
+import { join } from 'node:path';
+import type { ObjectStore } from '../storage/objectStore.ts';
+import {
+  createPoolWorker,
+  installQuietRuntime,
+  WORKER_ROLES,
+  workflowsPath,
+  type PoolWorker,
+} from '../workers/pools.ts';
+
+export interface TemporalSession {
+  readonly address: string;
+  readonly client: Client;
+  /** Temporal Web UI base URL when known. */
+  readonly uiUrl: string | undefined;
+  close(): Promise<void>;
+}
+
+export async function openTemporal(
+  config: AffectflowConfig,
+  say: (line: string) => void,
+): Promise<TemporalSession> {
+  let address = config.temporalAddress;
+  let uiUrl: string | undefined;
+  let startedHere = false;
+  if (address === undefined) {
+    const state = await startTemporalDevServer({
+      stateDir: config.stateDir,
+      temporalPort: config.devPorts.temporal,
+      temporalUiPort: config.devPorts.temporalUi,
+      s3Port: config.devPorts.s3,
+      ui: true,
+    });
+    startedHere = !state.reused;
+    address = `127.0.0.1:${config.devPorts.temporal}`;
+    uiUrl = `http://127.0.0.1:${config.devPorts.temporalUi}`;
+    say(
+      state.reused
+        ? `temporal: reusing the local dev server on ${address}`
+        : `temporal: started the local dev server on ${address} (log ${state.logFile}); it stops when this command ends`,
+    );
+  }
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: config.temporalNamespace });
+  return {
+    address,
+    client,
+    uiUrl,
+    async close() {
+      await connection.close();
+      if (startedHere) await stopService(join(config.stateDir, 'temporal'), 'temporal');
+    },
+  };
+}
+
+export interface EmbeddedWorkers {
+  stop(): Promise<void>;
+}
+
+/** One worker per pool in this process; stop() drains them and releases their resources. */
+export async function startEmbeddedWorkers(
+  config: AffectflowConfig,
+  address: string,
+  store: ObjectStore,
+  log: (line: string) => void,
+): Promise<EmbeddedWorkers> {
+  installQuietRuntime();
+  const connection = await NativeConnection.connect({ address });
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  const pools: PoolWorker[] = [];
+  for (const role of WORKER_ROLES) {
+    pools.push(await createPoolWorker(role, { config, connection, store, workflowBundle, log }));
+  }
+  const running = pools.map((p) => p.worker.run());
+  return {
+    async stop() {
+      for (const p of pools) if (p.worker.getState() === 'RUNNING') p.worker.shutdown();
+      await Promise.allSettled(running);
+      await Promise.all(pools.map((p) => p.dispose()));
+      await connection.close();
+    },
+  };
+}
+
+const quietBundlerLogger = {
+  log: () => {},
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (message: string) => console.error(`workflow bundler: ${message}`),
+  error: (message: string) => console.error(`workflow bundler: ${message}`),
+};

@@ -1,0 +1,179 @@
+/** The `affectflow` command line. */
+import { join, resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError, describeConfig, loadConfig, type AffectflowConfig } from '../config/index.ts';
+import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
+import { devStackStatus, startDevStack, stopDevStack } from '../infra/devstack.ts';
+import { TINY_BACKBONE } from '../models/registry.ts';
+import type { ExtractionRunInput } from '../workflows/index.ts';
+import { WORKER_ROLES, type WorkerRole } from '../workers/pools.ts';
+import { runExtraction, summarise } from './run.ts';
+
+const say = (line: string): void => console.log(line);
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(`expected a positive integer, got ${value}`);
+  return n;
+}
+
+function config(): AffectflowConfig {
+  return loadConfig();
+}
+
+const program = new Command('affectflow')
+  .description(
+    'HSEmotion (ABAW-6) emotion features and challenge scores for whole facial-video datasets, on Temporal',
+  )
+  .showHelpAfterError();
+
+interface RunFlags {
+  backbone: string;
+  shardFrames: number;
+  window: number;
+  batchSize: number;
+  maxCropSide: number;
+  epochs?: number;
+  headBatchSize?: number;
+  hidden?: number;
+  externalWorkers?: boolean;
+}
+
+function addRunFlags(command: Command): Command {
+  return command
+    .option('--backbone <name>', 'backbone from the registry', TINY_BACKBONE.name)
+    .option('--shard-frames <n>', 'target frames per shard', positiveInt, 64)
+    .option('--window <n>', 'shards in flight at once', positiveInt, 8)
+    .option('--batch-size <n>', 'embedding batch size', positiveInt, 32)
+    .option('--max-crop-side <px>', 'longest side of stored face crops', positiveInt, 256)
+    .option('--epochs <n>', 'EXPR head epochs (SPEC default 10)', positiveInt)
+    .option('--head-batch-size <n>', 'EXPR head batch size (SPEC default 256)', positiveInt)
+    .option('--hidden <n>', 'EXPR head hidden units (SPEC default 128)', positiveInt)
+    .option('--external-workers', 'do not start workers in this process; pools run elsewhere');
+}
+
+function inputFrom(datasetPath: string, flags: RunFlags): ExtractionRunInput {
+  const expr = {
+    ...(flags.epochs ? { epochs: flags.epochs } : {}),
+    ...(flags.headBatchSize ? { batchSize: flags.headBatchSize } : {}),
+    ...(flags.hidden ? { hidden: flags.hidden } : {}),
+  };
+  return {
+    datasetPath: resolve(datasetPath),
+    backbone: flags.backbone,
+    shardFrames: flags.shardFrames,
+    maxShardsInFlight: flags.window,
+    embedBatchSize: flags.batchSize,
+    maxCropSide: flags.maxCropSide,
+    expr,
+  };
+}
+
+async function runAndReport(
+  cfg: AffectflowConfig,
+  input: ExtractionRunInput,
+  flags: RunFlags,
+): Promise<void> {
+  const outcome = await runExtraction(cfg, { input, embeddedWorkers: !flags.externalWorkers, say });
+  for (const line of summarise(outcome, cfg.store.uri)) say(line);
+  if (outcome.result.failedShards.length > 0) process.exitCode = 3;
+}
+
+addRunFlags(
+  program
+    .command('run')
+    .description(
+      'extract frames and embeddings for a dataset (Aff-Wild2 layout), then train and evaluate the heads',
+    )
+    .argument('<dataset>', 'dataset root'),
+).action(async (dataset: string, flags: RunFlags) => {
+  await runAndReport(config(), inputFrom(dataset, flags), flags);
+});
+
+addRunFlags(
+  program
+    .command('demo')
+    .description('generate the sample dataset (once) and run the main job on it with the embedded default'),
+).action(async (flags: RunFlags) => {
+  const cfg = config();
+  const root = join(cfg.stateDir, 'datasets', 'sample');
+  const { written, videos } = await generateSyntheticDataset(root, TINY_SYNTHETIC);
+  say(
+    `demo: sample dataset ${root} (${videos.length} videos, ${written ? 'generated now' : 'already there'})`,
+  );
+  // The sample is tiny: small shards show the fan-out, and the head needs more, smaller steps.
+  const demoFlags: RunFlags = {
+    ...flags,
+    shardFrames: 16,
+    epochs: flags.epochs ?? 40,
+    headBatchSize: flags.headBatchSize ?? 32,
+    hidden: flags.hidden ?? 64,
+  };
+  await runAndReport(cfg, inputFrom(root, demoFlags), demoFlags);
+});
+
+const stack = program
+  .command('stack')
+  .description('the local dev stack: Temporal dev server and S3 server (SeaweedFS)');
+stack
+  .command('start')
+  .description('start both services (reused when already running)')
+  .action(async () => {
+    const cfg = config();
+    const dev = await startDevStack({
+      stateDir: cfg.stateDir,
+      temporalPort: cfg.devPorts.temporal,
+      temporalUiPort: cfg.devPorts.temporalUi,
+      s3Port: cfg.devPorts.s3,
+      ui: true,
+    });
+    for (const s of dev.services)
+      say(`${s.name}: ${s.reused ? 'already running' : 'started'} (pid ${s.pid}, log ${s.logFile})`);
+    say(`temporal: ${dev.endpoints.temporalAddress}, UI ${dev.endpoints.temporalUiUrl}`);
+    say(
+      `s3: ${dev.endpoints.s3Endpoint}, bucket ${dev.endpoints.s3Bucket}; dev credentials in ${join(cfg.stateDir, 's3', 'credentials.json')}`,
+    );
+  });
+stack
+  .command('stop')
+  .description('stop both services')
+  .action(async () => {
+    await stopDevStack(config().stateDir);
+    say('stack: stopped');
+  });
+stack
+  .command('status')
+  .description('show whether the services run')
+  .action(() => {
+    for (const s of devStackStatus(config().stateDir)) {
+      say(`${s.name}: ${s.running ? `running (pid ${s.pid})` : 'stopped'}, log ${s.logFile}`);
+    }
+  });
+
+program
+  .command('worker')
+  .description(`run one pool worker until SIGINT/SIGTERM (${WORKER_ROLES.join(', ')})`)
+  .argument('<pool>', 'orchestrator | frames | embed | train')
+  .action(async (pool: string) => {
+    if (!WORKER_ROLES.includes(pool as WorkerRole))
+      throw new InvalidArgumentError(`unknown pool ${pool}; expected one of ${WORKER_ROLES.join(', ')}`);
+    const { runWorkerProcess } = await import('../workers/main.ts');
+    await runWorkerProcess(pool as WorkerRole);
+  });
+
+program
+  .command('config')
+  .description('print the effective configuration (never credentials)')
+  .action(() => say(JSON.stringify(describeConfig(config()), null, 2)));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(`affectflow: ${err.message}`);
+    process.exit(2);
+  }
+  console.error(`affectflow: ${(err as Error).stack ?? String(err)}`);
+  process.exit(1);
+}

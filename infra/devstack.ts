@@ -1,0 +1,218 @@
+/**
+ * The local development stack: a real Temporal CLI dev server (SQLite file, UI) and a real
+ * S3-compatible server (SeaweedFS), both from the project-local Python environment, on loopback.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { S3Client, CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
+import { Connection } from '@temporalio/client';
+import { grpc } from '@temporalio/proto';
+import { venvBin } from './paths.ts';
+import {
+  freePorts,
+  serviceStatus,
+  startService,
+  stopService,
+  type ServiceState,
+  type ServiceStatus,
+} from './services.ts';
+
+export interface DevStackOptions {
+  /** Holds temporal/ (SQLite file, log) and s3/ (data, identities, log). */
+  readonly stateDir: string;
+  readonly temporalPort: number;
+  readonly temporalUiPort: number;
+  readonly s3Port: number;
+  /** Tests run headless; the persistent stack serves the Temporal UI. */
+  readonly ui: boolean;
+  /** In-memory Temporal (tests) instead of the persistent SQLite file. */
+  readonly ephemeral?: boolean;
+}
+
+/** Credentials of the local S3 dev server only; production uses the standard AWS chain. */
+export interface DevS3Credentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+export interface DevStackEndpoints {
+  readonly temporalAddress: string;
+  readonly temporalUiUrl: string | undefined;
+  readonly s3Endpoint: string;
+  readonly s3Bucket: string;
+  readonly s3Credentials: DevS3Credentials;
+}
+
+export const DEV_BUCKET = 'affectflow';
+
+const temporalDir = (stateDir: string): string => join(stateDir, 'temporal');
+const s3Dir = (stateDir: string): string => join(stateDir, 's3');
+
+export async function temporalReady(address: string): Promise<boolean> {
+  const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+  try {
+    const response = await connection.healthService.check({});
+    return response.status === grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING;
+  } finally {
+    await connection.close();
+  }
+}
+
+export async function startTemporalDevServer(opts: DevStackOptions): Promise<ServiceState> {
+  const runDir = temporalDir(opts.stateDir);
+  mkdirSync(runDir, { recursive: true });
+  const [httpPort, metricsPort] = await freePorts(2);
+  const address = `127.0.0.1:${opts.temporalPort}`;
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(opts.temporalPort),
+    '--http-port',
+    String(httpPort),
+    '--metrics-port',
+    String(metricsPort),
+    '--namespace',
+    'default',
+    '--log-level',
+    'warn',
+  ];
+  if (!opts.ephemeral) args.push('--db-filename', join(runDir, 'temporal.sqlite'));
+  if (opts.ui)
+    args.push('--ui-port', String(opts.temporalUiPort), '--ui-ip', '127.0.0.1', '--ui-disable-news-fetch');
+  else args.push('--headless');
+  return startService({
+    name: 'temporal',
+    command: venvBin('temporal'),
+    args,
+    runDir,
+    ready: () => temporalReady(address),
+    readyTimeoutMs: 60_000,
+  });
+}
+
+function devCredentials(runDir: string): DevS3Credentials {
+  const path = join(runDir, 'credentials.json');
+  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as DevS3Credentials;
+  // Dev-only keys, made per state directory; they never leave this machine.
+  const random = (n: number): string =>
+    Array.from({ length: n }, () => Math.floor(Math.random() * 36).toString(36)).join('');
+  const credentials = { accessKeyId: `af${random(14)}`, secretAccessKey: random(32) };
+  writeFileSync(path, JSON.stringify(credentials), { mode: 0o600 });
+  return credentials;
+}
+
+export function devS3Client(endpoint: string, credentials: DevS3Credentials): S3Client {
+  return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
+}
+
+export async function startS3DevServer(
+  opts: DevStackOptions,
+): Promise<ServiceState & { credentials: DevS3Credentials }> {
+  const runDir = s3Dir(opts.stateDir);
+  const dataDir = join(runDir, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  const credentials = devCredentials(runDir);
+  const identities = join(runDir, 'identities.json');
+  writeFileSync(
+    identities,
+    JSON.stringify({
+      identities: [
+        {
+          name: 'affectflow',
+          credentials: [{ accessKey: credentials.accessKeyId, secretKey: credentials.secretAccessKey }],
+          actions: ['Admin', 'Read', 'Write', 'List', 'Tagging'],
+        },
+      ],
+    }),
+    { mode: 0o600 },
+  );
+  const [master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3Grpc] = await freePorts(7);
+  const endpoint = `http://127.0.0.1:${opts.s3Port}`;
+  const client = devS3Client(endpoint, credentials);
+  const ready = async (): Promise<boolean> => {
+    try {
+      await client.send(new HeadBucketCommand({ Bucket: DEV_BUCKET }));
+      return true;
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NotFound') {
+        await client.send(new CreateBucketCommand({ Bucket: DEV_BUCKET }));
+        return true;
+      }
+      return false;
+    }
+  };
+  try {
+    const state = await startService({
+      name: 'seaweedfs',
+      command: venvBin('weed'),
+      args: [
+        'server',
+        `-dir=${dataDir}`,
+        '-ip=127.0.0.1',
+        '-ip.bind=127.0.0.1',
+        `-master.port=${master}`,
+        `-master.port.grpc=${masterGrpc}`,
+        '-master.volumeSizeLimitMB=256',
+        `-volume.port=${volume}`,
+        `-volume.port.grpc=${volumeGrpc}`,
+        '-volume.max=0',
+        '-filer',
+        `-filer.port=${filer}`,
+        `-filer.port.grpc=${filerGrpc}`,
+        '-s3',
+        `-s3.port=${opts.s3Port}`,
+        `-s3.port.grpc=${s3Grpc}`,
+        '-s3.port.iceberg=0',
+        '-s3.port.lance=0',
+        `-s3.config=${identities}`,
+      ],
+      runDir,
+      ready,
+      readyTimeoutMs: 60_000,
+    });
+    return { ...state, credentials };
+  } finally {
+    client.destroy();
+  }
+}
+
+export interface DevStack {
+  readonly endpoints: DevStackEndpoints;
+  readonly services: readonly ServiceState[];
+  /** Stops what this call started (not instances it merely reused). */
+  stop(): Promise<void>;
+}
+
+export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
+  const [temporal, s3] = await Promise.all([startTemporalDevServer(opts), startS3DevServer(opts)]);
+  return {
+    endpoints: {
+      temporalAddress: `127.0.0.1:${opts.temporalPort}`,
+      temporalUiUrl: opts.ui ? `http://127.0.0.1:${opts.temporalUiPort}` : undefined,
+      s3Endpoint: `http://127.0.0.1:${opts.s3Port}`,
+      s3Bucket: DEV_BUCKET,
+      s3Credentials: s3.credentials,
+    },
+    services: [temporal, s3],
+    async stop() {
+      await Promise.all([
+        temporal.reused ? undefined : stopService(temporalDir(opts.stateDir), 'temporal'),
+        s3.reused ? undefined : stopService(s3Dir(opts.stateDir), 'seaweedfs'),
+      ]);
+    },
+  };
+}
+
+export async function stopDevStack(stateDir: string): Promise<void> {
+  await Promise.all([
+    stopService(temporalDir(stateDir), 'temporal'),
+    stopService(s3Dir(stateDir), 'seaweedfs'),
+  ]);
+}
+
+export function devStackStatus(stateDir: string): ServiceStatus[] {
+  return [serviceStatus(temporalDir(stateDir), 'temporal'), serviceStatus(s3Dir(stateDir), 'seaweedfs')];
+}

@@ -1,0 +1,18 @@
+/**
+ * Object key layout. Keys are content-addressed: a new dataset version, backbone or configuration
+ * gives new keys, so nothing committed is ever overwritten.
+ */
+export const storeKeys = {
+  manifest: (datasetId: string): string => `datasets/${datasetId}/manifest.json`,
+  labels: (datasetId: string, task: string, video: string): string =>
+    `datasets/${datasetId}/labels/${task}/${video}.json`,
+  framesShard: (datasetId: string, facesConfig: string, shardId: string): string =>
+    `frames/${datasetId}/${facesConfig}/${shardId}.parquet`,
+  embeddingShard: (datasetId: string, backboneId: string, configHash: string, shardId: string): string =>
+    `embeddings/${datasetId}/${backboneId}/${configHash}/${shardId}.parquet`,
+  embeddingPrefix: (datasetId: string, backboneId: string, configHash: string): string =>
+    `embeddings/${datasetId}/${backboneId}/${configHash}/`,
+  head: (datasetId: string, task: string, headHash: string): string =>
+    `heads/${datasetId}/${task}/${headHash}.json`,
+  report: (runId: string): string => `reports/${runId}/report.json`,
+} as const;

@@ -1,0 +1,251 @@
+/**
+ * The one module that talks to object storage: a small interface with an S3 implementation
+ * (any S3-compatible endpoint, credentials from the standard AWS chain) and a local-directory
+ * implementation (the zero-setup default). Keys are '/'-separated and relative to the store root.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { StoreConfig } from '../config/index.ts';
+
+export interface ObjectInfo {
+  readonly key: string;
+  readonly size: number;
+}
+
+export interface ObjectStore {
+  /** Printable location, without credentials. */
+  readonly uri: string;
+  /** Writes the whole object; readers see the old object or the new one, never a part. */
+  put(key: string, body: Uint8Array | string): Promise<void>;
+  /** Streams a local file into the object (multipart on S3), atomically as put(). */
+  putFile(key: string, path: string): Promise<void>;
+  /** Throws ObjectNotFoundError when the key does not exist. */
+  get(key: string): Promise<Uint8Array>;
+  head(key: string): Promise<ObjectInfo | undefined>;
+  /** Every object whose key starts with prefix, in key order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  delete(key: string): Promise<void>;
+  close(): void;
+}
+
+export class ObjectNotFoundError extends Error {
+  constructor(
+    readonly storeUri: string,
+    readonly key: string,
+  ) {
+    super(`store ${storeUri}: object ${key} not found`);
+    this.name = 'ObjectNotFoundError';
+  }
+}
+
+export class InvalidKeyError extends Error {
+  constructor(readonly key: string) {
+    super(
+      `store: invalid key ${JSON.stringify(key)}: expected '/'-separated segments without '.', '..' or empty parts`,
+    );
+    this.name = 'InvalidKeyError';
+  }
+}
+
+function checkKey(key: string): string {
+  if (key === '' || key.startsWith('/') || key.split('/').some((p) => p === '' || p === '.' || p === '..')) {
+    throw new InvalidKeyError(key);
+  }
+  return key;
+}
+
+export class LocalDirStore implements ObjectStore {
+  readonly uri: string;
+  constructor(readonly root: string) {
+    this.uri = `file://${root}`;
+  }
+
+  private path(key: string): string {
+    return join(this.root, ...checkKey(key).split('/'));
+  }
+
+  /** Temporary files live beside their target so that rename() stays on one file system. */
+  private async atomicWrite(key: string, write: (tmp: string) => Promise<void>): Promise<void> {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = `${target}.tmp-${randomUUID()}`;
+    try {
+      await write(tmp);
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async put(key: string, body: Uint8Array | string): Promise<void> {
+    await this.atomicWrite(key, (tmp) => writeFile(tmp, body));
+  }
+
+  async putFile(key: string, path: string): Promise<void> {
+    const { pipeline } = await import('node:stream/promises');
+    const { createWriteStream } = await import('node:fs');
+    await this.atomicWrite(key, (tmp) => pipeline(createReadStream(path), createWriteStream(tmp)));
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    try {
+      return new Uint8Array(await readFile(this.path(key)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFoundError(this.uri, key);
+      throw err;
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const s = await stat(this.path(key));
+      return s.isFile() ? { key, size: s.size } : undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const walk = async function* (dir: string, root: string): AsyncIterable<ObjectInfo> {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
+      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const entry of entries) {
+        const full = join(dir, entry.name);
+        if (entry.isDirectory()) yield* walk(full, root);
+        else if (entry.isFile() && !entry.name.includes('.tmp-')) {
+          yield { key: relative(root, full).split(sep).join('/'), size: (await stat(full)).size };
+        }
+      }
+    };
+    // Walk from the deepest directory that the prefix names, then filter by the full prefix.
+    const dirPart = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const start = dirPart ? join(this.root, ...dirPart.split('/')) : this.root;
+    for await (const info of walk(start, this.root)) {
+      if (info.key.startsWith(prefix)) yield info;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.path(key), { force: true });
+  }
+
+  close(): void {}
+}
+
+export class S3Store implements ObjectStore {
+  readonly uri: string;
+  constructor(
+    private readonly client: S3Client,
+    readonly bucket: string,
+    readonly prefix: string,
+  ) {
+    this.uri = `s3://${bucket}/${prefix}`;
+  }
+
+  private objectKey(key: string): string {
+    return this.prefix ? `${this.prefix}/${checkKey(key)}` : checkKey(key);
+  }
+
+  async put(key: string, body: Uint8Array | string): Promise<void> {
+    await this.client.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body }),
+    );
+  }
+
+  async putFile(key: string, path: string): Promise<void> {
+    // An S3 object (multipart included) becomes visible only when the upload completes.
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: this.objectKey(key), Body: createReadStream(path) },
+      partSize: 8 * 1024 * 1024,
+      queueSize: 4,
+    });
+    await upload.done();
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
+      );
+      if (!out.Body) throw new ObjectNotFoundError(this.uri, key);
+      return await out.Body.transformToByteArray();
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === 'NoSuchKey' || name === 'NotFound') throw new ObjectNotFoundError(this.uri, key);
+      throw err;
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const out = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
+      );
+      return { key, size: out.ContentLength ?? 0 };
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === 'NotFound' || name === 'NoSuchKey') return undefined;
+      throw err;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const base = this.prefix ? `${this.prefix}/` : '';
+    let token: string | undefined;
+    do {
+      const out = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token }),
+      );
+      for (const object of out.Contents ?? []) {
+        if (object.Key) yield { key: object.Key.slice(base.length), size: object.Size ?? 0 };
+      }
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+}
+
+/** Opens the store that the configuration names. */
+export function openStore(config: StoreConfig): ObjectStore {
+  if (config.uri.startsWith('s3://')) {
+    const rest = config.uri.slice('s3://'.length);
+    const slash = rest.indexOf('/');
+    const bucket = slash < 0 ? rest : rest.slice(0, slash);
+    const prefix = slash < 0 ? '' : rest.slice(slash + 1).replace(/\/+$/, '');
+    const client = new S3Client({
+      region: config.s3Region,
+      ...(config.s3Endpoint ? { endpoint: config.s3Endpoint } : {}),
+      forcePathStyle: config.s3ForcePathStyle,
+    });
+    return new S3Store(client, bucket, prefix);
+  }
+  const root = config.uri.startsWith('file://') ? config.uri.slice('file://'.length) : config.uri;
+  return new LocalDirStore(root.replace(/\/+$/, ''));
+}

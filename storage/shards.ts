@@ -1,0 +1,197 @@
+/**
+ * The two shard kinds and their Parquet schemas.
+ *
+ * Frames shard: one row per face crop per frame (and one row with no_face = true for a frame
+ * without a face), crops as lossless PNG; independent of any backbone.
+ * Embedding shard: the same rows plus backbone identity, embedding float32[D] and scores
+ * float32[K]; no-face rows keep null vectors so "no face" differs from "missing".
+ */
+import {
+  Binary,
+  Bool,
+  Field,
+  FixedSizeList,
+  Float32,
+  Table,
+  Utf8,
+  makeData,
+  makeVector,
+  vectorFromArray,
+  type Vector,
+} from 'apache-arrow';
+import { decodeParquet, encodeParquet } from './parquet.ts';
+
+export interface FaceRowKey {
+  readonly video: string;
+  /** 1-based frame number. */
+  readonly frame: number;
+  readonly faceIndex: number;
+  readonly trackId: number;
+  readonly noFace: boolean;
+  /** x, y, width, height in source-frame pixels; null for no-face rows. */
+  readonly box: readonly [number, number, number, number] | null;
+  readonly detScore: number | null;
+}
+
+export interface FrameRow extends FaceRowKey {
+  /** PNG crop; null for no-face rows. */
+  readonly image: Uint8Array | null;
+}
+
+function validityBitmap(valid: readonly boolean[]): { nullBitmap: Uint8Array; nullCount: number } {
+  const nullBitmap = new Uint8Array(Math.ceil(valid.length / 8));
+  let nullCount = 0;
+  valid.forEach((v, i) => {
+    if (v) nullBitmap[i >> 3]! |= 1 << (i & 7);
+    else nullCount++;
+  });
+  return { nullBitmap, nullCount };
+}
+
+/** A nullable FixedSizeList<float32>[dim] column from row-major values; null rows hold zeros. */
+export function fixedSizeFloatColumn(values: Float32Array, dim: number, valid: readonly boolean[]): Vector {
+  const length = valid.length;
+  if (values.length !== length * dim) {
+    throw new Error(`column: expected ${length} x ${dim} = ${length * dim} values, got ${values.length}`);
+  }
+  const child = makeData({ type: new Float32(), length: values.length, data: values });
+  const type = new FixedSizeList(dim, new Field('item', new Float32(), false));
+  return makeVector(makeData({ type, length, child, ...validityBitmap(valid) }));
+}
+
+function keyColumns(rows: readonly FaceRowKey[]): Record<string, Vector> {
+  const boxes = new Float32Array(rows.length * 4);
+  rows.forEach((r, i) => r.box && boxes.set(r.box, i * 4));
+  return {
+    video: vectorFromArray(
+      rows.map((r) => r.video),
+      new Utf8(),
+    ),
+    frame: vectorFromArray(Int32Array.from(rows, (r) => r.frame)),
+    face_index: vectorFromArray(Int16Array.from(rows, (r) => r.faceIndex)),
+    track_id: vectorFromArray(Int32Array.from(rows, (r) => r.trackId)),
+    no_face: vectorFromArray(
+      rows.map((r) => r.noFace),
+      new Bool(),
+    ),
+    box: fixedSizeFloatColumn(
+      boxes,
+      4,
+      rows.map((r) => r.box !== null),
+    ),
+    det_score: vectorFromArray(
+      rows.map((r) => r.detScore),
+      new Float32(),
+    ),
+  };
+}
+
+export function encodeFramesShard(rows: readonly FrameRow[], metadata: Record<string, string>): Uint8Array {
+  const table = new Table({
+    ...keyColumns(rows),
+    image: vectorFromArray(
+      rows.map((r) => r.image),
+      new Binary(),
+    ),
+  });
+  return encodeParquet(table, metadata);
+}
+
+function readKey(table: Table, i: number): FaceRowKey {
+  const box = table.getChild('box')?.get(i) as { toArray(): Float32Array } | null;
+  const b = box ? box.toArray() : null;
+  return {
+    video: table.getChild('video')!.get(i) as string,
+    frame: table.getChild('frame')!.get(i) as number,
+    faceIndex: table.getChild('face_index')!.get(i) as number,
+    trackId: table.getChild('track_id')!.get(i) as number,
+    noFace: table.getChild('no_face')!.get(i) as boolean,
+    box: b ? [b[0]!, b[1]!, b[2]!, b[3]!] : null,
+    detScore: (table.getChild('det_score')?.get(i) as number | null) ?? null,
+  };
+}
+
+export function decodeFramesShard(bytes: Uint8Array): FrameRow[] {
+  const table = decodeParquet(bytes);
+  const images = table.getChild('image')!;
+  return Array.from({ length: table.numRows }, (_, i) => ({
+    ...readKey(table, i),
+    image: (images.get(i) as Uint8Array | null) ?? null,
+  }));
+}
+
+export interface EmbeddingIdentity {
+  readonly dataset: string;
+  readonly split: string;
+  readonly backbone: string;
+  readonly backboneVersion: string;
+  readonly modelSha256: string;
+  readonly embeddingDim: number;
+  readonly scoresDim: number;
+}
+
+/**
+ * Encodes embedding rows. embeddings: float32 [rows, embeddingDim] and scores [rows, scoresDim],
+ * row-major; a no-face row's slice is ignored and stored as null.
+ */
+export function encodeEmbeddingShard(
+  identity: EmbeddingIdentity,
+  rows: readonly FaceRowKey[],
+  embeddings: Float32Array,
+  scores: Float32Array,
+  metadata: Record<string, string>,
+): Uint8Array {
+  const valid = rows.map((r) => !r.noFace);
+  const constant = (value: string): Vector =>
+    vectorFromArray(
+      rows.map(() => value),
+      new Utf8(),
+    );
+  const columns = keyColumns(rows);
+  const table = new Table({
+    dataset: constant(identity.dataset),
+    split: constant(identity.split),
+    ...columns,
+    backbone: constant(identity.backbone),
+    backbone_version: constant(identity.backboneVersion),
+    model_sha256: constant(identity.modelSha256),
+    embedding: fixedSizeFloatColumn(embeddings, identity.embeddingDim, valid),
+    scores: fixedSizeFloatColumn(scores, identity.scoresDim, valid),
+  });
+  return encodeParquet(table, metadata);
+}
+
+/** Embedding rows as columns: keys per row, vectors row-major, null vectors as NaN-free zeros with valid=false. */
+export interface EmbeddingColumns {
+  readonly keys: FaceRowKey[];
+  readonly dim: number;
+  readonly embedding: Float32Array;
+  readonly scores: Float32Array;
+  readonly scoresDim: number;
+}
+
+export function decodeEmbeddingShard(bytes: Uint8Array): EmbeddingColumns {
+  const table = decodeParquet(bytes);
+  const keys = Array.from({ length: table.numRows }, (_, i) => readKey(table, i));
+  const flatten = (name: string): { values: Float32Array; dim: number } => {
+    const column = table.getChild(name)!;
+    const dim = (column.type as FixedSizeList).listSize;
+    const values = new Float32Array(table.numRows * dim);
+    for (let i = 0; i < table.numRows; i++) {
+      const v = column.get(i) as { toArray(): Float32Array } | null;
+      if (v) values.set(v.toArray(), i * dim);
+    }
+    return { values, dim };
+  };
+  const embedding = flatten('embedding');
+  const scores = flatten('scores');
+  return {
+    keys,
+    dim: embedding.dim,
+    embedding: embedding.values,
+    scores: scores.values,
+    scoresDim: scores.dim,
+  };
+}
+
+export const EMBEDDING_SCHEMA_VERSION = '1';

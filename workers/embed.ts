@@ -1,0 +1,4 @@
+/** The embed pool worker process. */
+import { runWorkerProcess } from './main.ts';
+
+await runWorkerProcess('embed');

@@ -1,0 +1,28 @@
+/**
+ * Entry of a standalone pool worker process: `affectflow worker <pool>` or
+ * `node --import tsx workers/<pool>.ts`. Connects to TEMPORAL_ADDRESS (or the embedded dev
+ * server's port), serves until SIGINT/SIGTERM, then drains in-flight tasks and exits.
+ */
+import { NativeConnection } from '@temporalio/worker';
+import { loadConfig } from '../config/index.ts';
+import { openStore } from '../storage/objectStore.ts';
+import { createPoolWorker, installQuietRuntime, type WorkerRole } from './pools.ts';
+
+export async function runWorkerProcess(role: WorkerRole): Promise<void> {
+  const config = loadConfig();
+  installQuietRuntime();
+  const address = config.temporalAddress ?? `127.0.0.1:${config.devPorts.temporal}`;
+  const connection = await NativeConnection.connect({ address });
+  const store = openStore(config.store);
+  try {
+    const pool = await createPoolWorker(role, { config, connection, store });
+    console.error(
+      `affectflow ${role} worker: polling on ${address} (${config.temporalNamespace}), store ${store.uri}`,
+    );
+    await pool.worker.run();
+    await pool.dispose();
+  } finally {
+    store.close();
+    await connection.close();
+  }
+}

@@ -1,0 +1,4 @@
+/** The orchestrator pool worker process. */
+import { runWorkerProcess } from './main.ts';
+
+await runWorkerProcess('orchestrator');

@@ -1,0 +1,90 @@
+/**
+ * Worker pools: one Temporal worker per pool and task queue. The orchestrator runs workflow
+ * tasks only; frames, embed and train run their activities with the concurrency from config.
+ */
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import {
+  DefaultLogger,
+  Runtime,
+  Worker,
+  type NativeConnection,
+  type WorkflowBundle,
+} from '@temporalio/worker';
+import {
+  createEmbedPoolActivities,
+  createFramesPoolActivities,
+  createTrainPoolActivities,
+  type ActivityDeps,
+} from '../activities/index.ts';
+import type { AffectflowConfig } from '../config/index.ts';
+import { OnnxSessions } from '../models/onnxRuntime.ts';
+import type { ObjectStore } from '../storage/objectStore.ts';
+import { TASK_QUEUES, type Pool } from '../workflows/taskQueues.ts';
+
+export type WorkerRole = Pool | 'orchestrator';
+export const WORKER_ROLES: readonly WorkerRole[] = ['orchestrator', 'frames', 'embed', 'train'];
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+let runtimeInstalled = false;
+/** Quiet Temporal SDK logging (errors only: pools without workflows or activities warn by design); once per process. */
+export function installQuietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+}
+
+export interface PoolWorkerOptions {
+  readonly config: AffectflowConfig;
+  readonly connection: NativeConnection;
+  readonly store: ObjectStore;
+  /** Pre-bundled workflow code, so several orchestrators in one process bundle once. */
+  readonly workflowBundle?: WorkflowBundle;
+  readonly log?: (line: string) => void;
+}
+
+export interface PoolWorker {
+  readonly role: WorkerRole;
+  readonly worker: Worker;
+  /** Releases what the pool holds (ONNX Runtime sessions) after the worker stopped. */
+  dispose(): Promise<void>;
+}
+
+export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOptions): Promise<PoolWorker> {
+  const { config, connection } = options;
+  const log = options.log ?? ((line: string) => console.error(line));
+  const base = { connection, namespace: config.temporalNamespace } as const;
+  if (role === 'orchestrator') {
+    const worker = await Worker.create({
+      ...base,
+      taskQueue: TASK_QUEUES.orchestrator,
+      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    });
+    return { role, worker, dispose: async () => {} };
+  }
+  const sessions =
+    role === 'embed'
+      ? new OnnxSessions({
+          provider: 'cpu',
+          intraOpThreads: 0,
+          interOpThreads: 1,
+          modelCacheDir: join(config.stateDir, 'models'),
+          log,
+        })
+      : undefined;
+  const deps: ActivityDeps = { store: options.store, sessions, config, log };
+  const activities =
+    role === 'frames'
+      ? createFramesPoolActivities(deps)
+      : role === 'embed'
+        ? createEmbedPoolActivities(deps)
+        : createTrainPoolActivities(deps);
+  const worker = await Worker.create({
+    ...base,
+    taskQueue: TASK_QUEUES[role],
+    activities,
+    maxConcurrentActivityTaskExecutions: config.concurrency[role],
+  });
+  return { role, worker, dispose: async () => sessions?.dispose() };
+}
