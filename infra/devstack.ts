@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { S3Client, CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
 import { Connection } from '@temporalio/client';
-import { grpc } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { venvBin } from './paths.ts';
 import {
   freePorts,
@@ -52,7 +52,7 @@ export async function temporalReady(address: string): Promise<boolean> {
   const connection = await Connection.connect({ address, connectTimeout: 1_000 });
   try {
     const response = await connection.healthService.check({});
-    return response.status === grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING;
+    return response.status === proto.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING;
   } finally {
     await connection.close();
   }
