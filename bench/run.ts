@@ -1,0 +1,54 @@
+/**
+ * `npm run bench [-- --only PREFIX]`: runs the benchmarks in bench/*.bench.ts, prints a table and
+ * writes bench/results/latest.json as {"machine": {...}, "figures": {name: {value, unit}}}.
+ */
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, platform, release } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { projectRoot } from '../infra/paths.ts';
+import type { Benchmark, Figure } from './harness.ts';
+
+const { values } = parseArgs({ options: { only: { type: 'string' } } });
+const only = values.only;
+const benchDir = join(projectRoot, 'bench');
+const figures: Record<string, Figure> = {};
+
+for (const file of readdirSync(benchDir)
+  .filter((f) => f.endsWith('.bench.ts'))
+  .sort()) {
+  const module = (await import(pathToFileURL(join(benchDir, file)).href)) as { benchmarks: Benchmark[] };
+  for (const benchmark of module.benchmarks) {
+    if (only && !benchmark.name.startsWith(only) && !only.startsWith(benchmark.name)) continue;
+    process.stderr.write(`bench: ${benchmark.name} ...\n`);
+    const result = await benchmark.run();
+    for (const [name, figure] of Object.entries(result)) {
+      if (only && !name.startsWith(only) && !benchmark.name.startsWith(only)) continue;
+      figures[name] = figure;
+    }
+  }
+}
+
+const machine = {
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  memoryGb: Math.round(totalmem() / 1024 ** 3),
+  platform: `${platform()} ${release()}`,
+  node: process.version,
+  date: new Date().toISOString(),
+};
+const out = join(benchDir, 'results');
+mkdirSync(out, { recursive: true });
+writeFileSync(join(out, 'latest.json'), JSON.stringify({ machine, figures }, null, 2));
+
+const width = Math.max(6, ...Object.keys(figures).map((n) => n.length));
+console.log(`${'figure'.padEnd(width)}  ${'value'.padStart(12)}  unit`);
+for (const [name, f] of Object.entries(figures)) {
+  console.log(
+    `${name.padEnd(width)}  ${(Number.isInteger(f.value) ? String(f.value) : f.value.toFixed(2)).padStart(12)}  ${f.unit}`,
+  );
+}
+console.log(
+  `\nmachine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB; written to bench/results/latest.json`,
+);
