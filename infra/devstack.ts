@@ -4,9 +4,9 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { S3Client, CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
+import { ensureBucket, s3Client } from '../storage/objectStore.ts';
 import { venvBin } from './paths.ts';
 import {
   freePorts,
@@ -104,10 +104,6 @@ function devCredentials(runDir: string): DevS3Credentials {
   return credentials;
 }
 
-export function devS3Client(endpoint: string, credentials: DevS3Credentials): S3Client {
-  return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
-}
-
 export async function startS3DevServer(
   opts: DevStackOptions,
 ): Promise<ServiceState & { credentials: DevS3Credentials }> {
@@ -131,19 +127,8 @@ export async function startS3DevServer(
   );
   const [master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3Grpc] = await freePorts(7);
   const endpoint = `http://127.0.0.1:${opts.s3Port}`;
-  const client = devS3Client(endpoint, credentials);
-  const ready = async (): Promise<boolean> => {
-    try {
-      await client.send(new HeadBucketCommand({ Bucket: DEV_BUCKET }));
-      return true;
-    } catch (err) {
-      if ((err as { name?: string }).name === 'NotFound') {
-        await client.send(new CreateBucketCommand({ Bucket: DEV_BUCKET }));
-        return true;
-      }
-      return false;
-    }
-  };
+  const client = s3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
+  const ready = (): Promise<boolean> => ensureBucket(client, DEV_BUCKET);
   try {
     const state = await startService({
       name: 'seaweedfs',

@@ -8,8 +8,10 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { dirname, join, relative, sep } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import {
+  CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -236,6 +238,35 @@ export class S3Store implements ObjectStore {
   }
 }
 
+/** An S3 client for an S3-compatible endpoint; credentials from the given pair or the AWS chain. */
+export function s3Client(options: {
+  endpoint?: string | undefined;
+  region: string;
+  forcePathStyle: boolean;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}): S3Client {
+  return new S3Client({
+    region: options.region,
+    forcePathStyle: options.forcePathStyle,
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  });
+}
+
+/** True once the bucket exists (created when missing); false while the server is not answering. */
+export async function ensureBucket(client: S3Client, bucket: string): Promise<boolean> {
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: bucket }));
+    return true;
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NotFound') {
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
+      return true;
+    }
+    return false;
+  }
+}
+
 /** Opens the store that the configuration names. */
 export function openStore(config: StoreConfig): ObjectStore {
   if (config.uri.startsWith('s3://')) {
@@ -243,9 +274,9 @@ export function openStore(config: StoreConfig): ObjectStore {
     const slash = rest.indexOf('/');
     const bucket = slash < 0 ? rest : rest.slice(0, slash);
     const prefix = slash < 0 ? '' : rest.slice(slash + 1).replace(/\/+$/, '');
-    const client = new S3Client({
+    const client = s3Client({
+      endpoint: config.s3Endpoint,
       region: config.s3Region,
-      ...(config.s3Endpoint ? { endpoint: config.s3Endpoint } : {}),
       forcePathStyle: config.s3ForcePathStyle,
     });
     return new S3Store(client, bucket, prefix);

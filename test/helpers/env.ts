@@ -3,9 +3,10 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { loadConfig, type AffectflowConfig } from '../../config/index.ts';
 import { venvBin } from '../../infra/paths.ts';
+import { s3Client } from '../../storage/objectStore.ts';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -42,7 +43,7 @@ export function testConfig(store: 's3' | 'local', label: string): AffectflowConf
 
 /** A raw S3 client on the test server (credentials from the standard AWS environment variables). */
 export function rawS3Client(): S3Client {
-  return new S3Client({ endpoint: testServices.s3Endpoint(), region: 'us-east-1', forcePathStyle: true });
+  return s3Client({ endpoint: testServices.s3Endpoint(), region: 'us-east-1', forcePathStyle: true });
 }
 
 /** Runs Python from the project environment (numpy, pyarrow, sklearn, ...) and parses its JSON output. */
