@@ -43,9 +43,10 @@ export function createFramesActivities(deps: ActivityDeps) {
           return { framesKey, frames: Number(existing.meta['frames']), faces: existing.rows, reused: true };
 
         const video = manifest.videos.find((v) => v.name === shard.video)!;
+        if (video.source.kind !== 'video') throw new Error(`extractFrames: ${video.name}: frame folders are not read yet`);
         const rows: FrameRow[] = [];
         for await (const decoded of decodeFrames(
-          join(manifest.root, video.path),
+          join(manifest.root, video.source.path),
           video,
           shard.firstFrame,
           shard.lastFrame,

@@ -13,11 +13,17 @@ export const MANIFEST_FORMAT = 'affectflow.manifest/1';
 
 export type Split = 'Train' | 'Validation' | 'Test';
 
+/**
+ * Where a video's frames come from, relative to the dataset root: a video file, or a folder of
+ * per-frame face images (Aff-Wild2 cropped/: frame f is `%05d.jpg`, 1-based; a missing image
+ * means no face was found in that frame).
+ */
+export type VideoSource = { readonly kind: 'video'; readonly path: string } | { readonly kind: 'frames'; readonly dir: string };
+
 export interface ManifestVideo {
   readonly name: string;
   readonly split: Split;
-  /** Path relative to the dataset root. */
-  readonly path: string;
+  readonly source: VideoSource;
   readonly frameCount: number;
   readonly fps: number;
   readonly width: number;
@@ -131,7 +137,7 @@ export async function buildAffWild2Manifest(
       videos.push({
         name,
         split: splitOf.get(name) ?? 'Test',
-        path,
+        source: { kind: 'video', path },
         ...probe,
         contentHash: await fileSha256(join(root, path)),
       });

@@ -47,6 +47,73 @@ export interface BackboneSession {
   run(input: Float32Array, n: number): Promise<{ embedding: Float32Array; scores: Float32Array }>;
 }
 
+/** A tensor crossing the ONNX Runtime boundary: typed data, row-major, with its dims. */
+export interface GraphTensor {
+  readonly data: Float32Array | Int32Array | BigInt64Array | Uint8Array;
+  readonly dims: readonly number[];
+}
+
+/** A session on any ONNX graph that is not a backbone (face detector, training graphs). */
+export interface GraphSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly provider: ExecutionProvider;
+  run(
+    feeds: Readonly<Record<string, GraphTensor>>,
+    outputs?: readonly string[],
+  ): Promise<Record<string, GraphTensor>>;
+  release(): Promise<void>;
+}
+
+async function createSession(
+  model: Uint8Array | string,
+  options: Pick<RuntimeOptions, 'provider' | 'intraOpThreads' | 'interOpThreads' | 'log'>,
+  label: string,
+): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider }> {
+  const base: ort.InferenceSession.SessionOptions = {
+    intraOpNumThreads: options.intraOpThreads,
+    interOpNumThreads: options.interOpThreads,
+    graphOptimizationLevel: 'all',
+  };
+  const open = (providers: ExecutionProvider[]): Promise<ort.InferenceSession> =>
+    typeof model === 'string'
+      ? ort.InferenceSession.create(model, { ...base, executionProviders: providers })
+      : ort.InferenceSession.create(model, { ...base, executionProviders: providers });
+  if (options.provider !== 'cuda') return { session: await open(['cpu']), provider: 'cpu' };
+  try {
+    return { session: await open(['cuda']), provider: 'cuda' };
+  } catch (err) {
+    options.log?.(
+      `onnxruntime: CUDA execution provider unavailable for ${label} (${(err as Error).message.split('\n')[0]}); falling back to cpu`,
+    );
+    return { session: await open(['cpu']), provider: 'cpu' };
+  }
+}
+
+/** Opens a session on an arbitrary graph (bytes or a file path), with the same provider fallback as backbones. */
+export async function openGraph(
+  model: Uint8Array | string,
+  options: Pick<RuntimeOptions, 'provider' | 'intraOpThreads' | 'interOpThreads' | 'log'>,
+  label = 'graph',
+): Promise<GraphSession> {
+  const { session, provider } = await createSession(model, options, label);
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    provider,
+    async run(feeds, outputs) {
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.data, [...t.dims]);
+      const out = await session.run(ortFeeds, outputs ? [...outputs] : session.outputNames);
+      const result: Record<string, GraphTensor> = {};
+      for (const [name, t] of Object.entries(out))
+        result[name] = { data: t.data as GraphTensor['data'], dims: t.dims };
+      return result;
+    },
+    release: () => session.release(),
+  };
+}
+
 /** Model file for a descriptor in the local cache; generated models are built on first use. */
 export function ensureModelFile(descriptor: BackboneDescriptor, cacheDir: string): string {
   const path = join(cacheDir, `${backboneId(descriptor).replace(/[^A-Za-z0-9._@-]/g, '_')}.onnx`);
@@ -86,23 +153,7 @@ export class OnnxSessions {
     const path = ensureModelFile(descriptor, this.options.modelCacheDir);
     const bytes = readFileSync(path);
     const modelSha256 = sha256Hex(bytes);
-    const base: ort.InferenceSession.SessionOptions = {
-      intraOpNumThreads: this.options.intraOpThreads,
-      interOpNumThreads: this.options.interOpThreads,
-      graphOptimizationLevel: 'all',
-    };
-    let provider = this.options.provider;
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(bytes, { ...base, executionProviders: [provider] });
-    } catch (err) {
-      if (provider !== 'cuda') throw err;
-      this.options.log?.(
-        `onnxruntime: CUDA execution provider unavailable for ${backboneId(descriptor)} (${(err as Error).message.split('\n')[0]}); falling back to cpu`,
-      );
-      provider = 'cpu';
-      session = await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cpu'] });
-    }
+    const { session, provider } = await createSession(bytes, this.options, backboneId(descriptor));
     this.raw.push(session);
     const wanted = [descriptor.embeddingOutput, descriptor.scoresOutput];
     const missing = wanted.filter((name) => !session.outputNames.includes(name));

@@ -33,7 +33,7 @@ test('EXPR file without a header is rejected', (t) => {
 const video = (name: string, frameCount: number, contentHash: string): ManifestVideo => ({
   name,
   split: 'Train',
-  path: `videos/${name}.mp4`,
+  source: { kind: 'video', path: `videos/${name}.mp4` },
   frameCount,
   fps: 30,
   width: 64,
