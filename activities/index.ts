@@ -3,18 +3,24 @@ import type { ActivityDeps } from './context.ts';
 import { createEmbedActivities } from './embed.ts';
 import { createFramesActivities } from './frames.ts';
 import { createManifestActivities } from './manifest.ts';
+import { createShardActivities } from './shards.ts';
 import { createTrainActivities } from './train.ts';
 
 export type { ActivityDeps } from './context.ts';
 export type { EmbedShardInput, EmbedShardResult } from './embed.ts';
 export type { ExtractFramesInput, ExtractFramesResult } from './frames.ts';
 export type { ManifestDatasetInput, ManifestDatasetResult, ShardSummary } from './manifest.ts';
+export type { PlanShardPageInput, ShardPage, ShardTask } from './shards.ts';
 export type { RunReport, TrainAndEvaluateInput, TrainAndEvaluateResult } from './train.ts';
 export { embeddingConfigHash } from './embed.ts';
 
 /** Frames pool: reads datasets and videos. */
 export function createFramesPoolActivities(deps: ActivityDeps) {
-  return { ...createManifestActivities(deps), ...createFramesActivities(deps) };
+  return {
+    ...createManifestActivities(deps),
+    ...createShardActivities(deps),
+    ...createFramesActivities(deps),
+  };
 }
 
 /** Embed pool: ONNX Runtime (CUDA where the worker has a GPU). */

@@ -5,9 +5,11 @@ import { ConfigError, describeConfig, loadConfig, type AffectflowConfig } from '
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
 import { devStackStatus, startDevStack, stopDevStack } from '../infra/devstack.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
-import type { ExtractionRunInput } from '../workflows/index.ts';
+import type { ExtractionRunInput, RunProgress } from '../workflows/index.ts';
 import { WORKER_ROLES, type WorkerRole } from '../workers/pools.ts';
-import { runExtraction, summarise } from './run.ts';
+import { openTemporal } from './embedded.ts';
+import { progressLines } from './progress.ts';
+import { resumeExtraction, runExtraction, summarise, uiLink, type RunOutcome } from './run.ts';
 
 const say = (line: string): void => console.log(line);
 
@@ -29,7 +31,7 @@ const program = new Command('affectflow')
   .showHelpAfterError();
 
 interface RunFlags {
-  backbone: string;
+  backbone: string[];
   shardFrames: number;
   window: number;
   batchSize: number;
@@ -38,11 +40,12 @@ interface RunFlags {
   headBatchSize?: number;
   hidden?: number;
   externalWorkers?: boolean;
+  watch?: boolean;
 }
 
 function addRunFlags(command: Command): Command {
   return command
-    .option('--backbone <name>', 'backbone from the registry', TINY_BACKBONE.name)
+    .option('--backbone <name...>', 'backbone(s) from the registry', [TINY_BACKBONE.name])
     .option('--shard-frames <n>', 'target frames per shard', positiveInt, 64)
     .option('--window <n>', 'shards in flight at once', positiveInt, 8)
     .option('--batch-size <n>', 'embedding batch size', positiveInt, 32)
@@ -50,7 +53,8 @@ function addRunFlags(command: Command): Command {
     .option('--epochs <n>', 'EXPR head epochs (SPEC default 10)', positiveInt)
     .option('--head-batch-size <n>', 'EXPR head batch size (SPEC default 256)', positiveInt)
     .option('--hidden <n>', 'EXPR head hidden units (SPEC default 128)', positiveInt)
-    .option('--external-workers', 'do not start workers in this process; pools run elsewhere');
+    .option('--external-workers', 'do not start workers in this process; pools run elsewhere')
+    .option('--watch', 'draw progress bars');
 }
 
 function inputFrom(datasetPath: string, flags: RunFlags): ExtractionRunInput {
@@ -61,7 +65,7 @@ function inputFrom(datasetPath: string, flags: RunFlags): ExtractionRunInput {
   };
   return {
     datasetPath: resolve(datasetPath),
-    backbone: flags.backbone,
+    backbones: flags.backbone,
     shardFrames: flags.shardFrames,
     maxShardsInFlight: flags.window,
     embedBatchSize: flags.batchSize,
@@ -70,14 +74,20 @@ function inputFrom(datasetPath: string, flags: RunFlags): ExtractionRunInput {
   };
 }
 
+function reportOutcome(cfg: AffectflowConfig, outcome: RunOutcome): void {
+  for (const line of summarise(outcome, cfg.store.uri)) say(line);
+  if (outcome.result.status === 'completed_with_failures') process.exitCode = 3;
+}
+
 async function runAndReport(
   cfg: AffectflowConfig,
   input: ExtractionRunInput,
   flags: RunFlags,
 ): Promise<void> {
-  const outcome = await runExtraction(cfg, { input, embeddedWorkers: !flags.externalWorkers, say });
-  for (const line of summarise(outcome, cfg.store.uri)) say(line);
-  if (outcome.result.failedShards.length > 0) process.exitCode = 3;
+  reportOutcome(
+    cfg,
+    await runExtraction(cfg, { input, embeddedWorkers: !flags.externalWorkers, watch: !!flags.watch, say }),
+  );
 }
 
 addRunFlags(
@@ -112,6 +122,70 @@ addRunFlags(
   };
   await runAndReport(cfg, inputFrom(root, demoFlags), demoFlags);
 });
+
+program
+  .command('status')
+  .description('show the progress of a run, or how it ended')
+  .argument('<run>', "the run's workflow id (printed by run)")
+  .action(async (workflowId: string) => {
+    const cfg = config();
+    const temporal = await openTemporal(cfg, () => {});
+    try {
+      const handle = temporal.client.workflow.getHandle(workflowId);
+      const description = await handle.describe();
+      say(
+        `run ${workflowId}: ${description.status.name} (run ${description.runId}, started ${description.startTime.toISOString()})`,
+      );
+      const link = uiLink(temporal, cfg.temporalNamespace, workflowId, description.runId);
+      if (link) say(`Temporal UI ${link}`);
+      if (description.status.name === 'RUNNING') {
+        for (const line of progressLines(await handle.query<RunProgress>('progress'))) say(line);
+      } else if (description.status.name === 'COMPLETED') {
+        const result = (await handle.result()) as RunOutcome['result'];
+        reportOutcome(cfg, {
+          workflowId,
+          runId: description.runId,
+          result,
+          report: undefined,
+          reportPath: undefined,
+        });
+      }
+    } finally {
+      await temporal.close();
+    }
+  });
+
+program
+  .command('cancel')
+  .description('cancel a run: activities stop at their next heartbeat; committed shards stay')
+  .argument('<run>', "the run's workflow id")
+  .action(async (workflowId: string) => {
+    const temporal = await openTemporal(config(), say);
+    try {
+      await temporal.client.workflow.getHandle(workflowId).cancel();
+      say(`run ${workflowId}: cancellation requested`);
+    } finally {
+      await temporal.close();
+    }
+  });
+
+program
+  .command('resume')
+  .description('start an ended run again with the same inputs; only failed or unfinished shards are redone')
+  .argument('<run>', "the run's workflow id")
+  .option('--external-workers', 'do not start workers in this process; pools run elsewhere')
+  .option('--watch', 'draw progress bars')
+  .action(async (workflowId: string, flags: { externalWorkers?: boolean; watch?: boolean }) => {
+    const cfg = config();
+    reportOutcome(
+      cfg,
+      await resumeExtraction(cfg, workflowId, {
+        embeddedWorkers: !flags.externalWorkers,
+        watch: !!flags.watch,
+        say,
+      }),
+    );
+  });
 
 const stack = program
   .command('stack')

@@ -1,18 +1,30 @@
-/** `affectflow run`: start (or attach to) an extraction run and follow it to its report. */
+/**
+ * Runs from the command line: start (or attach to) an extraction run and follow it, show its
+ * status, cancel it, or resume it with the inputs of an earlier run.
+ */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
+import {
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import type { AffectflowConfig } from '../config/index.ts';
 import { openStore, LocalDirStore } from '../storage/objectStore.ts';
 import type { RunReport } from '../activities/index.ts';
 import type { ExtractionRunInput, ExtractionRunResult, RunProgress } from '../workflows/index.ts';
 import { TASK_QUEUES } from '../workflows/index.ts';
-import { openTemporal, startEmbeddedWorkers } from './embedded.ts';
+import { openTemporal, startEmbeddedWorkers, type TemporalSession } from './embedded.ts';
+import { LiveBlock, progressLines } from './progress.ts';
 
 export interface RunOptions {
   readonly input: ExtractionRunInput;
   /** Run one worker per pool in this process (the embedded default). */
   readonly embeddedWorkers: boolean;
+  /** Redraw progress bars in place instead of printing changed summaries. */
+  readonly watch: boolean;
   readonly say: (line: string) => void;
 }
 
@@ -20,7 +32,7 @@ export interface RunOutcome {
   readonly workflowId: string;
   readonly runId: string;
   readonly result: ExtractionRunResult;
-  readonly report: RunReport;
+  readonly report: RunReport | undefined;
   /** A local file path for the report when the store is a local directory. */
   readonly reportPath: string | undefined;
 }
@@ -28,56 +40,75 @@ export interface RunOutcome {
 /** Workflow ids derive from the run's inputs: launching the same run twice attaches to it. */
 export function extractionWorkflowId(input: ExtractionRunInput): string {
   const canonical = JSON.stringify(input, Object.keys(input).sort());
-  return `extract-${input.backbone}-${createHash('sha256').update(canonical).digest('hex').slice(0, 12)}`;
+  return `extract-${createHash('sha256').update(canonical).digest('hex').slice(0, 16)}`;
 }
 
-function describeProgress(p: RunProgress): string {
-  const part = (name: string, c: RunProgress['frames']): string =>
-    `${name} ${c.done}/${p.shards}${c.reused ? ` (${c.reused} reused)` : ''}${c.failed ? `, ${c.failed} failed` : ''}`;
-  return `[${p.stage}] ${part('frames', p.frames)} | ${part('embed', p.embed)}`;
+export function uiLink(
+  temporal: TemporalSession,
+  namespace: string,
+  workflowId: string,
+  runId: string,
+): string | undefined {
+  return temporal.uiUrl
+    ? `${temporal.uiUrl}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`
+    : undefined;
 }
 
-export async function runExtraction(config: AffectflowConfig, options: RunOptions): Promise<RunOutcome> {
-  const { say, input } = options;
+async function follow(
+  handle: WorkflowHandle,
+  watch: boolean,
+  say: (line: string) => void,
+): Promise<ExtractionRunResult> {
+  const live = watch ? new LiveBlock() : undefined;
+  let last = '';
+  const poll = async (): Promise<void> => {
+    try {
+      const lines = progressLines(await handle.query<RunProgress>('progress'));
+      if (live) live.draw(lines);
+      else {
+        const summary = `${lines[0]} | ${lines[1]?.replace(/\s+\[[#.]+\]\s+/, ' ')}`;
+        if (summary !== last) say(`run: ${(last = summary)}`);
+      }
+    } catch {
+      // Not answering yet (no workflow task processed) or already closed.
+    }
+  };
+  const timer = setInterval(() => void poll(), watch ? 500 : 2_000);
+  try {
+    return (await handle.result()) as ExtractionRunResult;
+  } finally {
+    clearInterval(timer);
+    await poll();
+  }
+}
+
+async function startAndFollow(
+  config: AffectflowConfig,
+  options: RunOptions,
+  workflowId: string,
+  start: (client: Client) => Promise<WorkflowHandle>,
+): Promise<RunOutcome> {
+  const { say } = options;
   const store = openStore(config.store);
   const temporal = await openTemporal(config, say);
   const workers = options.embeddedWorkers
     ? await startEmbeddedWorkers(config, temporal.address, store, say)
     : undefined;
   try {
-    const workflowId = extractionWorkflowId(input);
-    const handle = await temporal.client.workflow.start('extractionRun', {
-      taskQueue: TASK_QUEUES.orchestrator,
-      workflowId,
-      args: [input],
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    });
-    const runId = handle.firstExecutionRunId;
+    const handle = await start(temporal.client);
+    const description = await handle.describe();
+    const runId = description.runId;
     say(`run: workflow ${workflowId} (run ${runId}) on ${temporal.address}`);
-    if (temporal.uiUrl)
-      say(
-        `run: Temporal UI ${temporal.uiUrl}/namespaces/${config.temporalNamespace}/workflows/${workflowId}/${runId}`,
-      );
-    let last = '';
-    const timer = setInterval(() => {
-      handle
-        .query<RunProgress>('progress')
-        .then((p) => {
-          const line = describeProgress(p);
-          if (line !== last) say(`run: ${(last = line)}`);
-        })
-        .catch(() => {});
-    }, 1_000);
-    let result: ExtractionRunResult;
-    try {
-      result = (await handle.result()) as ExtractionRunResult;
-    } finally {
-      clearInterval(timer);
-    }
-    const report = JSON.parse(new TextDecoder().decode(await store.get(result.reportKey))) as RunReport;
+    const link = uiLink(temporal, config.temporalNamespace, workflowId, runId);
+    if (link) say(`run: Temporal UI ${link}`);
+    const result = await follow(handle, options.watch, say);
+    const report = result.reportKey
+      ? (JSON.parse(new TextDecoder().decode(await store.get(result.reportKey))) as RunReport)
+      : undefined;
     const reportPath =
-      store instanceof LocalDirStore ? join(store.root, ...result.reportKey.split('/')) : undefined;
+      result.reportKey && store instanceof LocalDirStore
+        ? join(store.root, ...result.reportKey.split('/'))
+        : undefined;
     return { workflowId, runId, result, report, reportPath };
   } finally {
     await workers?.stop();
@@ -86,23 +117,80 @@ export async function runExtraction(config: AffectflowConfig, options: RunOption
   }
 }
 
+export function runExtraction(config: AffectflowConfig, options: RunOptions): Promise<RunOutcome> {
+  const workflowId = extractionWorkflowId(options.input);
+  return startAndFollow(config, options, workflowId, (client) =>
+    client.workflow.start('extractionRun', {
+      taskQueue: TASK_QUEUES.orchestrator,
+      workflowId,
+      args: [options.input],
+      // A closed run with the same inputs may run again (committed shards are skipped);
+      // a running one is attached to rather than duplicated.
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    }),
+  );
+}
+
+/** The input of a run's latest execution, read from its history's first event. */
+export async function runInput(client: Client, workflowId: string): Promise<ExtractionRunInput> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  if (!payload) throw new Error(`run ${workflowId}: no input found in its history`);
+  return defaultPayloadConverter.fromPayload<ExtractionRunInput>(payload);
+}
+
+/**
+ * Starts a new execution of an earlier run with the same inputs, however the earlier one ended;
+ * committed shards are skipped, so only failed or unfinished shards are redone.
+ */
+export async function resumeExtraction(
+  config: AffectflowConfig,
+  workflowId: string,
+  options: Omit<RunOptions, 'input'>,
+): Promise<RunOutcome> {
+  const lookup = await openTemporal(config, options.say);
+  let input: ExtractionRunInput;
+  try {
+    const description = await lookup.client.workflow.getHandle(workflowId).describe();
+    if (description.status.name === 'RUNNING')
+      throw new Error(`run ${workflowId} is still running; nothing to resume`);
+    input = await runInput(lookup.client, workflowId);
+    options.say(
+      `resume: run ${workflowId} ended ${description.status.name}; starting it again with the same inputs`,
+    );
+  } finally {
+    await lookup.close();
+  }
+  return startAndFollow(config, { ...options, input }, workflowId, (client) =>
+    client.workflow.start('extractionRun', {
+      taskQueue: TASK_QUEUES.orchestrator,
+      workflowId,
+      args: [input],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    }),
+  );
+}
+
 export function summarise(outcome: RunOutcome, storeUri: string): string[] {
   const { result, report } = outcome;
   const lines = [
-    `run: ${result.shards} shards; frames shards reused ${result.framesShardsReused}/${result.shards}, embedding shards reused ${result.embeddingShardsReused}/${result.shards}` +
-      (result.embeddingShardsReused === result.shards && result.shards > 0
+    `run: ${result.shards} shards; ${result.shardsSkipped} already committed and skipped; frames shards reused ${result.framesShardsReused}/${result.shards}, embedding shards reused ${result.embeddingShardsReused}/${result.shards * Math.max(1, result.reports.length)}` +
+      (result.shardsSkipped === result.shards && result.shards > 0
         ? ' (all committed earlier: nothing re-extracted)'
         : ''),
   ];
-  if (result.failedShards.length > 0) {
-    lines.push(`run: completed with failures: ${result.failedShards.length} shard(s) failed`);
-    for (const f of result.failedShards) lines.push(`  shard ${f.shardId}: ${f.error}`);
+  if (result.status === 'completed_with_failures') {
+    lines.push(`run: completed with failures: ${result.failedCount} shard(s) failed`);
+    for (const f of result.failedShards) lines.push(`  shard ${f.shardId} (${f.stage}): ${f.error}`);
   }
-  const expr = report.tasks.EXPR;
-  lines.push(
-    `report: EXPR macro F1 ${expr.score.toFixed(3)} on ${expr.validationSamples} validation frames ` +
-      `(majority-class baseline ${expr.majorityBaseline.toFixed(3)}; best epoch ${expr.bestEpoch})`,
-  );
-  lines.push(`report: ${outcome.reportPath ?? `${storeUri}/${result.reportKey}`}`);
+  const expr = report?.tasks.EXPR;
+  if (expr) {
+    lines.push(
+      `report: EXPR macro F1 ${expr.score.toFixed(3)} on ${expr.validationSamples} validation frames ` +
+        `(majority-class baseline ${expr.majorityBaseline.toFixed(3)}; best epoch ${expr.bestEpoch})`,
+    );
+  }
+  if (result.reportKey) lines.push(`report: ${outcome.reportPath ?? `${storeUri}/${result.reportKey}`}`);
   return lines;
 }

@@ -41,7 +41,7 @@ test.serial(
 
     const input: ExtractionRunInput = {
       datasetPath: datasetRoot,
-      backbone: TINY_BACKBONE.name,
+      backbones: [TINY_BACKBONE.name],
       shardFrames: 16,
       maxShardsInFlight: 4,
       embedBatchSize: 8,

@@ -1,188 +1,206 @@
 /**
- * The extraction run: manifest the dataset, then per shard extract frames (frames pool) and embed
- * them (embed pool) with at most maxShardsInFlight shards at once, then train and evaluate the
- * heads (train pool). Only references (keys, ids) travel through the history.
+ * The extraction run: manifest the dataset (frames pool), fan the shards out to partition child
+ * workflows (at most `partitionsInFlight` at once, each a sliding window of shards through the
+ * frames and embed pools), then train and evaluate the heads per backbone (train pool). Only
+ * references (keys, ids, counts) travel through the history; the `progress` query sums what the
+ * partitions report.
  */
-import { defineQuery, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type {
-  EmbedPoolActivities,
-  FramesPoolActivities,
-  ShardSummary,
-  TrainPoolActivities,
-} from '../activities/index.ts';
-import { TASK_QUEUES } from './taskQueues.ts';
+import { ParentClosePolicy, log, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
+import { poolActivities, type ActivityTuning } from './activities.ts';
+import { extractPartition, type PartitionInput } from './partition.ts';
+import {
+  MAX_FAILURES_KEPT,
+  partitionProgressSignal,
+  progressQuery,
+  sumCounts,
+  type FailedShard,
+  type PartitionCounts,
+  type PartitionReport,
+  type RunProgress,
+  type RunStage,
+} from './progress.ts';
 
-export interface ExtractionRunInput {
+export interface ExtractionRunInput extends ActivityTuning {
   /** Dataset root, as the frames pool sees it. */
   readonly datasetPath: string;
-  readonly backbone: string;
+  readonly backbones: readonly string[];
   readonly shardFrames: number;
+  /** Shards in flight per partition (the sliding window). */
   readonly maxShardsInFlight: number;
   readonly embedBatchSize: number;
   readonly maxCropSide: number;
   /** Overrides of the EXPR head settings (SPEC §4 defaults otherwise). */
   readonly expr?: { readonly epochs?: number; readonly batchSize?: number; readonly hidden?: number };
+  /** Shards per partition child workflow (default 1,000). */
+  readonly partitionShards?: number;
+  /** Shards planned per page inside a partition (default 200). */
+  readonly pageShards?: number;
+  /** Partition children running at once (default 2). */
+  readonly partitionsInFlight?: number;
+  /** Stop after extraction (no heads). */
+  readonly skipTraining?: boolean;
 }
 
-export interface StageCounts {
-  done: number;
-  reused: number;
-  failed: number;
-  inFlight: number;
-}
-
-export interface RunProgress {
-  stage: 'manifest' | 'extract' | 'train' | 'done';
-  shards: number;
-  frames: StageCounts;
-  embed: StageCounts;
-  framesDecoded: number;
-}
-
-export interface ExtractionRunResult {
-  readonly datasetId: string;
-  readonly manifestKey: string;
-  readonly shards: number;
-  readonly framesShardsReused: number;
-  readonly embeddingShardsReused: number;
-  readonly embeddingRows: number;
-  readonly failedShards: readonly { readonly shardId: string; readonly error: string }[];
+export interface BackboneReport {
+  readonly backbone: string;
   readonly reportKey: string;
   readonly scores: Readonly<Record<string, number>>;
 }
 
-export const progressQuery = defineQuery<RunProgress>('progress');
-
-const frames = proxyActivities<FramesPoolActivities>({
-  taskQueue: TASK_QUEUES.frames,
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '2 minutes',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: 5,
-  },
-});
-
-const embed = proxyActivities<EmbedPoolActivities>({
-  taskQueue: TASK_QUEUES.embed,
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '2 minutes',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: 5,
-  },
-});
-
-const train = proxyActivities<TrainPoolActivities>({
-  taskQueue: TASK_QUEUES.train,
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '5 minutes',
-  retry: {
-    initialInterval: '5 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '5 minutes',
-    maximumAttempts: 3,
-  },
-});
-
-function emptyCounts(): StageCounts {
-  return { done: 0, reused: 0, failed: 0, inFlight: 0 };
+export interface ExtractionRunResult {
+  readonly status: 'completed' | 'completed_with_failures';
+  readonly datasetId: string;
+  readonly manifestKey: string;
+  readonly shards: number;
+  readonly shardsSkipped: number;
+  readonly framesShardsReused: number;
+  readonly embeddingShardsReused: number;
+  readonly embeddingRows: number;
+  readonly failedCount: number;
+  /** The first MAX_FAILURES_KEPT failures with their errors. */
+  readonly failedShards: readonly FailedShard[];
+  readonly reports: readonly BackboneReport[];
+  /** The first backbone's report and scores. */
+  readonly reportKey: string;
+  readonly scores: Readonly<Record<string, number>>;
 }
 
 export async function extractionRun(input: ExtractionRunInput): Promise<ExtractionRunResult> {
-  const progress: RunProgress = {
-    stage: 'manifest',
-    shards: 0,
-    frames: emptyCounts(),
-    embed: emptyCounts(),
-    framesDecoded: 0,
-  };
-  setHandler(progressQuery, () => progress);
+  const { frames, train } = poolActivities(input);
+  const runId = workflowInfo().workflowId;
+  let stage: RunStage = 'manifest';
+  let shardCount = 0;
+  let frameCount = 0;
+  let extractStartedMs = 0;
+  let partitionsTotal = 0;
+  let partitionsRunning = 0;
+  const partitions = new Map<number, PartitionReport>();
+  const trained: string[] = [];
+
+  setHandler(partitionProgressSignal, (report) => {
+    const known = partitions.get(report.partition);
+    // A late signal from an earlier page never overwrites newer counts.
+    if (
+      !known ||
+      report.counts.shardsDone + report.counts.shardsFailed >=
+        known.counts.shardsDone + known.counts.shardsFailed
+    ) {
+      partitions.set(report.partition, report);
+    }
+  });
+  setHandler(progressQuery, (): RunProgress => {
+    const counts = sumCounts([...partitions.values()].map((p) => p.counts));
+    const elapsed = extractStartedMs ? (Date.now() - extractStartedMs) / 1000 : 0;
+    const fps = elapsed > 0 ? counts.framesDone / elapsed : 0;
+    const remaining = frameCount - counts.framesDone;
+    return {
+      stage,
+      shards: shardCount,
+      frames: frameCount,
+      partitions: {
+        total: partitionsTotal,
+        finished: [...partitions.values()].filter((p) => p.finished).length,
+        running: partitionsRunning,
+      },
+      counts,
+      framesPerSecond: fps,
+      etaSeconds: fps > 0 ? remaining / fps : undefined,
+      failures: [...partitions.values()].flatMap((p) => p.failures).slice(0, MAX_FAILURES_KEPT),
+      trained: [...trained],
+    };
+  });
 
   const manifest = await frames.manifestDataset({
     datasetPath: input.datasetPath,
     shardFrames: input.shardFrames,
   });
-  progress.shards = manifest.shards.length;
-  progress.stage = 'extract';
-  const failedShards: { shardId: string; error: string }[] = [];
-  let embeddingRows = 0;
+  shardCount = manifest.shards.length;
+  frameCount = manifest.shards.reduce((sum, s) => sum + s.frames, 0);
+  stage = 'extract';
+  extractStartedMs = Date.now();
 
-  const processShard = async (shard: ShardSummary): Promise<void> => {
-    progress.frames.inFlight++;
-    let framesKey: string;
-    try {
-      const extracted = await frames.extractFrames({
-        manifestKey: manifest.manifestKey,
-        shardId: shard.shardId,
-        maxCropSide: input.maxCropSide,
-      });
-      framesKey = extracted.framesKey;
-      progress.frames.done++;
-      if (extracted.reused) progress.frames.reused++;
-      else progress.framesDecoded += extracted.frames;
-    } catch (err) {
-      progress.frames.failed++;
-      failedShards.push({ shardId: shard.shardId, error: String((err as Error).cause ?? err) });
-      return;
-    } finally {
-      progress.frames.inFlight--;
-    }
-    progress.embed.inFlight++;
-    try {
-      const embedded = await embed.embedShard({
-        manifestKey: manifest.manifestKey,
-        shardId: shard.shardId,
-        framesKey,
-        backbone: input.backbone,
-        batchSize: input.embedBatchSize,
-      });
-      progress.embed.done++;
-      if (embedded.reused) progress.embed.reused++;
-      embeddingRows += embedded.rows;
-    } catch (err) {
-      progress.embed.failed++;
-      failedShards.push({ shardId: shard.shardId, error: String((err as Error).cause ?? err) });
-    } finally {
-      progress.embed.inFlight--;
-    }
-  };
-
-  // Sliding window: at most maxShardsInFlight shards between extraction and commit.
-  let next = 0;
+  const partitionShards = input.partitionShards ?? 1_000;
+  partitionsTotal = Math.ceil(shardCount / partitionShards);
+  const results = new Map<number, { counts: PartitionCounts; failures: readonly FailedShard[] }>();
+  let nextPartition = 0;
   const lane = async (): Promise<void> => {
-    while (next < manifest.shards.length) {
-      const shard = manifest.shards[next++]!;
-      await processShard(shard);
+    while (nextPartition < partitionsTotal) {
+      const partition = nextPartition++;
+      const first = partition * partitionShards;
+      const childInput: PartitionInput = {
+        runWorkflowId: runId,
+        partition,
+        manifestKey: manifest.manifestKey,
+        first,
+        end: Math.min(shardCount, first + partitionShards),
+        backbones: input.backbones,
+        window: input.maxShardsInFlight,
+        pageShards: input.pageShards ?? 200,
+        embedBatchSize: input.embedBatchSize,
+        maxCropSide: input.maxCropSide,
+        taskQueues: input.taskQueues,
+        heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds,
+        maxAttempts: input.maxAttempts,
+      };
+      partitionsRunning++;
+      try {
+        const child = await startChild(extractPartition, {
+          workflowId: `${runId}/partition-${partition}`,
+          args: [childInput],
+          parentClosePolicy: ParentClosePolicy.TERMINATE,
+        });
+        results.set(partition, await child.result());
+      } finally {
+        partitionsRunning--;
+      }
     }
   };
   await Promise.all(
-    Array.from({ length: Math.max(1, Math.min(input.maxShardsInFlight, manifest.shards.length)) }, lane),
+    Array.from({ length: Math.min(input.partitionsInFlight ?? 2, Math.max(partitionsTotal, 1)) }, lane),
   );
-  if (failedShards.length > 0) log.warn('shards failed', { failed: failedShards.length });
+  // Signals may trail the children's results; the results are authoritative.
+  for (const [partition, result] of results) {
+    partitions.set(partition, {
+      partition,
+      counts: result.counts,
+      failures: result.failures,
+      finished: true,
+    });
+  }
 
-  progress.stage = 'train';
-  const evaluated = await train.trainAndEvaluate({
-    manifestKey: manifest.manifestKey,
-    backbone: input.backbone,
-    // Reports are kept per workflow execution, so a re-run never overwrites an earlier one.
-    runId: workflowInfo().runId,
-    expr: input.expr,
-  });
-  progress.stage = 'done';
+  const counts = sumCounts([...results.values()].map((r) => r.counts));
+  const failedShards = [...results.values()].flatMap((r) => r.failures).slice(0, MAX_FAILURES_KEPT);
+  if (counts.shardsFailed > 0) log.warn('shards failed', { failed: counts.shardsFailed });
+
+  const reports: BackboneReport[] = [];
+  if (!input.skipTraining) {
+    stage = 'train';
+    for (const backbone of input.backbones) {
+      const evaluated = await train.trainAndEvaluate({
+        manifestKey: manifest.manifestKey,
+        backbone,
+        // Reports are kept per workflow execution, so a re-run never overwrites an earlier one.
+        runId: `${workflowInfo().runId}/${backbone}`,
+        expr: input.expr,
+      });
+      reports.push({ backbone, ...evaluated });
+      trained.push(backbone);
+    }
+  }
+  stage = 'done';
   return {
+    status: counts.shardsFailed > 0 ? 'completed_with_failures' : 'completed',
     datasetId: manifest.datasetId,
     manifestKey: manifest.manifestKey,
-    shards: manifest.shards.length,
-    framesShardsReused: progress.frames.reused,
-    embeddingShardsReused: progress.embed.reused,
-    embeddingRows,
+    shards: shardCount,
+    shardsSkipped: counts.shardsSkipped,
+    framesShardsReused: counts.framesShardsReused,
+    embeddingShardsReused: counts.embeddingShardsReused,
+    embeddingRows: counts.embeddingRows,
+    failedCount: counts.shardsFailed,
     failedShards,
-    reportKey: evaluated.reportKey,
-    scores: evaluated.scores,
+    reports,
+    reportKey: reports[0]?.reportKey ?? '',
+    scores: reports[0]?.scores ?? {},
   };
 }

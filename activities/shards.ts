@@ -1,0 +1,82 @@
+/**
+ * Paging through a manifest's shards for the workflows: one page at a time (never the whole list
+ * through the history), with the shards whose embeddings are all committed already left out, so a
+ * re-run or a resumed run does only the missing work.
+ */
+import { backboneId, getBackbone } from '../models/registry.ts';
+import { findCommit } from '../storage/commit.ts';
+import { storeKeys } from '../storage/keys.ts';
+import { embeddingConfigHash } from './embed.ts';
+import { classifyErrors, manifestReader, type ActivityDeps } from './context.ts';
+
+export interface PlanShardPageInput {
+  readonly manifestKey: string;
+  /** Index of the page's first shard in the manifest's shard list. */
+  readonly offset: number;
+  readonly limit: number;
+  readonly backbones: readonly string[];
+}
+
+/** One shard that still needs work: the backbones whose embedding shard is not committed. */
+export interface ShardTask {
+  readonly index: number;
+  readonly shardId: string;
+  readonly frames: number;
+  readonly backbones: readonly string[];
+}
+
+export interface ShardPage {
+  readonly todo: readonly ShardTask[];
+  /** Shards of the page that were complete for every backbone. */
+  readonly skipped: number;
+  readonly skippedFrames: number;
+}
+
+/** The object key of a shard's committed embeddings for a backbone. */
+export function embeddingShardKey(datasetId: string, backbone: string, shardId: string): string {
+  return storeKeys.embeddingShard(
+    datasetId,
+    backboneId(getBackbone(backbone)),
+    embeddingConfigHash(backbone),
+    shardId,
+  );
+}
+
+export function createShardActivities(deps: ActivityDeps) {
+  const readManifest = manifestReader(deps.store);
+  return {
+    async planShardPage(input: PlanShardPageInput): Promise<ShardPage> {
+      return classifyErrors(async () => {
+        const manifest = await readManifest(input.manifestKey);
+        const page = manifest.shards.slice(input.offset, input.offset + input.limit);
+        const todo: ShardTask[] = [];
+        let skipped = 0;
+        let skippedFrames = 0;
+        await Promise.all(
+          page.map(async (shard, i) => {
+            const frames = shard.lastFrame - shard.firstFrame + 1;
+            const missing: string[] = [];
+            for (const backbone of input.backbones) {
+              if (
+                !(await findCommit(
+                  deps.store,
+                  embeddingShardKey(manifest.datasetId, backbone, shard.shardId),
+                ))
+              ) {
+                missing.push(backbone);
+              }
+            }
+            if (missing.length === 0) {
+              skipped++;
+              skippedFrames += frames;
+            } else {
+              todo.push({ index: input.offset + i, shardId: shard.shardId, frames, backbones: missing });
+            }
+          }),
+        );
+        todo.sort((a, b) => a.index - b.index);
+        return { todo, skipped, skippedFrames };
+      });
+    },
+  };
+}

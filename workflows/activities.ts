@@ -1,0 +1,62 @@
+/**
+ * Activity stubs per pool, with each pool's timeouts and retry policy. Task queues can be
+ * overridden per run (a GPU pool with its own queue, an isolated test deployment).
+ */
+import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { EmbedPoolActivities, FramesPoolActivities, TrainPoolActivities } from '../activities/index.ts';
+import { TASK_QUEUES, type Pool } from './taskQueues.ts';
+
+export type TaskQueueOverrides = Partial<Record<Pool, string>>;
+
+/** Input problems that no retry can fix (see activities/context.ts). */
+const NON_RETRYABLE = [
+  'VideoError',
+  'AnnotationError',
+  'ModelSignatureError',
+  'UnknownBackboneError',
+  'UnknownShard',
+];
+
+export interface ActivityTuning {
+  readonly taskQueues?: TaskQueueOverrides;
+  /** Heartbeat timeout of shard activities: how fast a lost worker's shard moves elsewhere. */
+  readonly heartbeatTimeoutSeconds?: number;
+  /** Attempts per shard activity before the shard is recorded as failed. */
+  readonly maxAttempts?: number;
+}
+
+function options(pool: Pool, tuning: ActivityTuning, overrides: ActivityOptions): ActivityOptions {
+  return {
+    taskQueue: tuning.taskQueues?.[pool] ?? TASK_QUEUES[pool],
+    ...overrides,
+    retry: { backoffCoefficient: 2, nonRetryableErrorTypes: NON_RETRYABLE, ...overrides.retry },
+  };
+}
+
+export function poolActivities(tuning: ActivityTuning) {
+  const heartbeatTimeout = `${tuning.heartbeatTimeoutSeconds ?? 60} seconds`;
+  const maximumAttempts = tuning.maxAttempts ?? 5;
+  return {
+    frames: proxyActivities<FramesPoolActivities>(
+      options('frames', tuning, {
+        startToCloseTimeout: '1 hour',
+        heartbeatTimeout,
+        retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts },
+      }),
+    ),
+    embed: proxyActivities<EmbedPoolActivities>(
+      options('embed', tuning, {
+        startToCloseTimeout: '1 hour',
+        heartbeatTimeout,
+        retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts },
+      }),
+    ),
+    train: proxyActivities<TrainPoolActivities>(
+      options('train', tuning, {
+        startToCloseTimeout: '4 hours',
+        heartbeatTimeout: '5 minutes',
+        retry: { initialInterval: '5 seconds', maximumInterval: '5 minutes', maximumAttempts: 3 },
+      }),
+    ),
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * One partition of an extraction run: shards [first, end) of the manifest, page by page. Each
+ * page's remaining shards go through frames then embed with at most `window` shards in flight;
+ * counts go to the run by signal after every page; the partition continues as new when its
+ * history grows, so no history comes near Temporal's limits whatever the dataset size.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ShardTask } from '../activities/index.ts';
+import { poolActivities, type ActivityTuning } from './activities.ts';
+import {
+  MAX_FAILURES_KEPT,
+  partitionProgressSignal,
+  zeroCounts,
+  type FailedShard,
+  type PartitionCounts,
+} from './progress.ts';
+
+export interface PartitionInput extends ActivityTuning {
+  readonly runWorkflowId: string;
+  readonly partition: number;
+  readonly manifestKey: string;
+  readonly first: number;
+  readonly end: number;
+  readonly backbones: readonly string[];
+  readonly window: number;
+  readonly pageShards: number;
+  readonly embedBatchSize: number;
+  readonly maxCropSide: number;
+  /** Carried across continue-as-new. */
+  readonly next?: number;
+  readonly counts?: PartitionCounts;
+  readonly failures?: readonly FailedShard[];
+}
+
+export interface PartitionResult {
+  readonly counts: PartitionCounts;
+  readonly failures: readonly FailedShard[];
+}
+
+/** Continue as new past this many history events (Temporal warns at 10,240). */
+export const PARTITION_HISTORY_BUDGET = 4_000;
+
+function failureText(err: unknown): string {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) return `${cause.type ?? 'Error'}: ${cause.message}`;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+export async function extractPartition(input: PartitionInput): Promise<PartitionResult> {
+  const { frames, embed } = poolActivities(input);
+  const counts = { ...(input.counts ?? zeroCounts()) };
+  const failures = [...(input.failures ?? [])];
+  const parent = getExternalWorkflowHandle(input.runWorkflowId);
+  const report = (finished: boolean): Promise<void> =>
+    parent.signal(partitionProgressSignal, {
+      partition: input.partition,
+      counts: { ...counts },
+      failures,
+      finished,
+    });
+
+  const fail = (shard: ShardTask, stage: FailedShard['stage'], err: unknown): void => {
+    counts.shardsFailed++;
+    if (failures.length < MAX_FAILURES_KEPT)
+      failures.push({ shardId: shard.shardId, stage, error: failureText(err) });
+  };
+
+  const processShard = async (shard: ShardTask): Promise<void> => {
+    counts.shardsInFlight++;
+    try {
+      let framesKey: string;
+      try {
+        const extracted = await frames.extractFrames({
+          manifestKey: input.manifestKey,
+          shardId: shard.shardId,
+          maxCropSide: input.maxCropSide,
+        });
+        framesKey = extracted.framesKey;
+        if (extracted.reused) counts.framesShardsReused++;
+        else counts.framesDecoded += extracted.frames;
+      } catch (err) {
+        fail(shard, 'frames', err);
+        return;
+      }
+      for (const backbone of shard.backbones) {
+        try {
+          const embedded = await embed.embedShard({
+            manifestKey: input.manifestKey,
+            shardId: shard.shardId,
+            framesKey,
+            backbone,
+            batchSize: input.embedBatchSize,
+          });
+          if (embedded.reused) counts.embeddingShardsReused++;
+          else counts.embeddingShardsWritten++;
+          counts.embeddingRows += embedded.rows;
+        } catch (err) {
+          fail(shard, 'embed', err);
+          return;
+        }
+      }
+      counts.shardsDone++;
+      counts.framesDone += shard.frames;
+    } finally {
+      counts.shardsInFlight--;
+    }
+  };
+
+  let next = input.next ?? input.first;
+  while (next < input.end) {
+    const limit = Math.min(input.pageShards, input.end - next);
+    const page = await frames.planShardPage({
+      manifestKey: input.manifestKey,
+      offset: next,
+      limit,
+      backbones: input.backbones,
+    });
+    counts.shardsDone += page.skipped;
+    counts.shardsSkipped += page.skipped;
+    counts.framesDone += page.skippedFrames;
+    counts.framesShardsReused += page.skipped;
+    counts.embeddingShardsReused += page.skipped * input.backbones.length;
+    // Sliding window over the page: at most `window` shards between extraction and commit.
+    let cursor = 0;
+    const lane = async (): Promise<void> => {
+      while (cursor < page.todo.length) await processShard(page.todo[cursor++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(input.window, page.todo.length) }, lane));
+    next += limit;
+    await report(next >= input.end);
+    const info = workflowInfo();
+    if (next < input.end && (info.historyLength > PARTITION_HISTORY_BUDGET || info.continueAsNewSuggested)) {
+      await continueAsNew<typeof extractPartition>({ ...input, next, counts, failures });
+    }
+  }
+  return { counts, failures };
+}
