@@ -1,5 +1,7 @@
 /** Builds a dataset's manifest and stores it with the labels (frames pool: it reads the dataset). */
-import { buildAffWild2Manifest, type Split } from '../datasets/manifest.ts';
+import { ApplicationFailure } from '@temporalio/activity';
+import { buildManifest, DatasetError, type DatasetKind, type FacesChoice } from '../datasets/index.ts';
+import type { Split } from '../datasets/manifest.ts';
 import { storeKeys } from '../storage/keys.ts';
 import { classifyErrors, type ActivityDeps } from './context.ts';
 
@@ -8,6 +10,10 @@ export interface ManifestDatasetInput {
   readonly datasetPath: string;
   /** Target frames per shard. */
   readonly shardFrames: number;
+  /** Dataset layout; detected from the folder when absent. */
+  readonly format?: DatasetKind;
+  /** Aff-Wild2: cropped/, cropped_aligned/ or the raw video (default auto, in that order). */
+  readonly faces?: FacesChoice;
 }
 
 export interface ShardSummary {
@@ -21,6 +27,7 @@ export interface ManifestDatasetResult {
   readonly manifestKey: string;
   readonly videos: number;
   readonly shards: readonly ShardSummary[];
+  /** The validation report, "<severity>: <message>" per finding (also in the manifest). */
   readonly findings: readonly string[];
 }
 
@@ -28,12 +35,17 @@ export function createManifestActivities(deps: ActivityDeps) {
   return {
     async manifestDataset(input: ManifestDatasetInput): Promise<ManifestDatasetResult> {
       return classifyErrors(async () => {
-        const { manifest, labels } = await buildAffWild2Manifest(input.datasetPath, input.shardFrames);
-        for (const [video, expr] of labels.EXPR) {
-          await deps.store.put(
-            storeKeys.labels(manifest.datasetId, 'EXPR', video),
-            JSON.stringify(Array.from(expr)),
-          );
+        const built = await buildManifest(input.datasetPath, {
+          shardFrames: input.shardFrames,
+          ...(input.format ? { kind: input.format } : {}),
+          ...(input.faces ? { faces: input.faces } : {}),
+        }).catch((err: unknown) => {
+          if (err instanceof DatasetError) throw ApplicationFailure.nonRetryable(err.message, err.name);
+          throw err;
+        });
+        const { manifest } = built;
+        for await (const { video, task, json } of built.labels()) {
+          await deps.store.put(storeKeys.labels(manifest.datasetId, task, video), json);
         }
         const manifestKey = storeKeys.manifest(manifest.datasetId);
         await deps.store.put(manifestKey, JSON.stringify(manifest));

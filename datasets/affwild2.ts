@@ -1,45 +1,173 @@
 /**
- * Aff-Wild2 annotation files: a header line, then line i+1 holds frame i (1-based, the image
- * %05d.jpg). EXPR lines hold one integer 0..7, or -1 for a frame that is not annotated.
+ * Aff-Wild2 (ABAW VA, EXPR and AU tasks). Layout under the root:
+ *   videos/[<subfolder>/]<video>.<ext>                 raw videos (*_left / *_right share <video>)
+ *   cropped/<name>/%05d.jpg, cropped_aligned/<name>/   per-frame face crops, 1-based; missing = no face
+ *   annotations/{VA_Estimation_Challenge,EXPR_Recognition_Challenge,AU_Detection_Challenge}/
+ *       {Train_Set,Validation_Set}/<name>.txt
+ *   [annotations/ or names_of_videos_in_each_test_set/]*test_set*.txt   test lists, one name per line
  */
-import { AFFWILD2_EXPRESSIONS, EXPR_NOT_ANNOTATED } from './labels.ts';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { AnnotationError, parseFrameAnnotation, parseVideoList } from './annotations.ts';
+import type { Task } from './labels.ts';
+import type { AdapterResult, Finding, LabelSource, Split, VideoEntry, VideoSource } from './manifest.ts';
 
-export class AnnotationError extends Error {
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    readonly detail: string,
-  ) {
-    super(`annotation ${file} line ${line}: ${detail}`);
-    this.name = 'AnnotationError';
-  }
-}
+export { AnnotationError, EXPR_HEADER, formatExprAnnotation, parseExprAnnotation } from './annotations.ts';
 
-export const EXPR_HEADER = AFFWILD2_EXPRESSIONS.join(',');
+export const VIDEO_EXTENSIONS: ReadonlySet<string> = new Set(['.mp4', '.avi', '.mkv', '.mov', '.webm']);
 
-/**
- * Parses an EXPR file into one label per frame (index 0 = frame 1); -1 keeps "not annotated".
- * `file` only names the source in errors.
- */
-export function parseExprAnnotation(text: string, file: string): Int8Array {
-  const lines = text.split(/\r?\n/);
-  if (lines.at(-1) === '') lines.pop();
-  const header = lines[0]?.trim();
-  if (header === undefined) throw new AnnotationError(file, 1, 'expected a header line, got an empty file');
-  if (/^-?\d+$/.test(header))
-    throw new AnnotationError(file, 1, `expected a header line, got ${JSON.stringify(header)}`);
-  const labels = new Int8Array(lines.length - 1);
-  for (let i = 1; i < lines.length; i++) {
-    const raw = (lines[i] ?? '').trim();
-    const value = /^-?\d+$/.test(raw) ? Number(raw) : NaN;
-    if (!(value === EXPR_NOT_ANNOTATED || (value >= 0 && value < AFFWILD2_EXPRESSIONS.length))) {
-      throw new AnnotationError(file, i + 1, `expected an integer in -1..7, got ${JSON.stringify(raw)}`);
+export const AFFWILD2_TASK_FOLDERS: readonly (readonly [string, 'VA' | 'EXPR' | 'AU'])[] = [
+  ['VA_Estimation_Challenge', 'VA'],
+  ['EXPR_Recognition_Challenge', 'EXPR'],
+  ['AU_Detection_Challenge', 'AU'],
+];
+export const AFFWILD2_SPLIT_FOLDERS: readonly (readonly [string, Split])[] = [
+  ['Train_Set', 'Train'],
+  ['Validation_Set', 'Validation'],
+];
+export const FACE_FOLDERS = ['cropped', 'cropped_aligned'] as const;
+
+/** Which frames a video's shards read: a face-crop folder, or the raw video; auto = cropped/, then cropped_aligned/, then the video. */
+export type FacesChoice = 'auto' | 'video' | (typeof FACE_FOLDERS)[number];
+
+const LEFT_RIGHT = /_(left|right)$/;
+
+const isDir = (path: string): boolean => existsSync(path) && statSync(path).isDirectory();
+
+/** Video files under dir (and one level of subfolders), by name without extension. */
+export function listVideoFiles(root: string, dir: string): Map<string, string[]> {
+  const files = new Map<string, string[]>();
+  const visit = (rel: string, depth: number): void => {
+    for (const entry of readdirSync(join(root, rel), { withFileTypes: true }).sort((a, b) =>
+      a.name < b.name ? -1 : 1,
+    )) {
+      const path = `${rel}/${entry.name}`;
+      if (entry.isDirectory() && depth > 0) visit(path, depth - 1);
+      else if (entry.isFile() && VIDEO_EXTENSIONS.has(extname(entry.name).toLowerCase())) {
+        const name = basename(entry.name, extname(entry.name));
+        files.set(name, [...(files.get(name) ?? []), path]);
+      }
     }
-    labels[i - 1] = value;
-  }
-  return labels;
+  };
+  if (isDir(join(root, dir))) visit(dir, 1);
+  return files;
 }
 
-export function formatExprAnnotation(labels: ArrayLike<number>): string {
-  return `${EXPR_HEADER}\n${Array.from(labels).join('\n')}\n`;
+function taskOfList(file: string): Task | undefined {
+  if (/^valence|^va_/i.test(file)) return 'VA';
+  if (/^expr/i.test(file)) return 'EXPR';
+  if (/^action|^au_/i.test(file)) return 'AU';
+  return undefined;
+}
+
+export function readAffWild2(root: string, faces: FacesChoice = 'auto'): AdapterResult {
+  const findings: Finding[] = [];
+  const labels = new Map<string, LabelSource[]>();
+  const names = new Set<string>();
+  for (const [folder, task] of AFFWILD2_TASK_FOLDERS) {
+    const seen = new Map<string, string>();
+    for (const [splitFolder, split] of AFFWILD2_SPLIT_FOLDERS) {
+      const rel = `annotations/${folder}/${splitFolder}`;
+      if (!isDir(join(root, rel))) continue;
+      for (const file of readdirSync(join(root, rel)).sort()) {
+        if (extname(file) !== '.txt') continue;
+        const name = basename(file, '.txt');
+        const path = `${rel}/${file}`;
+        const earlier = seen.get(name);
+        if (earlier) {
+          findings.push({
+            severity: 'error',
+            file: path,
+            message: `annotation ${path}: ${name} is also listed in ${earlier}; this file is ignored`,
+          });
+          continue;
+        }
+        seen.set(name, path);
+        names.add(name);
+        const load = async () => parseFrameAnnotation(task, await readFile(join(root, path), 'utf8'), path);
+        labels.set(name, [...(labels.get(name) ?? []), { task, file: path, split, load }]);
+      }
+    }
+  }
+
+  const testNames = new Set<string>();
+  for (const dir of ['', 'annotations', 'names_of_videos_in_each_test_set']) {
+    if (!isDir(join(root, dir))) continue;
+    for (const file of readdirSync(join(root, dir)).sort()) {
+      if (!/test_set.*\.txt$/i.test(file)) continue;
+      const path = dir ? `${dir}/${file}` : file;
+      try {
+        for (const { name, line } of parseVideoList(readFileSync(join(root, path), 'utf8'), path)) {
+          if (labels.has(name)) {
+            findings.push({
+              severity: 'warning',
+              file: path,
+              line,
+              message: `annotation ${path} line ${line}: ${name} has ${taskOfList(file) ?? 'some'} labels in a Train or Validation set; kept there`,
+            });
+            continue;
+          }
+          testNames.add(name);
+          names.add(name);
+        }
+      } catch (err) {
+        if (!(err instanceof AnnotationError)) throw err;
+        findings.push({
+          severity: 'error',
+          file: err.file,
+          line: err.line,
+          message: `${err.message}; the list is ignored`,
+        });
+      }
+    }
+  }
+
+  const videoFiles = listVideoFiles(root, 'videos');
+  const folders = new Map<string, string>();
+  const folderKinds = faces === 'auto' ? FACE_FOLDERS : faces === 'video' ? [] : [faces];
+  for (const kind of [...folderKinds].reverse()) {
+    if (!isDir(join(root, kind))) continue;
+    for (const entry of readdirSync(join(root, kind), { withFileTypes: true })) {
+      if (entry.isDirectory()) folders.set(entry.name, `${kind}/${entry.name}`);
+    }
+  }
+  for (const name of folders.keys()) names.add(name);
+  const usedByPairs = new Set(
+    [...names].filter((n) => LEFT_RIGHT.test(n)).map((n) => n.replace(LEFT_RIGHT, '')),
+  );
+  for (const name of videoFiles.keys()) if (!usedByPairs.has(name) || labels.has(name)) names.add(name);
+
+  const entries: VideoEntry[] = [];
+  for (const name of [...names].sort()) {
+    const dir = folders.get(name);
+    const files = videoFiles.get(name) ?? videoFiles.get(name.replace(LEFT_RIGHT, '')) ?? [];
+    let source: VideoSource;
+    if (dir) source = { kind: 'frames', dir };
+    else if (files.length === 1) source = { kind: 'video', path: files[0]! };
+    else if (files.length > 1) {
+      findings.push({
+        severity: 'error',
+        file: files[0]!,
+        message: `dataset: duplicate video name ${JSON.stringify(name)} (${files.join(' and ')}); left out`,
+      });
+      continue;
+    } else {
+      const where = labels.get(name)?.[0]?.file ?? (testNames.has(name) ? 'a test-set list' : 'the dataset');
+      findings.push({
+        severity: 'error',
+        file: where,
+        message: `dataset: ${name} (named in ${where}) has no video file under videos/ and no frame folder; left out`,
+      });
+      continue;
+    }
+    entries.push({
+      name,
+      source,
+      origin: source.kind === 'video' ? source.path : source.dir,
+      ...(testNames.has(name) ? { split: 'Test' as const } : {}),
+      labels: labels.get(name) ?? [],
+    });
+  }
+  return { kind: 'affwild2', entries, findings };
 }

@@ -26,3 +26,130 @@ export const AFFECTNET_EXPRESSIONS = Object.freeze([
 
 /** EXPR value marking a frame that is not annotated. */
 export const EXPR_NOT_ANNOTATED = -1;
+
+/** VA value marking a frame that is not annotated (a frame counts only if both values are >= -1). */
+export const VA_NOT_ANNOTATED = -5;
+
+/** Aff-Wild2 action units, in the column order of AU annotation files. */
+export const AFFWILD2_ACTION_UNITS = Object.freeze([
+  'AU1',
+  'AU2',
+  'AU4',
+  'AU6',
+  'AU7',
+  'AU10',
+  'AU12',
+  'AU15',
+  'AU23',
+  'AU24',
+  'AU25',
+  'AU26',
+] as const);
+
+/** AU value marking a frame that is not annotated. */
+export const AU_NOT_ANNOTATED = -1;
+
+/** C-EXPR-DB compound expression classes, index = label value. */
+export const COMPOUND_EXPRESSIONS = Object.freeze([
+  'Fearfully Surprised',
+  'Happily Surprised',
+  'Sadly Surprised',
+  'Disgustedly Surprised',
+  'Angrily Surprised',
+  'Sadly Fearful',
+  'Sadly Angry',
+] as const);
+
+/** CE value marking a frame that is not annotated. */
+export const CE_NOT_ANNOTATED = -1;
+
+/** Hume-Vidmimic2 intensity columns after Filename, in CSV order; each in [0, 1]. */
+export const EMI_DIMENSIONS = Object.freeze([
+  'Admiration',
+  'Amusement',
+  'Determination',
+  'Empathic Pain',
+  'Excitement',
+  'Joy',
+] as const);
+
+/** The challenge tasks a manifest can carry labels for. */
+export const TASKS = Object.freeze(['VA', 'EXPR', 'AU', 'CE', 'EMI'] as const);
+export type Task = (typeof TASKS)[number];
+
+/**
+ * Labels of one task for one video, as parsed. Per-frame tasks hold one entry per frame
+ * (index 0 = frame 1) with the "not annotated" markers kept:
+ * - EXPR: Int8Array [frames], -1..7.
+ * - VA: Float64Array [frames * 2] (valence, arousal), -5 kept.
+ * - AU: Int8Array [frames * 12] in AFFWILD2_ACTION_UNITS order, -1 kept.
+ * - CE: Int8Array [frames], -1..6.
+ * EMI is per video: Float64Array [6] in EMI_DIMENSIONS order.
+ */
+export type TaskLabels =
+  | { readonly task: 'EXPR'; readonly values: Int8Array }
+  | { readonly task: 'VA'; readonly values: Float64Array }
+  | { readonly task: 'AU'; readonly values: Int8Array }
+  | { readonly task: 'CE'; readonly values: Int8Array }
+  | { readonly task: 'EMI'; readonly values: Float64Array };
+
+const WIDTH: Readonly<Record<Task, number>> = { EXPR: 1, VA: 2, AU: 12, CE: 1, EMI: 6 };
+
+/** Frames covered by per-frame labels; undefined for per-video labels (EMI). */
+export function labelFrames(labels: TaskLabels): number | undefined {
+  return labels.task === 'EMI' ? undefined : labels.values.length / WIDTH[labels.task];
+}
+
+/** Frames that carry a label (not the "not annotated" marker); EMI counts 1. */
+export function annotatedFrames(labels: TaskLabels): number {
+  const v = labels.values;
+  let n = 0;
+  switch (labels.task) {
+    case 'EMI':
+      return 1;
+    case 'VA':
+      for (let i = 0; i < v.length; i += 2) if (v[i]! >= -1 && v[i + 1]! >= -1) n++;
+      return n;
+    case 'AU':
+      for (let i = 0; i < v.length; i += 12)
+        if (v.subarray(i, i + 12).every((x) => x !== AU_NOT_ANNOTATED)) n++;
+      return n;
+    default:
+      for (const x of v) if (x >= 0) n++;
+      return n;
+  }
+}
+
+/**
+ * Pads (with the task's "not annotated" marker) or cuts per-frame labels to `frames` frames;
+ * per-video labels are returned as they are.
+ */
+export function fitLabels(labels: TaskLabels, frames: number): TaskLabels {
+  const have = labelFrames(labels);
+  if (have === undefined || have === frames) return labels;
+  const width = WIDTH[labels.task];
+  const fill = labels.task === 'VA' ? VA_NOT_ANNOTATED : -1;
+  if (labels.values instanceof Int8Array) {
+    const out = new Int8Array(frames * width).fill(fill);
+    out.set(labels.values.subarray(0, Math.min(have, frames) * width));
+    return { task: labels.task, values: out } as TaskLabels;
+  }
+  const out = new Float64Array(frames * width).fill(fill);
+  out.set(labels.values.subarray(0, Math.min(have, frames) * width));
+  return { task: labels.task, values: out } as TaskLabels;
+}
+
+/**
+ * The store encoding of one video's labels (storeKeys.labels(datasetId, task, video)), JSON:
+ * EXPR and CE an array of ints per frame (-1 = not annotated); VA an array of [valence, arousal]
+ * pairs per frame (-5 kept); AU an array of 12-int arrays per frame (-1 kept); EMI an array of 6
+ * floats for the whole video.
+ */
+export function encodeLabels(labels: TaskLabels): string {
+  const v = labels.values;
+  const width = WIDTH[labels.task];
+  if (width === 1 || labels.task === 'EMI') return JSON.stringify(Array.from(v));
+  const rows: number[][] = [];
+  for (let i = 0; i < v.length; i += width) rows.push(Array.from(v.subarray(i, i + width)));
+  return JSON.stringify(rows);
+}

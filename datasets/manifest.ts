@@ -1,35 +1,77 @@
 /**
- * The manifest: every video of a dataset with its split, probe and content hash, its labels, and a
- * deterministic split into shards (video x 1-based frame range). Shard ids derive from the video's
- * content and the shard configuration only, so the same input always yields the same shards.
+ * The manifest: every video of a dataset with its split, frame source, probe and content hash,
+ * a summary of its labels per task, and a deterministic split into shards (video x 1-based frame
+ * range). Shard ids derive from the video's content and the shard configuration only, so the same
+ * input always yields the same shards and a changed video yields new ones only for itself.
+ *
+ * Dataset adapters (affwild2.ts, cexprdb.ts, hume.ts, generic.ts) list the videos and where their
+ * labels are; `assembleManifest` probes, validates and hashes them one video at a time, so memory
+ * stays bounded by one video's labels whatever the dataset's size.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
-import { probeVideo } from '../media/ffmpeg.ts';
-import { parseExprAnnotation } from './affwild2.ts';
+import { createReadStream, readdirSync, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import sharp from 'sharp';
+import { probeVideo, VideoError } from '../media/ffmpeg.ts';
+import { AnnotationError } from './annotations.ts';
+import {
+  annotatedFrames,
+  encodeLabels,
+  fitLabels,
+  labelFrames,
+  TASKS,
+  type Task,
+  type TaskLabels,
+} from './labels.ts';
 
 export const MANIFEST_FORMAT = 'affectflow.manifest/1';
 
 export type Split = 'Train' | 'Validation' | 'Test';
+export const SPLITS: readonly Split[] = ['Train', 'Validation', 'Test'];
+
+export type DatasetKind = 'affwild2' | 'cexprdb' | 'hume' | 'generic';
 
 /**
  * Where a video's frames come from, relative to the dataset root: a video file, or a folder of
  * per-frame face images (Aff-Wild2 cropped/: frame f is `%05d.jpg`, 1-based; a missing image
  * means no face was found in that frame).
  */
-export type VideoSource = { readonly kind: 'video'; readonly path: string } | { readonly kind: 'frames'; readonly dir: string };
+export type VideoSource =
+  { readonly kind: 'video'; readonly path: string } | { readonly kind: 'frames'; readonly dir: string };
+
+/** What the manifest records about one task's labels of one video (the labels are separate store objects). */
+export interface VideoLabels {
+  /** Label file relative to the root (for EMI: the CSV). */
+  readonly file: string;
+  /** Frames the stored labels cover (= the video's frameCount); absent for per-video labels (EMI). */
+  readonly frames?: number;
+  /** Frames with a label (not the "not annotated" marker); 1 for EMI. */
+  readonly annotated: number;
+  /** sha256 of the stored JSON encoding (labels.ts encodeLabels). */
+  readonly hash: string;
+}
 
 export interface ManifestVideo {
   readonly name: string;
+  /** The split the video's frames are used in: its EXPR split, else VA, AU, CE, EMI; Test when unlabelled. */
   readonly split: Split;
+  /** Split per task where the task's files place the video (Aff-Wild2 partitions differ per task). */
+  readonly taskSplits?: Partial<Record<Task, Split>>;
   readonly source: VideoSource;
+  /**
+   * Frames: for a video file, packets counted by ffprobe; for a frame folder, the larger of the
+   * highest image index and the longest label file (trailing frames without a face have no image).
+   */
   readonly frameCount: number;
   readonly fps: number;
+  /** Video frame size; for a frame folder, the size of its first image (crops vary), 0 if unreadable. */
   readonly width: number;
   readonly height: number;
-  /** sha256 of the video file. */
+  /** sha256 of the video file; for a frame folder, of its sorted image names and sizes. */
   readonly contentHash: string;
+  readonly labels?: Partial<Record<Task, VideoLabels>>;
+  /** Frame folders only: 1-based inclusive ranges of frames without an image (no face found). */
+  readonly noFaceFrames?: readonly (readonly [number, number])[];
 }
 
 export interface ManifestShard {
@@ -44,31 +86,93 @@ export interface ManifestShard {
 export interface Manifest {
   readonly format: typeof MANIFEST_FORMAT;
   readonly datasetId: string;
+  /** Which adapter read the dataset. */
+  readonly dataset?: DatasetKind;
   /** Absolute dataset root on the machines that read the videos. */
   readonly root: string;
   readonly shardFrames: number;
+  /** Tasks with labels for at least one video. */
+  readonly tasks?: readonly Task[];
+  /** Videos per split. */
+  readonly splits?: Readonly<Record<Split, number>>;
   readonly videos: readonly ManifestVideo[];
   readonly shards: readonly ManifestShard[];
-  /** Problems found while reading the dataset; the affected videos are left out, the rest go on. */
+  /**
+   * The validation report: one line per finding, "<severity>: <message>", severity error (the
+   * video or that task's labels are left out), warning (kept, adjusted) or note (normal, recorded).
+   */
   readonly findings: readonly string[];
 }
 
-/** Per task, per video: one label per frame (index 0 = frame 1). */
-export interface ManifestLabels {
-  readonly EXPR: ReadonlyMap<string, Int8Array>;
+export type Severity = 'error' | 'warning' | 'note';
+
+export interface Finding {
+  readonly severity: Severity;
+  /** File or folder relative to the root. */
+  readonly file: string;
+  /** 1-based line in `file`, where one applies. */
+  readonly line?: number;
+  /** The whole message; starts with a fixed prefix (annotation, video, frames, dataset) and names file and line. */
+  readonly message: string;
 }
 
-const VIDEO_EXTENSIONS = new Set(['.mp4', '.avi', '.mkv', '.mov', '.webm']);
-const SPLIT_FOLDERS: readonly (readonly [string, Split])[] = [
-  ['Train_Set', 'Train'],
-  ['Validation_Set', 'Validation'],
-];
+export const formatFinding = (f: Finding): string => `${f.severity}: ${f.message}`;
+
+/** Where one task's labels of a video come from; `load` re-reads the file each time (throws AnnotationError). */
+export interface LabelSource {
+  readonly task: Task;
+  readonly file: string;
+  readonly split?: Split;
+  load(): Promise<TaskLabels>;
+}
+
+/** One video as an adapter lists it, before probing. */
+export interface VideoEntry {
+  readonly name: string;
+  readonly source: VideoSource;
+  /** Where the entry was named (for duplicate-name messages), e.g. "videos/a.mp4" or "videos.csv line 3". */
+  readonly origin: string;
+  /** Split when no label source gives one (test lists, CSV split columns). */
+  readonly split?: Split;
+  readonly labels: readonly LabelSource[];
+}
+
+export interface AdapterResult {
+  readonly kind: DatasetKind;
+  readonly entries: readonly VideoEntry[];
+  readonly findings: readonly Finding[];
+}
+
+export interface AssembleOptions {
+  /** Target frames per shard. */
+  readonly shardFrames: number;
+  /** Frame rate recorded for frame folders (they carry none). */
+  readonly framesFps?: number;
+  /** Videos probed and hashed at once. */
+  readonly concurrency?: number;
+}
+
+/** The labels of one video and task, encoded for the store (labels.ts encodeLabels). */
+export interface StoredLabels {
+  readonly video: string;
+  readonly task: Task;
+  readonly json: string;
+}
+
+export interface BuiltManifest {
+  readonly manifest: Manifest;
+  readonly findings: readonly Finding[];
+  /** Streams every video's labels, one at a time, re-read from the files and checked against the manifest's hashes. */
+  labels(): AsyncGenerator<StoredLabels>;
+}
 
 export function shortHash(...parts: readonly (string | number)[]): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16);
 }
 
-async function fileSha256(path: string): Promise<string> {
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+export async function fileSha256(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
@@ -92,72 +196,337 @@ export function planShards(videos: readonly ManifestVideo[], shardFrames: number
   return shards;
 }
 
-/**
- * Reads an Aff-Wild2-layout dataset (videos/ and annotations/EXPR_Recognition_Challenge/).
- * A video that cannot be probed or whose annotation is malformed becomes a finding.
- */
-export async function buildAffWild2Manifest(
+/** True when `path` (relative to root) stays inside root, also after following symbolic links. */
+export function insideRoot(root: string, path: string): boolean {
+  if (isAbsolute(path)) return false;
+  const within = (base: string, target: string): boolean => {
+    const rel = relative(base, target);
+    return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+  };
+  const target = resolve(root, path);
+  if (!within(resolve(root), target)) return false;
+  try {
+    return within(realpathSync(root), realpathSync(target));
+  } catch {
+    return true;
+  }
+}
+
+const FRAME_IMAGE = /^(\d{5,})\.jpg$/;
+
+interface FolderScan {
+  readonly highest: number;
+  readonly present: Uint8Array;
+  readonly contentHash: string;
+  readonly firstImage?: string;
+  readonly stray: string[];
+}
+
+function scanFrameFolder(root: string, dir: string): FolderScan {
+  const names = readdirSync(join(root, dir)).sort();
+  const hash = createHash('sha256');
+  const indexes: number[] = [];
+  const stray: string[] = [];
+  for (const name of names) {
+    const match = FRAME_IMAGE.exec(name);
+    if (!match) {
+      stray.push(name);
+      continue;
+    }
+    const index = Number(match[1]);
+    if (index < 1) {
+      stray.push(name);
+      continue;
+    }
+    indexes.push(index);
+    hash.update(`${name}:${statSync(join(root, dir, name)).size}\n`);
+  }
+  const highest = indexes.reduce((a, b) => Math.max(a, b), 0);
+  const present = new Uint8Array(highest + 1);
+  for (const i of indexes) present[i] = 1;
+  const first = indexes.length ? indexes.reduce((a, b) => Math.min(a, b)) : undefined;
+  return {
+    highest,
+    present,
+    contentHash: hash.digest('hex'),
+    firstImage: first === undefined ? undefined : `${String(first).padStart(5, '0')}.jpg`,
+    stray,
+  };
+}
+
+/** 1-based inclusive ranges of frames 1..frameCount without an image. */
+function missingRanges(present: Uint8Array, frameCount: number): [number, number][] {
+  const ranges: [number, number][] = [];
+  for (let f = 1; f <= frameCount; f++) {
+    if (present[f]) continue;
+    const last = ranges.at(-1);
+    if (last && last[1] === f - 1) last[1] = f;
+    else ranges.push([f, f]);
+  }
+  return ranges;
+}
+
+const rangeText = (ranges: readonly (readonly [number, number])[], limit = 8): string =>
+  ranges
+    .slice(0, limit)
+    .map(([a, b]) => (a === b ? String(a) : `${a}-${b}`))
+    .join(', ') + (ranges.length > limit ? `, ... (${ranges.length} ranges)` : '');
+
+interface Inspected {
+  readonly video?: ManifestVideo;
+  readonly findings: Finding[];
+}
+
+async function inspectEntry(
   root: string,
-  shardFrames: number,
-): Promise<{ manifest: Manifest; labels: ManifestLabels }> {
-  const findings: string[] = [];
-  const exprDir = join(root, 'annotations', 'EXPR_Recognition_Challenge');
-  const splitOf = new Map<string, Split>();
-  const exprLabels = new Map<string, Int8Array>();
-  for (const [folder, split] of SPLIT_FOLDERS) {
-    const dir = join(exprDir, folder);
-    if (!existsSync(dir)) continue;
-    for (const file of readdirSync(dir).sort()) {
-      if (extname(file) !== '.txt') continue;
-      const name = basename(file, '.txt');
-      try {
-        exprLabels.set(name, parseExprAnnotation(readFileSync(join(dir, file), 'utf8'), join(folder, file)));
-        splitOf.set(name, split);
-      } catch (err) {
-        findings.push((err as Error).message);
-      }
-    }
+  entry: VideoEntry,
+  options: AssembleOptions,
+  hashCache: Map<string, Promise<string>>,
+): Promise<Inspected> {
+  const findings: Finding[] = [];
+  const add = (severity: Severity, file: string, line: number | undefined, message: string): void => {
+    findings.push({ severity, file, ...(line === undefined ? {} : { line }), message });
+  };
+  const sourcePath = entry.source.kind === 'video' ? entry.source.path : entry.source.dir;
+  if (!insideRoot(root, sourcePath)) {
+    add(
+      'error',
+      sourcePath,
+      undefined,
+      `dataset ${entry.origin}: path ${JSON.stringify(sourcePath)} is outside the dataset root`,
+    );
+    return { findings };
   }
-  const videoDir = join(root, 'videos');
-  if (!existsSync(videoDir)) throw new Error(`dataset ${root}: expected a videos/ folder`);
-  const videos: ManifestVideo[] = [];
-  for (const file of readdirSync(videoDir).sort()) {
-    if (!VIDEO_EXTENSIONS.has(extname(file).toLowerCase())) continue;
-    const name = basename(file, extname(file));
-    const path = join('videos', file);
+  let frameCount: number;
+  let probe: { fps: number; width: number; height: number };
+  let contentHash: string;
+  let scan: FolderScan | undefined;
+  if (entry.source.kind === 'video') {
+    const path = entry.source.path;
     try {
-      const probe = await probeVideo(join(root, path));
-      const labels = exprLabels.get(name);
-      if (labels && Math.abs(labels.length - probe.frameCount) > 1) {
-        findings.push(
-          `annotation EXPR ${name}.txt: expected ${probe.frameCount} frame lines (one per video frame), got ${labels.length}`,
-        );
-        exprLabels.delete(name);
+      const probed = await probeVideo(join(root, path));
+      let hash = hashCache.get(path);
+      if (!hash) {
+        hash = fileSha256(join(root, path));
+        hashCache.set(path, hash);
       }
-      videos.push({
-        name,
-        split: splitOf.get(name) ?? 'Test',
-        source: { kind: 'video', path },
-        ...probe,
-        contentHash: await fileSha256(join(root, path)),
-      });
+      contentHash = await hash;
+      frameCount = probed.frameCount;
+      probe = probed;
     } catch (err) {
-      findings.push((err as Error).message);
+      if (!(err instanceof VideoError)) throw err;
+      add('error', path, undefined, `video ${path}: cannot be probed, left out: ${err.detail}`);
+      return { findings };
+    }
+  } else {
+    const dir = entry.source.dir;
+    scan = scanFrameFolder(root, dir);
+    for (const name of scan.stray)
+      add(
+        'warning',
+        `${dir}/${name}`,
+        undefined,
+        `frames ${dir}/${name}: expected %05d.jpg (1-based frame number), ignored`,
+      );
+    if (scan.highest === 0) {
+      add('error', dir, undefined, `frames ${dir}: expected images named %05d.jpg, found none; left out`);
+      return { findings };
+    }
+    let width = 0;
+    let height = 0;
+    try {
+      const meta = await sharp(join(root, dir, scan.firstImage!)).metadata();
+      width = meta.width ?? 0;
+      height = meta.height ?? 0;
+    } catch (err) {
+      add(
+        'warning',
+        `${dir}/${scan.firstImage}`,
+        undefined,
+        `frames ${dir}/${scan.firstImage}: cannot read the image size (${(err as Error).message}); recorded as 0x0`,
+      );
+    }
+    frameCount = scan.highest;
+    probe = { fps: options.framesFps ?? 30, width, height };
+    contentHash = scan.contentHash;
+  }
+
+  // Labels: parse, check against the frame count, keep only a hash (the labels are re-read when stored).
+  const parsed: { source: LabelSource; labels: TaskLabels; frames?: number }[] = [];
+  for (const source of entry.labels) {
+    try {
+      const labels = await source.load();
+      parsed.push({ source, labels, frames: labelFrames(labels) });
+    } catch (err) {
+      if (!(err instanceof AnnotationError)) throw err;
+      add('error', err.file, err.line, `${err.message}; ${source.task} labels of ${entry.name} left out`);
     }
   }
+  if (scan) frameCount = Math.max(frameCount, ...parsed.map((p) => p.frames ?? 0));
+  const labelSummary: Partial<Record<Task, VideoLabels>> = {};
+  const taskSplits: Partial<Record<Task, Split>> = {};
+  const kept: LabelSource[] = [];
+  for (const { source, labels: raw, frames } of parsed) {
+    if (frames !== undefined) {
+      // A frame folder has no frame count of its own: labels only must cover every frame that has an image.
+      const expected = scan ? scan.highest : frameCount;
+      const diff = frames - expected;
+      const what = scan
+        ? `${entry.source.kind === 'frames' ? entry.source.dir : ''} has images up to frame ${expected}`
+        : `${sourcePath} has ${expected} frames`;
+      const lastLine = frames + 1;
+      if (scan ? diff < -1 : Math.abs(diff) > 1) {
+        add(
+          'error',
+          source.file,
+          lastLine,
+          `annotation ${source.file} line ${lastLine}: expected ${expected} frame lines after the header (${what}), got ${frames}; ${source.task} labels of ${entry.name} left out`,
+        );
+        continue;
+      }
+      if (diff === 1 && !scan) {
+        add(
+          'warning',
+          source.file,
+          lastLine,
+          `annotation ${source.file} line ${lastLine}: expected ${expected} frame lines after the header (${what}), got ${frames}; the last line is dropped`,
+        );
+      } else if (diff === -1) {
+        add(
+          'warning',
+          source.file,
+          lastLine,
+          `annotation ${source.file} line ${lastLine}: expected ${expected} frame lines after the header (${what}), got ${frames}; frame ${expected} is marked not annotated`,
+        );
+      }
+    }
+    const labels = fitLabels(raw, frameCount);
+    labelSummary[source.task] = {
+      file: source.file,
+      ...(labelFrames(labels) === undefined ? {} : { frames: labelFrames(labels) }),
+      annotated: annotatedFrames(labels),
+      hash: sha256(encodeLabels(labels)),
+    };
+    if (source.split) taskSplits[source.task] = source.split;
+    kept.push(source);
+  }
+  let noFaceFrames: [number, number][] | undefined;
+  if (scan && entry.source.kind === 'frames') {
+    noFaceFrames = missingRanges(scan.present, frameCount);
+    const count = noFaceFrames.reduce((a, [x, y]) => a + y - x + 1, 0);
+    if (count > 0) {
+      const [a, b] = noFaceFrames[0]!;
+      const dir = entry.source.dir;
+      add(
+        'note',
+        `${dir}/${String(a).padStart(5, '0')}.jpg`,
+        a,
+        `frames ${dir}/${String(a).padStart(5, '0')}.jpg: no image for frame ${a}${b > a ? `-${b}` : ''}; ${count} of ${frameCount} frames have no image (${rangeText(noFaceFrames)}), recorded as no face`,
+      );
+    }
+  }
+  const split =
+    (['EXPR', 'VA', 'AU', 'CE', 'EMI'] as const).map((t) => taskSplits[t]).find((s) => s !== undefined) ??
+    entry.split ??
+    'Test';
+  const video: ManifestVideo = {
+    name: entry.name,
+    split,
+    ...(Object.keys(taskSplits).length ? { taskSplits } : {}),
+    source: entry.source,
+    frameCount,
+    fps: probe.fps,
+    width: probe.width,
+    height: probe.height,
+    contentHash,
+    ...(Object.keys(labelSummary).length ? { labels: labelSummary } : {}),
+    ...(noFaceFrames ? { noFaceFrames } : {}),
+  };
+  labelSourcesOf.set(video, kept);
+  return { video, findings };
+}
+
+const labelSourcesOf = new WeakMap<ManifestVideo, readonly LabelSource[]>();
+
+/**
+ * Probes, validates and hashes every listed video (one bad video never stops the others), plans
+ * the shards and derives the dataset id from the videos' names, content, splits and label hashes.
+ */
+export async function assembleManifest(
+  root: string,
+  adapter: AdapterResult,
+  options: AssembleOptions,
+): Promise<BuiltManifest> {
+  const findings: Finding[] = [...adapter.findings];
+  const byName = new Map<string, VideoEntry[]>();
+  for (const entry of adapter.entries) byName.set(entry.name, [...(byName.get(entry.name) ?? []), entry]);
+  const entries: VideoEntry[] = [];
+  for (const [name, list] of [...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (list.length > 1) {
+      const first = list[0]!;
+      findings.push({
+        severity: 'error',
+        file: first.origin,
+        message: `dataset: duplicate video name ${JSON.stringify(name)} (${list.map((e) => e.origin).join(' and ')}); all left out`,
+      });
+      continue;
+    }
+    entries.push(list[0]!);
+  }
+  const hashCache = new Map<string, Promise<string>>();
+  const results: Inspected[] = new Array<Inspected>(entries.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < entries.length) {
+      const i = next++;
+      results[i] = await inspectEntry(root, entries[i]!, options, hashCache);
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 4, entries.length)) }, lane),
+  );
+  const videos: ManifestVideo[] = [];
+  for (const result of results) {
+    findings.push(...result.findings);
+    if (result.video) videos.push(result.video);
+  }
+  const tasks = TASKS.filter((t) => videos.some((v) => v.labels?.[t]));
+  const splits = { Train: 0, Validation: 0, Test: 0 };
+  for (const v of videos) splits[v.split]++;
   const datasetId = shortHash(
-    'dataset/1',
-    ...videos.map((v) => `${v.name}:${v.contentHash}:${v.split}`),
-    ...[...exprLabels.entries()].map(([n, l]) => `${n}:${shortHash(Array.from(l).join(','))}`),
+    'dataset/2',
+    adapter.kind,
+    ...videos.map(
+      (v) =>
+        `${v.name}:${v.contentHash}:${v.split}:${TASKS.map((t) => `${t}=${v.labels?.[t]?.hash ?? ''}`).join(',')}`,
+    ),
   );
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     datasetId,
+    dataset: adapter.kind,
     root,
-    shardFrames,
+    shardFrames: options.shardFrames,
+    tasks,
+    splits,
     videos,
-    shards: planShards(videos, shardFrames),
-    findings,
+    shards: planShards(videos, options.shardFrames),
+    findings: findings.map(formatFinding),
   };
-  return { manifest, labels: { EXPR: exprLabels } };
+  return {
+    manifest,
+    findings,
+    async *labels() {
+      for (const video of videos) {
+        for (const source of labelSourcesOf.get(video) ?? []) {
+          const json = encodeLabels(fitLabels(await source.load(), video.frameCount));
+          if (sha256(json) !== video.labels?.[source.task]?.hash)
+            throw new Error(
+              `dataset ${root}: ${source.file} changed while the manifest was built; run it again`,
+            );
+          yield { video: video.name, task: source.task, json };
+        }
+      }
+    },
+  };
 }

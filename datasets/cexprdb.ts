@@ -1,0 +1,56 @@
+/**
+ * C-EXPR-DB (CE task). Layout under the root:
+ *   videos/[<subfolder>/]<video>.<ext>     raw videos
+ *   annotations/<video>.txt                optional per-frame labels: a header line of the 7
+ *                                          compound classes, then one integer 0..6 per frame, -1 =
+ *                                          not annotated (the Aff-Wild2 EXPR file format)
+ * ABAW-6 ships no training labels, so labelled videos form the Validation split, the rest Test.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { parseFrameAnnotation } from './annotations.ts';
+import { listVideoFiles } from './affwild2.ts';
+import type { AdapterResult, Finding, VideoEntry } from './manifest.ts';
+
+export function readCExprDb(root: string): AdapterResult {
+  const findings: Finding[] = [];
+  const videoFiles = listVideoFiles(root, 'videos');
+  const annotated = new Map<string, string>();
+  if (existsSync(join(root, 'annotations'))) {
+    for (const file of readdirSync(join(root, 'annotations')).sort()) {
+      if (extname(file) === '.txt') annotated.set(basename(file, '.txt'), `annotations/${file}`);
+    }
+  }
+  const entries: VideoEntry[] = [];
+  for (const [name, path] of annotated) {
+    if (!videoFiles.has(name))
+      findings.push({
+        severity: 'error',
+        file: path,
+        message: `annotation ${path}: expected a video videos/${name}.<ext>, found none; ignored`,
+      });
+  }
+  for (const [name, files] of videoFiles) {
+    for (const path of files) {
+      const label = annotated.get(name);
+      entries.push({
+        name,
+        source: { kind: 'video', path },
+        origin: path,
+        labels: label
+          ? [
+              {
+                task: 'CE',
+                file: label,
+                split: 'Validation',
+                load: async () =>
+                  parseFrameAnnotation('CE', await readFile(join(root, label), 'utf8'), label),
+              },
+            ]
+          : [],
+      });
+    }
+  }
+  return { kind: 'cexprdb', entries, findings };
+}

@@ -1,0 +1,339 @@
+/**
+ * A user's own dataset. Layout under the root:
+ *   videos.csv (optional)   header name,path[,split]; path relative to the root: a video file or a
+ *                           folder of %05d.jpg frames; split Train, Validation or Test (default Test)
+ *   without videos.csv:     every video file and every folder holding %05d.jpg images directly
+ *                           under the root, videos/ or frames/, split Test
+ *   labels.csv (optional)   header video,frame,<columns>; frame 1-based; columns any of: expr
+ *                           (-1..7), valence and arousal ([-1, 1] or -5), AU1..AU26 (all 12; 0, 1
+ *                           or -1), ce (-1..6). An empty cell or a frame without a row is not
+ *                           annotated. A video's rows are contiguous with increasing frames, so
+ *                           the file is streamed and each video's labels are read back alone.
+ */
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { splitCsvLine } from './annotations.ts';
+import { VIDEO_EXTENSIONS } from './affwild2.ts';
+import {
+  AFFWILD2_ACTION_UNITS,
+  AFFWILD2_EXPRESSIONS,
+  AU_NOT_ANNOTATED,
+  CE_NOT_ANNOTATED,
+  COMPOUND_EXPRESSIONS,
+  EXPR_NOT_ANNOTATED,
+  VA_NOT_ANNOTATED,
+  type TaskLabels,
+} from './labels.ts';
+import {
+  insideRoot,
+  SPLITS,
+  type AdapterResult,
+  type Finding,
+  type LabelSource,
+  type Split,
+  type VideoEntry,
+} from './manifest.ts';
+
+const LABELS_FILE = 'labels.csv';
+const VIDEOS_FILE = 'videos.csv';
+
+/** Yields the lines of path[start, end) with their byte offsets; CRLF or LF. */
+async function* linesWithOffsets(
+  path: string,
+  start = 0,
+  end?: number,
+): AsyncGenerator<{ text: string; offset: number; next: number }> {
+  let carry: Buffer = Buffer.alloc(0);
+  let base = start;
+  const stream = createReadStream(path, { start, ...(end === undefined ? {} : { end: end - 1 }) });
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+    let from = 0;
+    for (let i = buf.indexOf(10, from); i >= 0; i = buf.indexOf(10, from)) {
+      yield {
+        text: buf.toString('utf8', from, i).replace(/\r$/, ''),
+        offset: base + from,
+        next: base + i + 1,
+      };
+      from = i + 1;
+    }
+    base += from;
+    carry = buf.subarray(from);
+  }
+  if (carry.length)
+    yield { text: carry.toString('utf8').replace(/\r$/, ''), offset: base, next: base + carry.length };
+}
+
+const hasFrames = (dir: string): boolean => readdirSync(dir).some((f) => /^\d{5,}\.jpg$/.test(f));
+
+function listEntries(
+  root: string,
+  findings: Finding[],
+): { name: string; path: string; split: Split; origin: string; frames: boolean }[] {
+  const listed: { name: string; path: string; split: Split; origin: string; frames: boolean }[] = [];
+  if (existsSync(join(root, VIDEOS_FILE))) {
+    const lines = readFileSync(join(root, VIDEOS_FILE), 'utf8').split(/\r?\n/);
+    const header = splitCsvLine(lines[0] ?? '');
+    const [nameAt, pathAt, splitAt] = ['name', 'path', 'split'].map((c) => header.indexOf(c)) as [
+      number,
+      number,
+      number,
+    ];
+    if (nameAt === -1 || pathAt === -1) {
+      findings.push({
+        severity: 'error',
+        file: VIDEOS_FILE,
+        line: 1,
+        message: `dataset ${VIDEOS_FILE} line 1: expected a header with columns name,path[,split], got ${JSON.stringify(lines[0] ?? '')}; the file is ignored`,
+      });
+      return listed;
+    }
+    lines.forEach((text, i) => {
+      if (i === 0 || text.trim() === '') return;
+      const line = i + 1;
+      const cells = splitCsvLine(text);
+      const fail = (detail: string): void => {
+        findings.push({
+          severity: 'error',
+          file: VIDEOS_FILE,
+          line,
+          message: `dataset ${VIDEOS_FILE} line ${line}: ${detail}; left out`,
+        });
+      };
+      if (cells.length !== header.length)
+        return fail(`expected ${header.length} columns, got ${cells.length}`);
+      const name = cells[nameAt]!;
+      const path = cells[pathAt]!.replace(/\/+$/, '');
+      const split = (splitAt >= 0 && cells[splitAt] ? cells[splitAt] : 'Test') as Split;
+      if (!name) return fail('expected a video name, got ""');
+      if (!SPLITS.includes(split))
+        return fail(`expected split Train, Validation or Test, got ${JSON.stringify(split)}`);
+      if (!path || !insideRoot(root, path))
+        return fail(`path ${JSON.stringify(path)} is outside the dataset root`);
+      const abs = join(root, path);
+      if (!existsSync(abs)) return fail(`path ${JSON.stringify(path)} does not exist`);
+      listed.push({
+        name,
+        path,
+        split,
+        origin: `${VIDEOS_FILE} line ${line}`,
+        frames: statSync(abs).isDirectory(),
+      });
+    });
+    return listed;
+  }
+  for (const dir of ['', 'videos', 'frames']) {
+    if (!existsSync(join(root, dir)) || !statSync(join(root, dir)).isDirectory()) continue;
+    for (const entry of readdirSync(join(root, dir), { withFileTypes: true }).sort((a, b) =>
+      a.name < b.name ? -1 : 1,
+    )) {
+      const path = dir ? `${dir}/${entry.name}` : entry.name;
+      if (entry.isFile() && VIDEO_EXTENSIONS.has(extname(entry.name).toLowerCase()))
+        listed.push({
+          name: entry.name.slice(0, -extname(entry.name).length),
+          path,
+          split: 'Test',
+          origin: path,
+          frames: false,
+        });
+      else if (entry.isDirectory() && hasFrames(join(root, path)))
+        listed.push({ name: entry.name, path, split: 'Test', origin: path, frames: true });
+    }
+  }
+  return listed;
+}
+
+type Column = { task: 'EXPR' | 'CE' | 'VA' | 'AU'; at: number; slot: number };
+
+function columnsOf(header: readonly string[]): { columns: Column[]; unknown: string[] } {
+  const columns: Column[] = [];
+  const unknown: string[] = [];
+  header.slice(2).forEach((name, k) => {
+    const at = k + 2;
+    if (name === 'expr') columns.push({ task: 'EXPR', at, slot: 0 });
+    else if (name === 'ce') columns.push({ task: 'CE', at, slot: 0 });
+    else if (name === 'valence' || name === 'arousal')
+      columns.push({ task: 'VA', at, slot: name === 'valence' ? 0 : 1 });
+    else if ((AFFWILD2_ACTION_UNITS as readonly string[]).includes(name))
+      columns.push({
+        task: 'AU',
+        at,
+        slot: AFFWILD2_ACTION_UNITS.indexOf(name as (typeof AFFWILD2_ACTION_UNITS)[number]),
+      });
+    else unknown.push(name);
+  });
+  return { columns, unknown };
+}
+
+/** Checks one cell; returns the value, or the task's not-annotated marker for an empty cell. */
+function cellValue(column: Column, raw: string): number | string {
+  const value = raw === '' ? NaN : Number(raw);
+  switch (column.task) {
+    case 'EXPR':
+      if (raw === '') return EXPR_NOT_ANNOTATED;
+      return Number.isInteger(value) && value >= -1 && value < AFFWILD2_EXPRESSIONS.length
+        ? value
+        : 'an integer in -1..7';
+    case 'CE':
+      if (raw === '') return CE_NOT_ANNOTATED;
+      return Number.isInteger(value) && value >= -1 && value < COMPOUND_EXPRESSIONS.length
+        ? value
+        : 'an integer in -1..6';
+    case 'VA':
+      if (raw === '') return VA_NOT_ANNOTATED;
+      return (value >= -1 && value <= 1) || value === VA_NOT_ANNOTATED ? value : 'a number in [-1, 1] or -5';
+    case 'AU':
+      if (raw === '') return AU_NOT_ANNOTATED;
+      return value === 0 || value === 1 || value === -1 ? value : '0, 1 or -1';
+  }
+}
+
+interface Block {
+  readonly start: number;
+  end: number;
+  readonly firstLine: number;
+  lastFrame: number;
+}
+
+export async function readGeneric(root: string): Promise<AdapterResult> {
+  const findings: Finding[] = [];
+  const listed = listEntries(root, findings);
+  const names = new Set(listed.map((e) => e.name));
+  const blocks = new Map<string, Block>();
+  let columns: Column[] = [];
+  const labelsPath = join(root, LABELS_FILE);
+  if (existsSync(labelsPath)) {
+    let line = 0;
+    let current: string | undefined;
+    let width = 0;
+    const dropped = new Set<string>();
+    for await (const { text, offset, next } of linesWithOffsets(labelsPath)) {
+      line++;
+      const fail = (detail: string): void => {
+        findings.push({
+          severity: 'error',
+          file: LABELS_FILE,
+          line,
+          message: `annotation ${LABELS_FILE} line ${line}: ${detail}`,
+        });
+      };
+      if (line === 1) {
+        const header = splitCsvLine(text);
+        const parsed = columnsOf(header);
+        const au = parsed.columns.filter((c) => c.task === 'AU').length;
+        const va = parsed.columns.filter((c) => c.task === 'VA').length;
+        if (
+          header[0] !== 'video' ||
+          header[1] !== 'frame' ||
+          parsed.unknown.length ||
+          (au !== 0 && au !== 12) ||
+          va === 1
+        ) {
+          fail(
+            `expected the header video,frame followed by expr, valence,arousal, all of ${AFFWILD2_ACTION_UNITS.join(',')}, or ce; got ${JSON.stringify(text)}; the file is ignored`,
+          );
+          break;
+        }
+        columns = parsed.columns;
+        width = header.length;
+        continue;
+      }
+      if (text.trim() === '') continue;
+      const cells = splitCsvLine(text);
+      if (cells.length !== width) {
+        fail(`expected ${width} columns, got ${cells.length}; row ignored`);
+        continue;
+      }
+      const video = cells[0]!;
+      const frame = Number(cells[1]);
+      if (!names.has(video)) {
+        if (!dropped.has(video))
+          fail(`video ${JSON.stringify(video)} is not in the dataset; its rows are ignored`);
+        dropped.add(video);
+        continue;
+      }
+      if (!(Number.isInteger(frame) && frame >= 1)) {
+        fail(`expected a 1-based frame number, got ${JSON.stringify(cells[1])}; row ignored`);
+        continue;
+      }
+      const bad = columns
+        .map((c) => [c, cellValue(c, cells[c.at]!)] as const)
+        .find(([, v]) => typeof v === 'string');
+      if (bad) {
+        fail(
+          `expected ${header(bad[0])} to be ${bad[1] as string}, got ${JSON.stringify(cells[bad[0].at])}; row ignored`,
+        );
+        continue;
+      }
+      let block = blocks.get(video);
+      if (block && current !== video) {
+        fail(
+          `rows of ${video} must be contiguous (its first rows start at line ${block.firstLine}); row ignored`,
+        );
+        continue;
+      }
+      if (!block) {
+        block = { start: offset, end: next, firstLine: line, lastFrame: 0 };
+        blocks.set(video, block);
+      }
+      current = video;
+      if (frame <= block.lastFrame) {
+        fail(`expected a frame after ${block.lastFrame} for ${video}, got ${frame}; row ignored`);
+        continue;
+      }
+      block.lastFrame = frame;
+      block.end = next;
+    }
+  }
+  function header(c: Column): string {
+    if (c.task === 'AU') return AFFWILD2_ACTION_UNITS[c.slot]!;
+    if (c.task === 'VA') return c.slot === 0 ? 'valence' : 'arousal';
+    return c.task.toLowerCase();
+  }
+  const tasks = [...new Set(columns.map((c) => c.task))];
+  const entries: VideoEntry[] = listed.map((e) => {
+    const block = blocks.get(e.name);
+    const labels: LabelSource[] = block
+      ? tasks.map((task) => ({
+          task,
+          file: LABELS_FILE,
+          split: e.split,
+          load: () => loadBlock(labelsPath, e.name, block, columns, task),
+        }))
+      : [];
+    return {
+      name: e.name,
+      source: e.frames ? { kind: 'frames', dir: e.path } : { kind: 'video', path: e.path },
+      origin: e.origin,
+      split: e.split,
+      labels,
+    };
+  });
+  return { kind: 'generic', entries, findings };
+}
+
+async function loadBlock(
+  path: string,
+  video: string,
+  block: Block,
+  columns: Column[],
+  task: Column['task'],
+): Promise<TaskLabels> {
+  const width = task === 'AU' ? 12 : task === 'VA' ? 2 : 1;
+  const frames = block.lastFrame;
+  const fill = task === 'VA' ? VA_NOT_ANNOTATED : -1;
+  const values =
+    task === 'VA' ? new Float64Array(frames * 2).fill(fill) : new Int8Array(frames * width).fill(fill);
+  const mine = columns.filter((c) => c.task === task);
+  let lastFrame = 0;
+  for await (const { text } of linesWithOffsets(path, block.start, block.end)) {
+    const cells = splitCsvLine(text);
+    const frame = Number(cells[1]);
+    if (cells[0] !== video || !(frame > lastFrame)) continue;
+    const parsed = mine.map((c) => cellValue(c, cells[c.at] ?? ''));
+    if (parsed.some((v) => typeof v === 'string')) continue;
+    lastFrame = frame;
+    mine.forEach((c, k) => (values[(frame - 1) * width + c.slot] = parsed[k] as number));
+  }
+  return { task, values } as TaskLabels;
+}

@@ -1,0 +1,114 @@
+/**
+ * Hume-Vidmimic2 (EMI task). Layout under the root:
+ *   train_split.csv, valid_split.csv    Filename, Admiration, Amusement, Determination,
+ *                                       Empathic Pain, Excitement, Joy (intensities in [0, 1])
+ *   face_images/<Filename>/%05d.jpg     per-frame face images (1-based; missing = no face), or
+ *   videos/<Filename>.<ext>             the raw video when there is no image folder
+ * Videos in neither CSV form the Test split.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { AnnotationError, parseEmiCsv, type EmiRow } from './annotations.ts';
+import { listVideoFiles } from './affwild2.ts';
+import {
+  insideRoot,
+  type AdapterResult,
+  type Finding,
+  type Split,
+  type VideoEntry,
+  type VideoSource,
+} from './manifest.ts';
+
+export const HUME_SPLIT_FILES: readonly (readonly [string, Split])[] = [
+  ['train_split.csv', 'Train'],
+  ['valid_split.csv', 'Validation'],
+];
+
+export function readHumeVidmimic(root: string): AdapterResult {
+  const findings: Finding[] = [];
+  const rows = new Map<string, { row: EmiRow; file: string; split: Split }>();
+  for (const [file, split] of HUME_SPLIT_FILES) {
+    if (!existsSync(join(root, file))) continue;
+    let parsed: EmiRow[];
+    try {
+      parsed = parseEmiCsv(readFileSync(join(root, file), 'utf8'), file);
+    } catch (err) {
+      if (!(err instanceof AnnotationError)) throw err;
+      findings.push({
+        severity: 'error',
+        file: err.file,
+        line: err.line,
+        message: `${err.message}; the CSV is ignored`,
+      });
+      continue;
+    }
+    for (const row of parsed) {
+      const earlier = rows.get(row.name);
+      if (earlier) {
+        findings.push({
+          severity: 'error',
+          file,
+          line: row.line,
+          message: `annotation ${file} line ${row.line}: duplicate Filename ${JSON.stringify(row.name)} (first at ${earlier.file} line ${earlier.row.line}); ignored`,
+        });
+        continue;
+      }
+      if (!insideRoot(join(root, 'face_images'), row.name) || /[\\/]/.test(row.name)) {
+        findings.push({
+          severity: 'error',
+          file,
+          line: row.line,
+          message: `annotation ${file} line ${row.line}: Filename ${JSON.stringify(row.name)} names a path outside the dataset's folders; ignored`,
+        });
+        continue;
+      }
+      rows.set(row.name, { row, file, split });
+    }
+  }
+  const folders = new Set<string>();
+  if (existsSync(join(root, 'face_images')))
+    for (const d of readdirSync(join(root, 'face_images')))
+      if (statSync(join(root, 'face_images', d)).isDirectory()) folders.add(d);
+  const videoFiles = listVideoFiles(root, 'videos');
+  const names = new Set([...rows.keys(), ...folders, ...videoFiles.keys()]);
+  const entries: VideoEntry[] = [];
+  for (const name of [...names].sort()) {
+    const labelled = rows.get(name);
+    const files = videoFiles.get(name) ?? [];
+    let source: VideoSource;
+    if (folders.has(name)) source = { kind: 'frames', dir: `face_images/${name}` };
+    else if (files.length === 1) source = { kind: 'video', path: files[0]! };
+    else if (files.length > 1) {
+      findings.push({
+        severity: 'error',
+        file: files[0]!,
+        message: `dataset: duplicate video name ${JSON.stringify(name)} (${files.join(' and ')}); left out`,
+      });
+      continue;
+    } else {
+      findings.push({
+        severity: 'error',
+        file: labelled!.file,
+        line: labelled!.row.line,
+        message: `annotation ${labelled!.file} line ${labelled!.row.line}: expected face_images/${name}/ or videos/${name}.<ext>, found neither; left out`,
+      });
+      continue;
+    }
+    entries.push({
+      name,
+      source,
+      origin: source.kind === 'video' ? source.path : source.dir,
+      labels: labelled
+        ? [
+            {
+              task: 'EMI',
+              file: labelled.file,
+              split: labelled.split,
+              load: () => Promise.resolve({ task: 'EMI', values: labelled.row.intensities }),
+            },
+          ]
+        : [],
+    });
+  }
+  return { kind: 'hume', entries, findings };
+}
