@@ -315,7 +315,12 @@ async function inspectEntry(
       probe = probed;
     } catch (err) {
       if (!(err instanceof VideoError)) throw err;
-      add('error', path, undefined, `video ${path}: cannot be probed, left out: ${err.detail}`);
+      add(
+        'error',
+        path,
+        undefined,
+        `video ${path}: cannot be probed, left out: ${err.detail.replaceAll(`${join(root, path)}: `, '')}`,
+      );
       return { findings };
     }
   } else {
