@@ -6,14 +6,9 @@
 import { shortHash } from '../datasets/manifest.ts';
 import { AFFWILD2_EXPRESSIONS } from '../datasets/labels.ts';
 import { macroF1 } from '../heads/metrics.ts';
-import {
-  argmaxRows,
-  EXPR_MLP_DEFAULTS,
-  predictProba,
-  trainMlpClassifier,
-  type LabelledSamples,
-  type MlpConfig,
-} from '../heads/mlp.ts';
+import { EXPR_DEFAULTS, trainExprHead, type ClassSamples } from '../heads/expr.ts';
+import { openMlpPredictor, type MlpConfig } from '../heads/mlp.ts';
+import { argmaxRows } from '../heads/rows.ts';
 import { backboneId, getBackbone } from '../models/registry.ts';
 import { listCommitted, readCommitted } from '../storage/commit.ts';
 import { storeKeys } from '../storage/keys.ts';
@@ -37,7 +32,7 @@ export interface ExprReport {
   readonly trainSamples: number;
   readonly validationSamples: number;
   readonly bestEpoch: number;
-  readonly history: readonly { epoch: number; trainLoss: number; validMacroF1: number }[];
+  readonly history: readonly { epoch: number; trainLoss: number; validScore: number }[];
   readonly confusion: readonly (readonly number[])[];
   readonly classes: readonly string[];
   readonly headKey: string;
@@ -119,7 +114,7 @@ export function createTrainActivities(deps: ActivityDeps) {
           }
           reportProgress({ shards });
         }
-        const samples = (s: { x: Float32Array[]; y: number[] }): LabelledSamples => {
+        const samples = (s: { x: Float32Array[]; y: number[] }): ClassSamples => {
           const dim = descriptor.embeddingDim;
           const x = new Float32Array(s.x.length * dim);
           s.x.forEach((v, i) => x.set(v, i * dim));
@@ -133,9 +128,11 @@ export function createTrainActivities(deps: ActivityDeps) {
           );
         }
         const classes = AFFWILD2_EXPRESSIONS.length;
-        const config: MlpConfig = { ...EXPR_MLP_DEFAULTS, ...input.expr };
-        const trained = trainMlpClassifier(train, valid, classes, config);
-        const predicted = argmaxRows(predictProba(trained.weights, valid.x, valid.n), classes);
+        const config: MlpConfig = { ...EXPR_DEFAULTS, ...input.expr };
+        const trained = await trainExprHead(train, valid, classes, config);
+        const predictor = await openMlpPredictor(trained.head);
+        const predicted = argmaxRows(await predictor.predict(valid.x, valid.n), classes);
+        await predictor.release();
         const score = macroF1(valid.y, predicted, classes);
         const counts = new Array<number>(classes).fill(0);
         train.y.forEach((c) => counts[c]!++);
@@ -144,7 +141,7 @@ export function createTrainActivities(deps: ActivityDeps) {
         const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
         valid.y.forEach((t, i) => confusion[t]![predicted[i]!]!++);
 
-        const w = trained.weights;
+        const w = trained.head;
         const headHash = shortHash(prefix, JSON.stringify(config), train.n, valid.n);
         const headKey = storeKeys.head(manifest.datasetId, 'EXPR', headHash);
         await deps.store.put(
@@ -155,9 +152,7 @@ export function createTrainActivities(deps: ActivityDeps) {
             config,
             bestEpoch: trained.bestEpoch,
             weights: {
-              inputDim: w.inputDim,
-              hidden: w.hidden,
-              classes: w.classes,
+              ...w.shape,
               mean: Array.from(w.mean),
               scale: Array.from(w.scale),
               w1: Array.from(w.w1),

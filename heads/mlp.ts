@@ -1,10 +1,13 @@
 /**
- * The EXPR head of SPEC §4: embedding -> Dense(hidden, relu) -> Dense(classes, softmax), class-
- * weighted cross-entropy (weight = max_count / count), Adam, best epoch by validation macro F1.
- * Plain typed-array loops; seeded and reproducible.
+ * Training the one-hidden-layer heads (EXPR, AU) on ONNX Runtime: per batch, the training graph of
+ * heads/graphs.ts returns loss and gradients, and Adam updates the parameters here. Inputs are
+ * standardised with moments fitted on the training set. Seeded: the same data, config and seed give
+ * the same head on the same execution provider.
  */
 import { seededRandom } from '../datasets/synthetic.ts';
-import { macroF1 } from './metrics.ts';
+import { openGraph, type ExecutionProvider, type GraphSession } from '../models/onnxRuntime.ts';
+import { Adam } from './adam.ts';
+import { buildMlpPredictGraph, buildMlpTrainingGraph, MLP_GRADIENTS, type MlpShape } from './graphs.ts';
 
 export interface MlpConfig {
   readonly hidden: number;
@@ -14,226 +17,236 @@ export interface MlpConfig {
   readonly seed: number;
 }
 
-export const EXPR_MLP_DEFAULTS: MlpConfig = Object.freeze({
-  hidden: 128,
-  epochs: 10,
-  batchSize: 256,
-  learningRate: 1e-3,
-  seed: 1,
-});
-
-/** Samples as rows: x float32 [n, dim], y class indices [n]. */
-export interface LabelledSamples {
-  readonly x: Float32Array;
-  readonly y: Int32Array;
-  readonly n: number;
-  readonly dim: number;
+/** Where the graphs run. intraOpThreads 0 lets ONNX Runtime use one thread per core. */
+export interface TrainingRuntime {
+  readonly provider: ExecutionProvider;
+  readonly intraOpThreads: number;
+  readonly log?: (line: string) => void;
 }
 
-export interface MlpWeights {
-  readonly inputDim: number;
-  readonly hidden: number;
-  readonly classes: number;
-  /** Standardisation fitted on the training set. */
+export const CPU_RUNTIME: TrainingRuntime = Object.freeze({ provider: 'cpu', intraOpThreads: 0 });
+
+/** A trained head: standardisation and parameters (w1 [inputDim, hidden], w2 [hidden, outputs]). */
+export interface MlpHead {
+  readonly shape: MlpShape;
   readonly mean: Float32Array;
   readonly scale: Float32Array;
-  readonly w1: Float32Array; // [hidden, inputDim]
+  readonly w1: Float32Array;
   readonly b1: Float32Array;
-  readonly w2: Float32Array; // [classes, hidden]
+  readonly w2: Float32Array;
   readonly b2: Float32Array;
 }
 
-export interface TrainedMlp {
-  readonly weights: MlpWeights;
-  readonly bestEpoch: number;
-  readonly history: readonly { epoch: number; trainLoss: number; validMacroF1: number }[];
-  readonly classWeights: Float32Array;
+/**
+ * Training rows: x float32 [n, dim]; target and (sigmoid heads) weight float32 [n, outputs] as the
+ * training graph defines them.
+ */
+export interface MlpTrainingSet {
+  readonly x: Float32Array;
+  readonly n: number;
+  readonly dim: number;
+  readonly target: Float32Array;
+  readonly weight?: Float32Array;
 }
 
-function standardisation(data: LabelledSamples): { mean: Float32Array; scale: Float32Array } {
-  const { x, n, dim } = data;
-  const mean = new Float32Array(dim);
-  const scale = new Float32Array(dim);
-  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j]! += x[i * dim + j]! / n;
+export interface EpochRecord {
+  readonly epoch: number;
+  readonly trainLoss: number;
+  readonly validScore: number;
+}
+
+export interface TrainedMlp {
+  readonly head: MlpHead;
+  readonly bestEpoch: number;
+  readonly history: readonly EpochRecord[];
+  /** Seconds spent in the batch loop (graph runs and Adam), validation excluded. */
+  readonly trainSeconds: number;
+  readonly provider: ExecutionProvider;
+}
+
+export function standardisation(
+  x: Float32Array,
+  n: number,
+  dim: number,
+): { mean: Float32Array; scale: Float32Array } {
+  const mean = new Float64Array(dim);
+  const variance = new Float64Array(dim);
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j]! += x[i * dim + j]!;
+  for (let j = 0; j < dim; j++) mean[j]! /= Math.max(n, 1);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < dim; j++) {
       const d = x[i * dim + j]! - mean[j]!;
-      scale[j]! += (d * d) / n;
+      variance[j]! += d * d;
     }
   }
-  for (let j = 0; j < dim; j++) scale[j] = 1 / Math.sqrt(scale[j]! + 1e-6);
-  return { mean, scale };
+  return {
+    mean: Float32Array.from(mean),
+    scale: Float32Array.from(variance, (v) => 1 / Math.sqrt(v / Math.max(n, 1) + 1e-6)),
+  };
 }
 
-/** Forward pass for a batch: returns hidden activations and class probabilities. */
-function forward(
-  w: MlpWeights,
-  x: Float32Array,
-  rows: ArrayLike<number>,
-): { h: Float32Array; p: Float32Array } {
-  const { inputDim: d, hidden: hd, classes: c } = w;
-  const m = rows.length;
-  const h = new Float32Array(m * hd);
-  const p = new Float32Array(m * c);
-  const input = new Float32Array(d);
-  for (let r = 0; r < m; r++) {
-    const base = rows[r]! * d;
-    for (let j = 0; j < d; j++) input[j] = (x[base + j]! - w.mean[j]!) * w.scale[j]!;
-    for (let k = 0; k < hd; k++) {
-      let s = w.b1[k]!;
-      const wo = k * d;
-      for (let j = 0; j < d; j++) s += w.w1[wo + j]! * input[j]!;
-      h[r * hd + k] = s > 0 ? s : 0;
-    }
-    let max = -Infinity;
-    for (let o = 0; o < c; o++) {
-      let s = w.b2[o]!;
-      for (let k = 0; k < hd; k++) s += w.w2[o * hd + k]! * h[r * hd + k]!;
-      p[r * c + o] = s;
-      if (s > max) max = s;
-    }
-    let z = 0;
-    for (let o = 0; o < c; o++) z += p[r * c + o] = Math.exp(p[r * c + o]! - max);
-    for (let o = 0; o < c; o++) p[r * c + o]! /= z;
-  }
-  return { h, p };
-}
-
-export function predictProba(w: MlpWeights, x: Float32Array, n: number): Float32Array {
-  return forward(
-    w,
-    x,
-    Array.from({ length: n }, (_, i) => i),
-  ).p;
-}
-
-export function argmaxRows(p: Float32Array, classes: number): Int32Array {
-  const n = p.length / classes;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (p[i * classes + c]! > p[i * classes + best]!) best = c;
-    out[i] = best;
+function standardise(x: Float32Array, rows: number, mean: Float32Array, scale: Float32Array): Float32Array {
+  const dim = mean.length;
+  const out = new Float32Array(rows * dim);
+  for (let i = 0; i < rows; i++) {
+    const o = i * dim;
+    for (let j = 0; j < dim; j++) out[o + j] = (x[o + j]! - mean[j]!) * scale[j]!;
   }
   return out;
 }
 
-class Adam {
-  private readonly m: Float32Array;
-  private readonly v: Float32Array;
-  private t = 0;
-  constructor(
-    private readonly params: Float32Array,
-    private readonly lr: number,
-  ) {
-    this.m = new Float32Array(params.length);
-    this.v = new Float32Array(params.length);
-  }
-  step(grad: Float32Array): void {
-    this.t++;
-    const b1 = 0.9;
-    const b2 = 0.999;
-    const c1 = 1 - b1 ** this.t;
-    const c2 = 1 - b2 ** this.t;
-    for (let i = 0; i < grad.length; i++) {
-      const g = grad[i]!;
-      this.m[i] = b1 * this.m[i]! + (1 - b1) * g;
-      this.v[i] = b2 * this.v[i]! + (1 - b2) * g * g;
-      this.params[i]! -= (this.lr * (this.m[i]! / c1)) / (Math.sqrt(this.v[i]! / c2) + 1e-7);
-    }
-  }
+/** Keras glorot_uniform. */
+function glorot(rand: () => number, fanIn: number, fanOut: number): Float32Array {
+  const limit = Math.sqrt(6 / (fanIn + fanOut));
+  return Float32Array.from({ length: fanIn * fanOut }, () => (rand() * 2 - 1) * limit);
 }
 
-export function trainMlpClassifier(
-  train: LabelledSamples,
-  valid: LabelledSamples,
-  classes: number,
-  config: MlpConfig = EXPR_MLP_DEFAULTS,
-): TrainedMlp {
-  const rand = seededRandom(config.seed);
-  const d = train.dim;
-  const hd = config.hidden;
-  const glorot = (fanIn: number, fanOut: number, len: number): Float32Array => {
-    const limit = Math.sqrt(6 / (fanIn + fanOut));
-    return Float32Array.from({ length: len }, () => (rand() * 2 - 1) * limit);
-  };
-  const weights: MlpWeights = {
-    inputDim: d,
-    hidden: hd,
-    classes,
-    ...standardisation(train),
-    w1: glorot(d, hd, hd * d),
-    b1: new Float32Array(hd),
-    w2: glorot(hd, classes, classes * hd),
-    b2: new Float32Array(classes),
-  };
-  const counts = new Float64Array(classes);
-  for (let i = 0; i < train.n; i++) counts[train.y[i]!]!++;
-  const maxCount = Math.max(...counts);
-  const classWeights = Float32Array.from(counts, (c) => (c > 0 ? maxCount / c : 0));
-  const optimisers = [weights.w1, weights.b1, weights.w2, weights.b2].map(
-    (p) => new Adam(p, config.learningRate),
-  );
-  const grads = [weights.w1, weights.b1, weights.w2, weights.b2].map((p) => new Float32Array(p.length));
-  const order = Array.from({ length: train.n }, (_, i) => i);
-  const history: { epoch: number; trainLoss: number; validMacroF1: number }[] = [];
-  let best: { epoch: number; f1: number; snapshot: Float32Array[] } | undefined;
-  const input = new Float32Array(d);
-  const dh = new Float32Array(hd);
+/** A head's predict session: probabilities float32 [n, outputs] for raw (unstandardised) rows. */
+export interface MlpPredictor {
+  predict(x: Float32Array, n: number): Promise<Float32Array>;
+  release(): Promise<void>;
+}
 
-  for (let epoch = 1; epoch <= config.epochs; epoch++) {
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
-    let lossSum = 0;
-    for (let start = 0; start < order.length; start += config.batchSize) {
-      const batch = order.slice(start, start + config.batchSize);
-      const { h, p } = forward(weights, train.x, batch);
-      grads.forEach((g) => g.fill(0));
-      const [gw1, gb1, gw2, gb2] = grads as [Float32Array, Float32Array, Float32Array, Float32Array];
-      // Keras-style weighted mean: sum(w_i * loss_i) / batch size.
-      const norm = 1 / batch.length;
-      for (let r = 0; r < batch.length; r++) {
-        const row = batch[r]!;
-        const label = train.y[row]!;
-        const cw = classWeights[label]!;
-        lossSum += -cw * Math.log(Math.max(p[r * classes + label]!, 1e-12));
-        dh.fill(0);
-        for (let o = 0; o < classes; o++) {
-          const g = (p[r * classes + o]! - (o === label ? 1 : 0)) * cw * norm;
-          gb2[o]! += g;
-          for (let k = 0; k < hd; k++) {
-            gw2[o * hd + k]! += g * h[r * hd + k]!;
-            dh[k]! += g * weights.w2[o * hd + k]!;
-          }
-        }
-        const base = row * d;
-        for (let j = 0; j < d; j++) input[j] = (train.x[base + j]! - weights.mean[j]!) * weights.scale[j]!;
-        for (let k = 0; k < hd; k++) {
-          if (h[r * hd + k]! <= 0) continue;
-          const g = dh[k]!;
-          gb1[k]! += g;
-          const wo = k * d;
-          for (let j = 0; j < d; j++) gw1[wo + j]! += g * input[j]!;
-        }
+const PREDICT_CHUNK = 8192;
+
+export async function openMlpPredictor(
+  head: MlpHead,
+  runtime: TrainingRuntime = CPU_RUNTIME,
+): Promise<MlpPredictor> {
+  const session = await openGraph(
+    buildMlpPredictGraph(head.shape),
+    { ...runtime, interOpThreads: 1 },
+    `mlp ${head.shape.output} predict`,
+  );
+  return predictorOn(session, head);
+}
+
+function predictorOn(session: GraphSession, head: MlpHead): MlpPredictor {
+  const { inputDim: d, hidden: h, outputs: c } = head.shape;
+  return {
+    async predict(x, n) {
+      const out = new Float32Array(n * c);
+      for (let start = 0; start < n; start += PREDICT_CHUNK) {
+        const rows = Math.min(PREDICT_CHUNK, n - start);
+        const xs = standardise(x.subarray(start * d, (start + rows) * d), rows, head.mean, head.scale);
+        const result = await session.run({
+          x: { data: xs, dims: [rows, d] },
+          w1: { data: head.w1, dims: [d, h] },
+          b1: { data: head.b1, dims: [h] },
+          w2: { data: head.w2, dims: [h, c] },
+          b2: { data: head.b2, dims: [c] },
+        });
+        out.set(result['p']!.data as Float32Array, start * c);
       }
-      optimisers.forEach((opt, i) => opt.step(grads[i]!));
-    }
-    const validF1 =
-      valid.n > 0
-        ? macroF1(valid.y, argmaxRows(predictProba(weights, valid.x, valid.n), classes), classes)
-        : 0;
-    history.push({ epoch, trainLoss: lossSum / train.n, validMacroF1: validF1 });
-    if (!best || validF1 > best.f1) {
-      best = {
-        epoch,
-        f1: validF1,
-        snapshot: [weights.w1, weights.b1, weights.w2, weights.b2].map((p) => p.slice()),
-      };
-    }
+      return out;
+    },
+    release: () => session.release(),
+  };
+}
+
+/**
+ * Trains with Adam on shuffled batches; after each epoch `validate` scores the current head
+ * (higher is better) and the best epoch's parameters are kept (the last epoch's when there is no
+ * validation: validate returns NaN).
+ */
+export async function trainMlp(
+  data: MlpTrainingSet,
+  shape: Omit<MlpShape, 'inputDim' | 'hidden'>,
+  config: MlpConfig,
+  validate: (predictor: MlpPredictor) => Promise<number>,
+  runtime: TrainingRuntime = CPU_RUNTIME,
+): Promise<TrainedMlp> {
+  const full: MlpShape = { ...shape, inputDim: data.dim, hidden: config.hidden };
+  const { inputDim: d, hidden: h, outputs: c } = full;
+  if (data.x.length !== data.n * d || data.target.length !== data.n * c) {
+    throw new Error(
+      `mlp: expected x [${data.n}, ${d}] and target [${data.n}, ${c}], got ${data.x.length} and ${data.target.length} values`,
+    );
   }
-  const snapshot = best?.snapshot;
-  if (snapshot) [weights.w1, weights.b1, weights.w2, weights.b2].forEach((p, i) => p.set(snapshot[i]!));
-  return { weights, bestEpoch: best?.epoch ?? 0, history, classWeights };
+  if (shape.output === 'sigmoid' && data.weight?.length !== data.n * c) {
+    throw new Error(
+      `mlp: a sigmoid head expects weight [${data.n}, ${c}], got ${data.weight?.length ?? 'none'}`,
+    );
+  }
+  const rand = seededRandom(config.seed);
+  const { mean, scale } = standardisation(data.x, data.n, d);
+  const xs = standardise(data.x, data.n, mean, scale);
+  const head: MlpHead = {
+    shape: full,
+    mean,
+    scale,
+    w1: glorot(rand, d, h),
+    b1: new Float32Array(h),
+    w2: glorot(rand, h, c),
+    b2: new Float32Array(c),
+  };
+  const params = [head.w1, head.b1, head.w2, head.b2];
+  const adam = params.map((p) => new Adam(p, config.learningRate));
+  const graphOptions = { ...runtime, interOpThreads: 1 };
+  const trainSession = await openGraph(
+    buildMlpTrainingGraph(full),
+    graphOptions,
+    `mlp ${shape.output} train`,
+  );
+  const predictSession = await openGraph(
+    buildMlpPredictGraph(full),
+    graphOptions,
+    `mlp ${shape.output} predict`,
+  );
+  const predictor = predictorOn(predictSession, head);
+  try {
+    const order = Int32Array.from({ length: data.n }, (_, i) => i);
+    const history: EpochRecord[] = [];
+    let best: { epoch: number; score: number; params: Float32Array[] } | undefined;
+    let trainSeconds = 0;
+    const bx = new Float32Array(config.batchSize * d);
+    const bt = new Float32Array(config.batchSize * c);
+    const bw = new Float32Array(config.batchSize * c);
+    for (let epoch = 1; epoch <= config.epochs; epoch++) {
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        const t = order[i]!;
+        order[i] = order[j]!;
+        order[j] = t;
+      }
+      const started = process.hrtime.bigint();
+      let lossSum = 0;
+      for (let start = 0; start < data.n; start += config.batchSize) {
+        const m = Math.min(config.batchSize, data.n - start);
+        const whole = m === config.batchSize;
+        const x = whole ? bx : new Float32Array(m * d);
+        const target = whole ? bt : new Float32Array(m * c);
+        const weight = whole ? bw : new Float32Array(m * c);
+        for (let r = 0; r < m; r++) {
+          const row = order[start + r]!;
+          x.set(xs.subarray(row * d, (row + 1) * d), r * d);
+          target.set(data.target.subarray(row * c, (row + 1) * c), r * c);
+          if (data.weight) weight.set(data.weight.subarray(row * c, (row + 1) * c), r * c);
+        }
+        const result = await trainSession.run({
+          x: { data: x, dims: [m, d] },
+          w1: { data: head.w1, dims: [d, h] },
+          b1: { data: head.b1, dims: [h] },
+          w2: { data: head.w2, dims: [h, c] },
+          b2: { data: head.b2, dims: [c] },
+          target: { data: target, dims: [m, c] },
+          ...(shape.output === 'sigmoid' ? { weight: { data: weight, dims: [m, c] } } : {}),
+          scale: { data: Float32Array.of(shape.output === 'sigmoid' ? 1 / (m * c) : 1 / m), dims: [1] },
+        });
+        lossSum += (result['loss']!.data as Float32Array)[0]! * m;
+        MLP_GRADIENTS.forEach((g, i) => adam[i]!.step(result[g]!.data as Float32Array));
+      }
+      trainSeconds += Number(process.hrtime.bigint() - started) / 1e9;
+      const score = await validate(predictor);
+      history.push({ epoch, trainLoss: lossSum / data.n, validScore: score });
+      if (!best || Number.isNaN(score) || score > best.score) {
+        best = { epoch, score, params: params.map((p) => p.slice()) };
+      }
+    }
+    if (best) params.forEach((p, i) => p.set(best.params[i]!));
+    return { head, bestEpoch: best?.epoch ?? 0, history, trainSeconds, provider: trainSession.provider };
+  } finally {
+    await trainSession.release();
+    await predictSession.release();
+  }
 }

@@ -1,0 +1,56 @@
+/**
+ * VA head (SPEC §4): the backbone's scores (10-d for multi-task backbones, 8-d otherwise), not the
+ * embedding, -> Dense(2, tanh) with L2 1/1024 on the kernel; loss 1 - (CCC_V + CCC_A) / 2;
+ * batch 1024, 5 epochs. Inputs are used as they are (no standardisation), as in the reference.
+ */
+import { vaScore } from './metrics.ts';
+import {
+  predictLinear,
+  trainLinear,
+  type LinearConfig,
+  type LinearHead,
+  type TrainedLinear,
+} from './linear.ts';
+
+export const VA_DEFAULTS: LinearConfig = Object.freeze({
+  epochs: 5,
+  batchSize: 1024,
+  learningRate: 1e-3,
+  l2: 1 / 1024,
+  seed: 1,
+});
+
+/** scores float [n, dim]; target [n, 2] (valence, arousal) in [-1, 1]. */
+export interface VaSamples {
+  readonly scores: ArrayLike<number>;
+  readonly n: number;
+  readonly dim: number;
+  readonly target: ArrayLike<number>;
+}
+
+/** Mean CCC of predictions [n, 2] against truth [n, 2]. */
+export function vaMeanCcc(truth: ArrayLike<number>, pred: ArrayLike<number>): number {
+  const col = (a: ArrayLike<number>, c: number): number[] =>
+    Array.from({ length: a.length / 2 }, (_, i) => a[i * 2 + c]!);
+  return vaScore(
+    { valence: col(truth, 0), arousal: col(truth, 1) },
+    { valence: col(pred, 0), arousal: col(pred, 1) },
+  ).mean;
+}
+
+export function trainVaHead(
+  train: VaSamples,
+  valid: VaSamples | undefined,
+  config: LinearConfig = VA_DEFAULTS,
+): TrainedLinear {
+  return trainLinear(
+    { x: train.scores, n: train.n, dim: train.dim, target: train.target },
+    2,
+    'tanh',
+    'ccc',
+    config,
+    (head: LinearHead) =>
+      valid && valid.n > 1 ? vaMeanCcc(valid.target, predictLinear(head, valid.scores, valid.n)) : NaN,
+    false,
+  );
+}
