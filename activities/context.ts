@@ -25,6 +25,16 @@ export function reportProgress(details: unknown): void {
     return;
   }
   context.heartbeat(details);
+  if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason;
+}
+
+/** What the last attempt of this activity reported by heartbeat, for a retry to resume from. */
+export function lastHeartbeat<T>(): T | undefined {
+  try {
+    return Context.current().info.heartbeatDetails as T | undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const PERMANENT = [VideoError, AnnotationError, ModelSignatureError, UnknownBackboneError] as const;

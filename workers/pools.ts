@@ -42,6 +42,10 @@ export interface PoolWorkerOptions {
   /** Pre-bundled workflow code, so several orchestrators in one process bundle once. */
   readonly workflowBundle?: WorkflowBundle;
   readonly log?: (line: string) => void;
+  /** Serve this task queue instead of the pool's default (a dedicated GPU queue, an isolated deployment). */
+  readonly taskQueue?: string;
+  /** Wraps the pool's activities (instrumentation, fault injection in tests). */
+  readonly wrapActivities?: <A extends object>(activities: A) => A;
 }
 
 export interface PoolWorker {
@@ -58,7 +62,7 @@ export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOpti
   if (role === 'orchestrator') {
     const worker = await Worker.create({
       ...base,
-      taskQueue: TASK_QUEUES.orchestrator,
+      taskQueue: options.taskQueue ?? TASK_QUEUES.orchestrator,
       ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     });
     return { role, worker, dispose: async () => {} };
@@ -82,8 +86,8 @@ export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOpti
         : createTrainPoolActivities(deps);
   const worker = await Worker.create({
     ...base,
-    taskQueue: TASK_QUEUES[role],
-    activities,
+    taskQueue: options.taskQueue ?? TASK_QUEUES[role],
+    activities: options.wrapActivities ? options.wrapActivities(activities) : activities,
     maxConcurrentActivityTaskExecutions: config.concurrency[role],
   });
   return { role, worker, dispose: async () => sessions?.dispose() };

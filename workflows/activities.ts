@@ -36,27 +36,27 @@ function options(pool: Pool, tuning: ActivityTuning, overrides: ActivityOptions)
 export function poolActivities(tuning: ActivityTuning) {
   const heartbeatTimeout = `${tuning.heartbeatTimeoutSeconds ?? 60} seconds`;
   const maximumAttempts = tuning.maxAttempts ?? 5;
+  const shardRetry = { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts };
+  const framesOptions = options('frames', tuning, {
+    startToCloseTimeout: '1 hour',
+    heartbeatTimeout,
+    retry: shardRetry,
+  });
+  const embedOptions = options('embed', tuning, {
+    startToCloseTimeout: '1 hour',
+    heartbeatTimeout,
+    retry: shardRetry,
+  });
+  const trainOptions = options('train', tuning, {
+    startToCloseTimeout: '4 hours',
+    heartbeatTimeout: '5 minutes',
+    retry: { initialInterval: '5 seconds', maximumInterval: '5 minutes', maximumAttempts: 3 },
+  });
   return {
-    frames: proxyActivities<FramesPoolActivities>(
-      options('frames', tuning, {
-        startToCloseTimeout: '1 hour',
-        heartbeatTimeout,
-        retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts },
-      }),
-    ),
-    embed: proxyActivities<EmbedPoolActivities>(
-      options('embed', tuning, {
-        startToCloseTimeout: '1 hour',
-        heartbeatTimeout,
-        retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts },
-      }),
-    ),
-    train: proxyActivities<TrainPoolActivities>(
-      options('train', tuning, {
-        startToCloseTimeout: '4 hours',
-        heartbeatTimeout: '5 minutes',
-        retry: { initialInterval: '5 seconds', maximumInterval: '5 minutes', maximumAttempts: 3 },
-      }),
-    ),
+    frames: proxyActivities<FramesPoolActivities>(framesOptions),
+    embed: proxyActivities<EmbedPoolActivities>(embedOptions),
+    train: proxyActivities<TrainPoolActivities>(trainOptions),
+    /** The same options, for calls that add a summary (`executeWithOptions`). */
+    options: { frames: framesOptions, embed: embedOptions, train: trainOptions },
   };
 }

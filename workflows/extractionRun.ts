@@ -55,6 +55,7 @@ export interface ExtractionRunResult {
   readonly shardsSkipped: number;
   readonly framesShardsReused: number;
   readonly embeddingShardsReused: number;
+  readonly embeddingShardsWritten: number;
   readonly embeddingRows: number;
   readonly failedCount: number;
   /** The first MAX_FAILURES_KEPT failures with their errors. */
@@ -148,6 +149,7 @@ export async function extractionRun(input: ExtractionRunInput): Promise<Extracti
           workflowId: `${runId}/partition-${partition}`,
           args: [childInput],
           parentClosePolicy: ParentClosePolicy.TERMINATE,
+          staticSummary: `partition ${partition}: shards ${first}..${childInput.end - 1}`,
         });
         results.set(partition, await child.result());
       } finally {
@@ -196,6 +198,7 @@ export async function extractionRun(input: ExtractionRunInput): Promise<Extracti
     shardsSkipped: counts.shardsSkipped,
     framesShardsReused: counts.framesShardsReused,
     embeddingShardsReused: counts.embeddingShardsReused,
+    embeddingShardsWritten: counts.embeddingShardsWritten,
     embeddingRows: counts.embeddingRows,
     failedCount: counts.shardsFailed,
     failedShards,

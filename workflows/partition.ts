@@ -9,6 +9,7 @@ import {
   ApplicationFailure,
   continueAsNew,
   getExternalWorkflowHandle,
+  isCancellation,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ShardTask } from '../activities/index.ts';
@@ -53,7 +54,7 @@ function failureText(err: unknown): string {
 }
 
 export async function extractPartition(input: PartitionInput): Promise<PartitionResult> {
-  const { frames, embed } = poolActivities(input);
+  const { frames, embed, options } = poolActivities(input);
   const counts = { ...(input.counts ?? zeroCounts()) };
   const failures = [...(input.failures ?? [])];
   const parent = getExternalWorkflowHandle(input.runWorkflowId);
@@ -66,6 +67,8 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
     });
 
   const fail = (shard: ShardTask, stage: FailedShard['stage'], err: unknown): void => {
+    // A cancelled run is not a failed shard: let the cancellation end the partition.
+    if (isCancellation(err)) throw err;
     counts.shardsFailed++;
     if (failures.length < MAX_FAILURES_KEPT)
       failures.push({ shardId: shard.shardId, stage, error: failureText(err) });
@@ -76,11 +79,13 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
     try {
       let framesKey: string;
       try {
-        const extracted = await frames.extractFrames({
-          manifestKey: input.manifestKey,
-          shardId: shard.shardId,
-          maxCropSide: input.maxCropSide,
-        });
+        const extracted = await frames.extractFrames.executeWithOptions(
+          {
+            ...options.frames,
+            summary: `frames of shard ${shard.shardId} (#${shard.index}, ${shard.frames} frames)`,
+          },
+          [{ manifestKey: input.manifestKey, shardId: shard.shardId, maxCropSide: input.maxCropSide }],
+        );
         framesKey = extracted.framesKey;
         if (extracted.reused) counts.framesShardsReused++;
         else counts.framesDecoded += extracted.frames;
@@ -90,13 +95,18 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
       }
       for (const backbone of shard.backbones) {
         try {
-          const embedded = await embed.embedShard({
-            manifestKey: input.manifestKey,
-            shardId: shard.shardId,
-            framesKey,
-            backbone,
-            batchSize: input.embedBatchSize,
-          });
+          const embedded = await embed.embedShard.executeWithOptions(
+            { ...options.embed, summary: `embed shard ${shard.shardId} (#${shard.index}) with ${backbone}` },
+            [
+              {
+                manifestKey: input.manifestKey,
+                shardId: shard.shardId,
+                framesKey,
+                backbone,
+                batchSize: input.embedBatchSize,
+              },
+            ],
+          );
           if (embedded.reused) counts.embeddingShardsReused++;
           else counts.embeddingShardsWritten++;
           counts.embeddingRows += embedded.rows;
@@ -115,12 +125,10 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
   let next = input.next ?? input.first;
   while (next < input.end) {
     const limit = Math.min(input.pageShards, input.end - next);
-    const page = await frames.planShardPage({
-      manifestKey: input.manifestKey,
-      offset: next,
-      limit,
-      backbones: input.backbones,
-    });
+    const page = await frames.planShardPage.executeWithOptions(
+      { ...options.frames, summary: `plan shards ${next}..${next + limit - 1}` },
+      [{ manifestKey: input.manifestKey, offset: next, limit, backbones: input.backbones }],
+    );
     counts.shardsDone += page.skipped;
     counts.shardsSkipped += page.skipped;
     counts.framesDone += page.skippedFrames;

@@ -1,0 +1,90 @@
+/**
+ * Worker pools for workflow tests on the real dev server, on task queues of their own so that
+ * test files running at the same time never take each other's tasks.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import type { AffectflowConfig } from '../../config/index.ts';
+import type { ObjectStore } from '../../storage/objectStore.ts';
+import {
+  createPoolWorker,
+  installQuietRuntime,
+  workflowsPath,
+  type PoolWorker,
+  type WorkerRole,
+} from '../../workers/pools.ts';
+import type { Pool } from '../../workflows/taskQueues.ts';
+import { testServices } from './env.ts';
+
+let bundle: Promise<WorkflowBundle> | undefined;
+const quiet = {
+  log() {},
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error: (m: string) => console.error(m),
+};
+
+export type TestQueues = Record<WorkerRole, string>;
+
+export function uniqueQueues(label: string): TestQueues {
+  const id = randomUUID().slice(0, 8);
+  return {
+    orchestrator: `${label}-${id}-orchestrator`,
+    frames: `${label}-${id}-frames`,
+    embed: `${label}-${id}-embed`,
+    train: `${label}-${id}-train`,
+  };
+}
+
+export function activityQueues(queues: TestQueues): Record<Pool, string> {
+  return { frames: queues.frames, embed: queues.embed, train: queues.train };
+}
+
+export interface TestWorkers {
+  readonly client: Client;
+  stop(): Promise<void>;
+}
+
+/** One worker per role on the given queues; `wrap` can replace a pool's activities. */
+export async function startTestWorkers(
+  config: AffectflowConfig,
+  store: ObjectStore,
+  queues: TestQueues,
+  wrap: Partial<Record<WorkerRole, <A extends object>(activities: A) => A>> = {},
+  roles: readonly WorkerRole[] = ['orchestrator', 'frames', 'embed', 'train'],
+): Promise<TestWorkers> {
+  installQuietRuntime();
+  bundle ??= bundleWorkflowCode({ workflowsPath, logger: quiet });
+  const workflowBundle = await bundle;
+  const connection = await NativeConnection.connect({ address: testServices.temporalAddress() });
+  const pools: PoolWorker[] = [];
+  for (const role of roles) {
+    const wrapActivities = wrap[role];
+    pools.push(
+      await createPoolWorker(role, {
+        config,
+        connection,
+        store,
+        workflowBundle,
+        taskQueue: queues[role],
+        log: () => {},
+        ...(wrapActivities ? { wrapActivities } : {}),
+      }),
+    );
+  }
+  const running = pools.map((p) => p.worker.run());
+  const clientConnection = await Connection.connect({ address: testServices.temporalAddress() });
+  return {
+    client: new Client({ connection: clientConnection }),
+    async stop() {
+      for (const p of pools) if (p.worker.getState() === 'RUNNING') p.worker.shutdown();
+      await Promise.allSettled(running);
+      await Promise.all(pools.map((p) => p.dispose()));
+      await connection.close();
+      await clientConnection.close();
+    },
+  };
+}

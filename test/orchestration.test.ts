@@ -1,0 +1,145 @@
+/**
+ * Orchestration on the real Temporal dev server: a shard that keeps failing is recorded and the
+ * run goes on; resuming after the input is fixed redoes only that shard; cancel stops the work.
+ */
+import test from 'ava';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApplicationFailure } from '@temporalio/activity';
+import { WorkflowFailedError, WorkflowIdReusePolicy } from '@temporalio/client';
+import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
+import { openStore } from '../storage/objectStore.ts';
+import { reportProgress } from '../activities/context.ts';
+import type { ExtractFramesInput, ExtractFramesResult } from '../activities/index.ts';
+import { TINY_BACKBONE } from '../models/registry.ts';
+import type { ExtractionRunInput, ExtractionRunResult, RunProgress } from '../workflows/index.ts';
+import { tempDir, testConfig } from './helpers/env.ts';
+import { activityQueues, startTestWorkers, uniqueQueues } from './helpers/workers.ts';
+
+const SYNTHETIC = { ...TINY_SYNTHETIC, trainVideos: 2, validationVideos: 1, framesPerVideo: 32 };
+
+function runInput(datasetPath: string, queues: ReturnType<typeof uniqueQueues>): ExtractionRunInput {
+  return {
+    datasetPath,
+    backbones: [TINY_BACKBONE.name],
+    shardFrames: 16,
+    maxShardsInFlight: 2,
+    embedBatchSize: 8,
+    maxCropSide: 96,
+    expr: { epochs: 5, batchSize: 32, hidden: 16 },
+    taskQueues: activityQueues(queues),
+    maxAttempts: 2,
+    heartbeatTimeoutSeconds: 3,
+  };
+}
+
+type FramesActivities = { extractFrames: (input: ExtractFramesInput) => Promise<ExtractFramesResult> };
+
+test('a shard that always fails is recorded, the run completes with failures, and resume redoes only that shard', async (t) => {
+  const config = testConfig('local', 'orch-fail');
+  const datasetPath = join(tempDir('orch-fail-data'), 'ds');
+  await generateSyntheticDataset(datasetPath, SYNTHETIC);
+  const store = openStore(config.store);
+  const queues = uniqueQueues('fail');
+  let broken: string | undefined;
+  let fixed = false;
+  const calls: string[] = [];
+  const workers = await startTestWorkers(config, store, queues, {
+    frames: <A extends object>(activities: A): A => {
+      const real = activities as unknown as FramesActivities;
+      return {
+        ...activities,
+        async extractFrames(input: ExtractFramesInput) {
+          calls.push(input.shardId);
+          broken ??= input.shardId;
+          if (input.shardId === broken && !fixed) {
+            throw ApplicationFailure.nonRetryable(
+              `video for shard ${input.shardId}: corrupt input (injected)`,
+              'VideoError',
+            );
+          }
+          return real.extractFrames(input);
+        },
+      };
+    },
+  });
+  t.teardown(async () => {
+    await workers.stop();
+    store.close();
+  });
+  const input = runInput(datasetPath, queues);
+  const workflowId = `test-fail-${queues.frames}`;
+  const start = () =>
+    workers.client.workflow.execute('extractionRun', {
+      taskQueue: queues.orchestrator,
+      workflowId,
+      args: [input],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    }) as Promise<ExtractionRunResult>;
+
+  const first = await start();
+  t.is(first.status, 'completed_with_failures');
+  t.is(first.failedCount, 1);
+  t.is(first.failedShards[0]?.shardId, broken);
+  t.is(first.failedShards[0]?.stage, 'frames');
+  t.regex(first.failedShards[0]?.error ?? '', /VideoError: video for shard .* corrupt input/);
+  t.is(first.embeddingShardsWritten, first.shards - 1);
+  t.is(calls.filter((id) => id === broken).length, 1, 'a non-retryable failure is not retried');
+  t.truthy(first.reportKey, 'training still runs on the shards that succeeded');
+
+  fixed = true;
+  calls.length = 0;
+  const resumed = await start();
+  t.is(resumed.status, 'completed');
+  t.is(resumed.shardsSkipped, resumed.shards - 1);
+  t.is(resumed.embeddingShardsWritten, 1);
+  t.deepEqual(calls, [broken!], 'only the failed shard is extracted again');
+});
+
+test('cancel stops a run: heartbeating activities notice and the run ends cancelled', async (t) => {
+  const config = testConfig('local', 'orch-cancel');
+  const datasetPath = join(tempDir('orch-cancel-data'), 'ds');
+  await generateSyntheticDataset(datasetPath, SYNTHETIC);
+  const store = openStore(config.store);
+  const queues = uniqueQueues('cancel');
+  let started = 0;
+  let noticed = 0;
+  const workers = await startTestWorkers(config, store, queues, {
+    frames: <A extends object>(activities: A): A => ({
+      ...activities,
+      async extractFrames(): Promise<ExtractFramesResult> {
+        started++;
+        try {
+          for (;;) {
+            reportProgress({ frame: 0 });
+            await sleep(100);
+          }
+        } catch (err) {
+          noticed++;
+          throw err;
+        }
+      },
+    }),
+  });
+  t.teardown(async () => {
+    await workers.stop();
+    store.close();
+  });
+  const handle = await workers.client.workflow.start('extractionRun', {
+    taskQueue: queues.orchestrator,
+    workflowId: `test-cancel-${queues.frames}`,
+    args: [runInput(datasetPath, queues)],
+  });
+  for (let i = 0; i < 300; i++) {
+    const progress = await handle.query<RunProgress>('progress').catch(() => undefined);
+    if (progress && progress.counts.shardsInFlight > 0 && started > 0) break;
+    await sleep(100);
+  }
+  t.true(started > 0);
+  await handle.cancel();
+  const error = await t.throwsAsync(handle.result(), { instanceOf: WorkflowFailedError });
+  t.regex(String(error?.cause?.name), /CancelledFailure/);
+  t.is((await handle.describe()).status.name, 'CANCELLED');
+  for (let i = 0; i < 100 && noticed < started; i++) await sleep(100);
+  t.is(noticed, started, 'every running extraction saw the cancellation');
+});
