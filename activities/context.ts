@@ -4,6 +4,8 @@ import type { AffectflowConfig } from '../config/index.ts';
 import { AnnotationError } from '../datasets/affwild2.ts';
 import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
 import { VideoError } from '../media/ffmpeg.ts';
+import { FaceSourceError } from '../media/faces.ts';
+import { DetectorModelError } from '../models/yunet.ts';
 import { ModelSignatureError, type OnnxSessions } from '../models/onnxRuntime.ts';
 import { UnknownBackboneError } from '../models/registry.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
@@ -37,7 +39,14 @@ export function lastHeartbeat<T>(): T | undefined {
   }
 }
 
-const PERMANENT = [VideoError, AnnotationError, ModelSignatureError, UnknownBackboneError] as const;
+const PERMANENT = [
+  VideoError,
+  AnnotationError,
+  ModelSignatureError,
+  UnknownBackboneError,
+  FaceSourceError,
+  DetectorModelError,
+] as const;
 
 /**
  * Runs an activity body, turning permanent input problems into non-retryable failures (typed by

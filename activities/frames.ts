@@ -1,85 +1,289 @@
 /**
- * Frame extraction (frames pool): decodes one shard's frame range, takes the face crops and
- * commits a frames shard. The crops do not depend on any backbone, so a new backbone re-embeds
- * without decoding again. Face source here: the whole frame (face-centred data).
+ * Frame extraction (frames pool): reads one shard's frame range (a video decoded by ffmpeg, or a
+ * folder of per-frame images), takes the face crops from the chosen face source and commits a
+ * frames shard. The crops do not depend on any backbone, so a new backbone re-embeds without
+ * decoding again. Damaged input (a truncated video, an unreadable image) and frames without a
+ * face are recorded in the result and the shard's metadata; the rest goes on.
  */
 import { join } from 'node:path';
-import { shortHash } from '../datasets/manifest.ts';
-import { decodeFrames } from '../media/ffmpeg.ts';
-import { encodeCrop } from '../media/preprocess.ts';
+import { shortHash, type ManifestVideo } from '../datasets/manifest.ts';
+import { decodeFrames, sampledFrames, type DecodeSummary, type FrameSampling } from '../media/ffmpeg.ts';
+import {
+  cropRect,
+  FaceSourceError,
+  IouTracker,
+  providedFramePath,
+  readProvidedFrame,
+  type CropOptions,
+  type FaceSource,
+} from '../media/faces.ts';
+import { decodeImage, encodeCrop, ImageError, type RgbImage } from '../media/preprocess.ts';
+import {
+  DEFAULT_DETECTOR_OPTIONS,
+  openYuNet,
+  type DetectorOptions,
+  type FaceDetector,
+} from '../models/yunet.ts';
 import { commitShard, findCommit } from '../storage/commit.ts';
 import { storeKeys } from '../storage/keys.ts';
 import { encodeFramesShard, type FrameRow } from '../storage/shards.ts';
 import { classifyErrors, findShard, manifestReader, reportProgress, type ActivityDeps } from './context.ts';
+
+/** Detector and crop settings for faceSource 'yunet'; every field has a default. */
+export interface FaceDetectionInput extends Partial<DetectorOptions>, Partial<CropOptions> {
+  /** YuNet ONNX file on the worker; default ../shared/models/face_detection_yunet.onnx. */
+  readonly modelPath?: string;
+}
 
 export interface ExtractFramesInput {
   readonly manifestKey: string;
   readonly shardId: string;
   /** Crops are stored at native size, shrunk to at most this side. */
   readonly maxCropSide: number;
+  /** Default: 'provided' for frame folders, 'whole-frame' for video files. */
+  readonly faceSource?: FaceSource;
+  readonly detector?: FaceDetectionInput;
+  /** Default: every frame. */
+  readonly sampling?: FrameSampling;
+  /** ffmpeg decoder threads; default 1 (the pool runs several shards at once). */
+  readonly decoderThreads?: number;
 }
 
 export interface ExtractFramesResult {
   readonly framesKey: string;
+  /** Frames read (decoded or looked up), each with at least one row. */
   readonly frames: number;
   readonly faces: number;
   /** True when the shard was already committed and nothing was decoded. */
   readonly reused: boolean;
+  /** Frames stored with no face (no detection, no provided image, or an unreadable one). */
+  readonly noFaceFrames?: number;
+  /** What went wrong or is worth knowing (damaged video, unreadable images, frames without a face). */
+  readonly findings?: readonly string[];
 }
 
-export const FACE_SOURCE = 'whole-frame';
+/** The face source a video gets when the input names none. */
+export function defaultFaceSource(video: Pick<ManifestVideo, 'source'>): FaceSource {
+  return video.source.kind === 'frames' ? 'provided' : 'whole-frame';
+}
+
+interface ResolvedDetection {
+  readonly detector: DetectorOptions;
+  readonly crop: CropOptions;
+  readonly modelPath: string | undefined;
+}
+
+function resolveDetection(input: FaceDetectionInput | undefined): ResolvedDetection {
+  const d = input ?? {};
+  return {
+    detector: {
+      scoreThreshold: d.scoreThreshold ?? DEFAULT_DETECTOR_OPTIONS.scoreThreshold,
+      nmsIou: d.nmsIou ?? DEFAULT_DETECTOR_OPTIONS.nmsIou,
+      minFaceSize: d.minFaceSize ?? DEFAULT_DETECTOR_OPTIONS.minFaceSize,
+      inputLongSide: d.inputLongSide ?? DEFAULT_DETECTOR_OPTIONS.inputLongSide,
+    },
+    crop: { margin: d.margin ?? 0, square: d.square ?? false },
+    modelPath: d.modelPath,
+  };
+}
+
+/** One frame as read from its source: pixels, the original encoded image, or why there is none. */
+interface SourceFrame {
+  readonly frame: number;
+  readonly image: RgbImage | null;
+  /** The dataset's own image bytes (frame folders), kept when small enough. */
+  readonly encoded: Uint8Array | null;
+}
 
 export function createFramesActivities(deps: ActivityDeps) {
   const readManifest = manifestReader(deps.store);
+  const detectors = new Map<string, Promise<FaceDetector>>();
+  const detectorFor = (d: ResolvedDetection): Promise<FaceDetector> => {
+    const key = JSON.stringify([d.detector, d.modelPath]);
+    let detector = detectors.get(key);
+    if (!detector) {
+      detector = openYuNet(
+        { provider: 'cpu', intraOpThreads: 1, interOpThreads: 1, log: deps.log },
+        d.detector,
+        d.modelPath,
+      );
+      detector.catch(() => detectors.delete(key));
+      detectors.set(key, detector);
+    }
+    return detector;
+  };
+
   return {
     async extractFrames(input: ExtractFramesInput): Promise<ExtractFramesResult> {
       return classifyErrors(async () => {
         const manifest = await readManifest(input.manifestKey);
         const shard = findShard(manifest, input.shardId);
-        const facesConfig = shortHash('faces/1', FACE_SOURCE, input.maxCropSide);
+        const video = manifest.videos.find((v) => v.name === shard.video)!;
+        const faceSource = input.faceSource ?? defaultFaceSource(video);
+        if (faceSource === 'provided' && video.source.kind !== 'frames') {
+          throw new FaceSourceError(
+            video.name,
+            `'provided' needs a folder of frame images, got a video file`,
+          );
+        }
+        const detection = resolveDetection(input.detector);
+        const sampling = input.sampling ?? {};
+        const facesConfig = shortHash(
+          'faces/2',
+          faceSource,
+          input.maxCropSide,
+          JSON.stringify(sampling),
+          faceSource === 'yunet' ? JSON.stringify([detection.detector, detection.crop]) : '',
+        );
         const framesKey = storeKeys.framesShard(manifest.datasetId, facesConfig, shard.shardId);
         const existing = await findCommit(deps.store, framesKey);
         if (existing)
-          return { framesKey, frames: Number(existing.meta['frames']), faces: existing.rows, reused: true };
+          return {
+            framesKey,
+            frames: Number(existing.meta['frames']),
+            faces: Number(existing.meta['faces'] ?? existing.rows),
+            reused: true,
+          };
 
-        const video = manifest.videos.find((v) => v.name === shard.video)!;
-        if (video.source.kind !== 'video') throw new Error(`extractFrames: ${video.name}: frame folders are not read yet`);
+        const detector = faceSource === 'yunet' ? await detectorFor(detection) : null;
+        const findings: string[] = [];
         const rows: FrameRow[] = [];
-        for await (const decoded of decodeFrames(
-          join(manifest.root, video.source.path),
-          video,
-          shard.firstFrame,
-          shard.lastFrame,
-        )) {
-          rows.push({
-            video: video.name,
-            frame: decoded.frame,
-            faceIndex: 0,
-            trackId: 0,
-            noFace: false,
-            box: [0, 0, decoded.width, decoded.height],
-            detScore: null,
-            image: await encodeCrop(decoded.rgb, decoded.width, decoded.height, input.maxCropSide),
+        const tracker = new IouTracker();
+        const noFace = (frame: number): FrameRow => ({
+          video: video.name,
+          frame,
+          faceIndex: 0,
+          trackId: -1,
+          noFace: true,
+          box: null,
+          detScore: null,
+          image: null,
+          landmarks: null,
+          cropWidth: null,
+          cropHeight: null,
+        });
+        let frames = 0;
+        let noFaceFrames = 0;
+        let firstNoFace: number | null = null;
+        let unreadable = 0;
+
+        const takeFaces = async (source: SourceFrame): Promise<void> => {
+          frames++;
+          const { frame, image } = source;
+          if (!image) {
+            rows.push(noFace(frame));
+            noFaceFrames++;
+            firstNoFace ??= frame;
+            return;
+          }
+          if (faceSource !== 'yunet') {
+            const keepOriginal =
+              source.encoded !== null && Math.max(image.width, image.height) <= input.maxCropSide;
+            const crop = keepOriginal
+              ? { png: source.encoded, width: image.width, height: image.height }
+              : await encodeCrop(image, input.maxCropSide);
+            rows.push({
+              video: video.name,
+              frame,
+              faceIndex: 0,
+              trackId: 0,
+              noFace: false,
+              box: faceSource === 'provided' ? null : [0, 0, image.width, image.height],
+              detScore: null,
+              image: crop.png,
+              landmarks: null,
+              cropWidth: crop.width,
+              cropHeight: crop.height,
+            });
+            return;
+          }
+          const detected = (await detector!.detect(image))
+            .map((face) => ({ face, rect: cropRect(face.box, image.width, image.height, detection.crop) }))
+            .filter((d) => d.rect !== null)
+            .sort((a, b) => a.face.box[0] - b.face.box[0]);
+          if (detected.length === 0) {
+            rows.push(noFace(frame));
+            noFaceFrames++;
+            firstNoFace ??= frame;
+            return;
+          }
+          const trackIds = tracker.assign(
+            frame,
+            detected.map((d) => d.face.box),
+          );
+          for (const [faceIndex, { face, rect }] of detected.entries()) {
+            const crop = await encodeCrop(image, input.maxCropSide, rect!);
+            rows.push({
+              video: video.name,
+              frame,
+              faceIndex,
+              trackId: trackIds[faceIndex]!,
+              noFace: false,
+              box: face.box,
+              detScore: face.score,
+              image: crop.png,
+              landmarks: face.landmarks,
+              cropWidth: crop.width,
+              cropHeight: crop.height,
+            });
+          }
+        };
+
+        if (video.source.kind === 'video') {
+          const decoder = decodeFrames(join(manifest.root, video.source.path), video, {
+            first: shard.firstFrame,
+            last: shard.lastFrame,
+            sampling,
+            threads: input.decoderThreads ?? 1,
           });
-          if (decoded.frame % 16 === 0) reportProgress({ frame: decoded.frame });
+          let step = await decoder.next();
+          while (!step.done) {
+            const decoded = step.value;
+            await takeFaces({ frame: decoded.frame, image: decoded, encoded: null });
+            if (frames % 16 === 0) reportProgress({ frame: decoded.frame, frames });
+            step = await decoder.next();
+          }
+          const summary: DecodeSummary = step.value;
+          if (summary.error) findings.push(`video ${video.source.path}: ${summary.error}`);
+        } else {
+          const dir = join(manifest.root, video.source.dir);
+          for (const frame of sampledFrames(shard.firstFrame, shard.lastFrame, sampling, null, video.fps)) {
+            const bytes = await readProvidedFrame(dir, frame);
+            let image: RgbImage | null = null;
+            if (bytes) {
+              try {
+                image = await decodeImage(bytes, providedFramePath(dir, frame));
+              } catch (err) {
+                if (!(err instanceof ImageError)) throw err;
+                if (unreadable++ < 5) findings.push(err.message);
+              }
+            }
+            await takeFaces({ frame, image, encoded: bytes });
+            if (frames % 16 === 0) reportProgress({ frame, frames });
+          }
+          if (unreadable > 5) findings.push(`${video.name}: ${unreadable - 5} more unreadable images`);
         }
-        const expected = shard.lastFrame - shard.firstFrame + 1;
-        if (rows.length !== expected) {
-          deps.log(
-            `frames: ${video.name} frames ${shard.firstFrame}-${shard.lastFrame}: expected ${expected} frames, decoded ${rows.length}`,
+        if (noFaceFrames > 0) {
+          findings.push(
+            `${video.name} frames ${shard.firstFrame}-${shard.lastFrame}: no face (${faceSource}) in ${noFaceFrames} of ${frames} frames, first at frame ${firstNoFace}`,
           );
         }
+        for (const finding of findings) deps.log(`frames: ${finding}`);
+        const faces = rows.filter((r) => !r.noFace).length;
         const bytes = encodeFramesShard(rows, {
           'affectflow.kind': 'frames',
           'affectflow.shard_id': shard.shardId,
-          'affectflow.face_source': FACE_SOURCE,
+          'affectflow.face_source': faceSource,
           'affectflow.faces_config': facesConfig,
+          'affectflow.findings': JSON.stringify(findings),
         });
         await commitShard(deps.store, framesKey, bytes, rows.length, {
           shardId: shard.shardId,
-          frames: rows.length,
+          frames,
+          faces,
+          noFaceFrames,
         });
-        return { framesKey, frames: rows.length, faces: rows.filter((r) => !r.noFace).length, reused: false };
+        return { framesKey, frames, faces, reused: false, noFaceFrames, findings };
       });
     },
   };

@@ -12,6 +12,7 @@ import {
   Field,
   FixedSizeList,
   Float32,
+  Int32,
   Table,
   Utf8,
   makeData,
@@ -36,6 +37,11 @@ export interface FaceRowKey {
 export interface FrameRow extends FaceRowKey {
   /** PNG crop; null for no-face rows. */
   readonly image: Uint8Array | null;
+  /** Detector landmarks, 5 points as x0, y0, ..., x4, y4 in source-frame pixels; null when none. */
+  readonly landmarks?: ArrayLike<number> | null;
+  /** Stored crop size in pixels (after the maximum-side cap); null for no-face rows. */
+  readonly cropWidth?: number | null;
+  readonly cropHeight?: number | null;
 }
 
 function validityBitmap(valid: readonly boolean[]): { nullBitmap: Uint8Array; nullCount: number } {
@@ -87,11 +93,26 @@ function keyColumns(rows: readonly FaceRowKey[]): Record<string, Vector> {
 }
 
 export function encodeFramesShard(rows: readonly FrameRow[], metadata: Record<string, string>): Uint8Array {
+  const landmarks = new Float32Array(rows.length * 10);
+  rows.forEach((r, i) => r.landmarks && landmarks.set(Array.from(r.landmarks), i * 10));
   const table = new Table({
     ...keyColumns(rows),
     image: vectorFromArray(
       rows.map((r) => r.image),
       new Binary(),
+    ),
+    landmarks: fixedSizeFloatColumn(
+      landmarks,
+      10,
+      rows.map((r) => r.landmarks != null),
+    ),
+    crop_width: vectorFromArray(
+      rows.map((r) => r.cropWidth ?? null),
+      new Int32(),
+    ),
+    crop_height: vectorFromArray(
+      rows.map((r) => r.cropHeight ?? null),
+      new Int32(),
     ),
   });
   return encodeParquet(table, metadata);
@@ -114,9 +135,15 @@ function readKey(table: Table, i: number): FaceRowKey {
 export function decodeFramesShard(bytes: Uint8Array): FrameRow[] {
   const table = decodeParquet(bytes);
   const images = table.getChild('image')!;
+  const landmarks = table.getChild('landmarks');
+  const cropWidth = table.getChild('crop_width');
+  const cropHeight = table.getChild('crop_height');
   return Array.from({ length: table.numRows }, (_, i) => ({
     ...readKey(table, i),
     image: (images.get(i) as Uint8Array | null) ?? null,
+    landmarks: (landmarks?.get(i) as { toArray(): Float32Array } | null)?.toArray() ?? null,
+    cropWidth: (cropWidth?.get(i) as number | null) ?? null,
+    cropHeight: (cropHeight?.get(i) as number | null) ?? null,
   }));
 }
 

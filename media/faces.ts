@@ -1,0 +1,125 @@
+/**
+ * Face sources and what turns a detection into a stored crop: the crop rectangle (raw box by
+ * default, as the reference; margin and squaring optional), an IoU tracker that gives faces a
+ * track id stable across frames, and reading the per-frame images a dataset provides.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { boxIou } from '../models/yunet.ts';
+import type { PixelRect } from './preprocess.ts';
+
+/**
+ * Where the faces of a video come from: 'provided' per-frame crops of the dataset (Aff-Wild2
+ * cropped/), 'whole-frame' (face-centred data), or 'yunet' (the detector on every decoded frame).
+ */
+export type FaceSource = 'provided' | 'whole-frame' | 'yunet';
+export const FACE_SOURCES: readonly FaceSource[] = Object.freeze(['provided', 'whole-frame', 'yunet']);
+
+export interface CropOptions {
+  /** Added on every side, as a fraction of the box's width (left/right) and height (top/bottom). */
+  readonly margin: number;
+  /** Grow the shorter side of the box to the longer one, around its centre. */
+  readonly square: boolean;
+}
+
+export const RAW_BOX: CropOptions = Object.freeze({ margin: 0, square: false });
+
+/**
+ * The integer pixel rectangle to crop for a box (x, y, width, height in source pixels): margin,
+ * then squaring, then outward rounding and clipping to the image. Null when nothing is left.
+ */
+export function cropRect(
+  box: readonly [number, number, number, number],
+  imageWidth: number,
+  imageHeight: number,
+  options: CropOptions = RAW_BOX,
+): PixelRect | null {
+  let [x, y, w, h] = box;
+  x -= w * options.margin;
+  y -= h * options.margin;
+  w *= 1 + 2 * options.margin;
+  h *= 1 + 2 * options.margin;
+  if (options.square) {
+    const side = Math.max(w, h);
+    x -= (side - w) / 2;
+    y -= (side - h) / 2;
+    w = h = side;
+  }
+  const left = Math.max(0, Math.floor(x));
+  const top = Math.max(0, Math.floor(y));
+  const right = Math.min(imageWidth, Math.ceil(x + w));
+  const bottom = Math.min(imageHeight, Math.ceil(y + h));
+  if (right - left < 1 || bottom - top < 1) return null;
+  return { left, top, width: right - left, height: bottom - top };
+}
+
+/**
+ * Greedy IoU tracking: each face joins the unmatched track whose last box overlaps it most (IoU
+ * at least minIou, last seen at most maxGap frames ago), else starts a new track. Track ids are
+ * 0, 1, 2, ... in order of first appearance within one tracker (one shard).
+ */
+export class IouTracker {
+  private readonly tracks: { id: number; box: readonly [number, number, number, number]; frame: number }[] =
+    [];
+  private nextId = 0;
+  constructor(
+    private readonly minIou = 0.3,
+    private readonly maxGap = 25,
+  ) {}
+
+  /** Track ids for the boxes of one frame (frames must come in increasing order). */
+  assign(frame: number, boxes: readonly (readonly [number, number, number, number])[]): number[] {
+    const live = this.tracks.filter((t) => frame - t.frame <= this.maxGap);
+    const pairs: { face: number; track: number; iou: number }[] = [];
+    boxes.forEach((box, face) =>
+      live.forEach((t, track) => {
+        const iou = boxIou(box, t.box);
+        if (iou >= this.minIou) pairs.push({ face, track, iou });
+      }),
+    );
+    pairs.sort((a, b) => b.iou - a.iou);
+    const ids = boxes.map(() => -1);
+    const usedTracks = new Set<number>();
+    for (const { face, track } of pairs) {
+      if (ids[face] !== -1 || usedTracks.has(track)) continue;
+      ids[face] = live[track]!.id;
+      usedTracks.add(track);
+    }
+    boxes.forEach((box, face) => {
+      if (ids[face] === -1) {
+        ids[face] = this.nextId++;
+        this.tracks.push({ id: ids[face], box, frame });
+      } else {
+        const t = this.tracks.find((tr) => tr.id === ids[face])!;
+        t.box = box;
+        t.frame = frame;
+      }
+    });
+    return ids;
+  }
+}
+
+/** Path of frame f (1-based) in a provided-crops folder: `%05d.jpg`. */
+export function providedFramePath(dir: string, frame: number): string {
+  return join(dir, `${String(frame).padStart(5, '0')}.jpg`);
+}
+
+/** The bytes of frame f's provided crop, or null when the dataset has no image for it (no face). */
+export async function readProvidedFrame(dir: string, frame: number): Promise<Uint8Array | null> {
+  try {
+    return new Uint8Array(await readFile(providedFramePath(dir, frame)));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+export class FaceSourceError extends Error {
+  constructor(
+    readonly video: string,
+    readonly detail: string,
+  ) {
+    super(`face source for ${video}: ${detail}`);
+    this.name = 'FaceSourceError';
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * The YuNet face detector (OpenCV Zoo architecture, ../shared/models/face_detection_yunet.onnx):
+ * input preparation, output decoding and non-maximum suppression. The session comes from
+ * models/onnxRuntime.ts (openGraph), the one module that owns ONNX Runtime.
+ *
+ * Graph: input "input" float32 [1, 3, H, W], BGR, 0..255, H and W multiples of 32. For each
+ * stride s in 8/16/32 one anchor per cell, row-major: cls_s, obj_s [1, A, 1], bbox_s [1, A, 4],
+ * kps_s [1, A, 10]. score = sqrt(cls * obj); centre = ((col + b0) * s, (row + b1) * s);
+ * size = (exp(b2) * s, exp(b3) * s); landmark j = ((col + k[2j]) * s, (row + k[2j+1]) * s).
+ */
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+import sharp from 'sharp';
+import { projectRoot } from '../infra/paths.ts';
+import { openGraph, type GraphSession, type GraphTensor, type RuntimeOptions } from './onnxRuntime.ts';
+
+export const YUNET_MODEL_PATH = resolve(projectRoot, '..', 'shared', 'models', 'face_detection_yunet.onnx');
+export const YUNET_SHA256 = 'ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0';
+const STRIDES = [8, 16, 32] as const;
+
+export class DetectorModelError extends Error {
+  constructor(
+    readonly path: string,
+    readonly detail: string,
+  ) {
+    super(`face detector ${path}: ${detail}`);
+    this.name = 'DetectorModelError';
+  }
+}
+
+export interface DetectorOptions {
+  /** Faces scoring below this (0..1) are dropped. */
+  readonly scoreThreshold: number;
+  /** Non-maximum suppression: a face overlapping a better one by more than this IoU is dropped. */
+  readonly nmsIou: number;
+  /** Faces whose shorter box side is below this many source pixels are dropped. */
+  readonly minFaceSize: number;
+  /** The frame is scaled down (never up) so its longer side is at most this before detection. */
+  readonly inputLongSide: number;
+}
+
+export const DEFAULT_DETECTOR_OPTIONS: DetectorOptions = Object.freeze({
+  scoreThreshold: 0.6,
+  nmsIou: 0.3,
+  minFaceSize: 16,
+  inputLongSide: 640,
+});
+
+/** One detected face in source-image pixels. */
+export interface DetectedFace {
+  /** x, y, width, height of the raw detector box (may extend past the image). */
+  readonly box: readonly [number, number, number, number];
+  readonly score: number;
+  /** 5 points (right eye, left eye, nose tip, right and left mouth corner) as x0, y0, ..., x4, y4. */
+  readonly landmarks: Float32Array;
+}
+
+/** x, y, width, height boxes. */
+export function boxIou(
+  a: readonly [number, number, number, number],
+  b: readonly [number, number, number, number],
+): number {
+  const ix = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]));
+  const iy = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]));
+  const inter = ix * iy;
+  const union = a[2] * a[3] + b[2] * b[3] - inter;
+  return union > 0 ? inter / union : 0;
+}
+
+/** Greedy NMS: keeps faces in descending score order unless one kept overlaps by more than iou. */
+export function nonMaxSuppression(faces: readonly DetectedFace[], iou: number): DetectedFace[] {
+  const sorted = [...faces].sort((a, b) => b.score - a.score);
+  const kept: DetectedFace[] = [];
+  for (const face of sorted) {
+    if (kept.every((k) => boxIou(k.box, face.box) <= iou)) kept.push(face);
+  }
+  return kept;
+}
+
+type Outputs = Readonly<Record<string, GraphTensor>>;
+
+/**
+ * Decodes raw YuNet outputs for an input of inputWidth x inputHeight into faces above the score
+ * threshold, in input pixels (before NMS).
+ */
+export function decodeYuNetOutputs(
+  outputs: Outputs,
+  inputWidth: number,
+  inputHeight: number,
+  scoreThreshold: number,
+): DetectedFace[] {
+  const faces: DetectedFace[] = [];
+  for (const stride of STRIDES) {
+    const cols = inputWidth / stride;
+    const rows = inputHeight / stride;
+    const tensor = (name: string, per: number): Float32Array => {
+      const t = outputs[`${name}_${stride}`];
+      if (!t || !(t.data instanceof Float32Array) || t.data.length !== rows * cols * per) {
+        throw new DetectorModelError(
+          'yunet',
+          `expected ${name}_${stride} with ${rows * cols} x ${per} values, got ${t ? t.data.length : 'no such output'}`,
+        );
+      }
+      return t.data;
+    };
+    const cls = tensor('cls', 1);
+    const obj = tensor('obj', 1);
+    const bbox = tensor('bbox', 4);
+    const kps = tensor('kps', 10);
+    for (let i = 0; i < rows * cols; i++) {
+      const c = Math.min(Math.max(cls[i]!, 0), 1);
+      const o = Math.min(Math.max(obj[i]!, 0), 1);
+      const score = Math.sqrt(c * o);
+      if (score < scoreThreshold) continue;
+      const row = Math.floor(i / cols);
+      const col = i % cols;
+      const cx = (col + bbox[i * 4]!) * stride;
+      const cy = (row + bbox[i * 4 + 1]!) * stride;
+      const w = Math.exp(bbox[i * 4 + 2]!) * stride;
+      const h = Math.exp(bbox[i * 4 + 3]!) * stride;
+      const landmarks = new Float32Array(10);
+      for (let j = 0; j < 5; j++) {
+        landmarks[2 * j] = (col + kps[i * 10 + 2 * j]!) * stride;
+        landmarks[2 * j + 1] = (row + kps[i * 10 + 2 * j + 1]!) * stride;
+      }
+      faces.push({ box: [cx - w / 2, cy - h / 2, w, h], score, landmarks });
+    }
+  }
+  return faces;
+}
+
+export interface FaceDetector {
+  /** Faces in a packed RGB image, best score first, in image pixels. */
+  detect(image: { width: number; height: number; rgb: Uint8Array }): Promise<DetectedFace[]>;
+  release(): Promise<void>;
+}
+
+/** Opens YuNet from modelPath (checked against its published sha256) through openGraph. */
+export async function openYuNet(
+  runtime: Pick<RuntimeOptions, 'provider' | 'intraOpThreads' | 'interOpThreads' | 'log'>,
+  options: DetectorOptions = DEFAULT_DETECTOR_OPTIONS,
+  modelPath: string = YUNET_MODEL_PATH,
+): Promise<FaceDetector> {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(modelPath);
+  } catch (err) {
+    throw new DetectorModelError(modelPath, `cannot read the model: ${(err as Error).message}`);
+  }
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (sha !== YUNET_SHA256)
+    throw new DetectorModelError(modelPath, `expected sha256 ${YUNET_SHA256}, got ${sha}`);
+  const session: GraphSession = await openGraph(bytes, runtime, 'yunet');
+  const inputName = session.inputNames[0] ?? 'input';
+  return {
+    async detect(image) {
+      const scale = Math.min(1, options.inputLongSide / Math.max(image.width, image.height));
+      const w = Math.max(1, Math.round(image.width * scale));
+      const h = Math.max(1, Math.round(image.height * scale));
+      const inputWidth = Math.ceil(w / 32) * 32;
+      const inputHeight = Math.ceil(h / 32) * 32;
+      let pixels = image.rgb;
+      if (w !== image.width || h !== image.height) {
+        pixels = await sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } })
+          .resize({ width: w, height: h, fit: 'fill', kernel: 'linear' })
+          .raw()
+          .toBuffer();
+      }
+      // BGR planes, zero padding right and bottom.
+      const plane = inputWidth * inputHeight;
+      const input = new Float32Array(3 * plane);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const s = (y * w + x) * 3;
+          const d = y * inputWidth + x;
+          input[d] = pixels[s + 2]!;
+          input[plane + d] = pixels[s + 1]!;
+          input[2 * plane + d] = pixels[s]!;
+        }
+      }
+      const outputs = await session.run({
+        [inputName]: { data: input, dims: [1, 3, inputHeight, inputWidth] },
+      });
+      const sx = image.width / w;
+      const sy = image.height / h;
+      const faces = decodeYuNetOutputs(outputs, inputWidth, inputHeight, options.scoreThreshold)
+        .map((f) => ({
+          ...f,
+          box: [f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy] as const,
+          landmarks: f.landmarks.map((v, i) => v * (i % 2 === 0 ? sx : sy)),
+        }))
+        .filter((f) => Math.min(f.box[2], f.box[3]) >= options.minFaceSize);
+      return nonMaxSuppression(faces, options.nmsIou);
+    },
+    release: () => session.release(),
+  };
+}

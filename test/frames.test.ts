@@ -1,0 +1,270 @@
+/**
+ * Frame numbering on generated videos whose frames encode their own 1-based index in pixels
+ * (10 black/white blocks, read back after decoding): constant and variable frame rate, display
+ * rotation, sampling (every k-th frame, target fps), a truncated file and a zero-frame file.
+ */
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  decodeFrames,
+  framePresentationTimes,
+  probeVideo,
+  sampledFrames,
+  VideoError,
+  type DecodedFrame,
+  type DecodeOptions,
+  type DecodeSummary,
+} from '../media/ffmpeg.ts';
+import { tempDir } from './helpers/env.ts';
+
+const W = 160;
+const H = 96;
+const BITS = 10;
+const BLOCK = W / BITS;
+
+/** Frame with index i: block b (16 x 48 px, top half) is white when bit b of i is set. */
+function indexFrame(index: number): Uint8Array {
+  const rgb = new Uint8Array(W * H * 3).fill(128);
+  for (let y = 0; y < H / 2; y++)
+    for (let x = 0; x < W; x++)
+      rgb.fill((index >> Math.floor(x / BLOCK)) & 1 ? 255 : 0, (y * W + x) * 3, (y * W + x) * 3 + 3);
+  return rgb;
+}
+
+/** Reads the index back; at(x, y) maps a pixel of the coded frame to the decoded frame's RGB offset. */
+function readIndex(
+  frame: DecodedFrame,
+  at: (x: number, y: number) => number = (x, y) => (y * frame.width + x) * 3,
+): number {
+  let index = 0;
+  for (let b = 0; b < BITS; b++) {
+    const o = at(b * BLOCK + BLOCK / 2, H / 4);
+    if (frame.rgb[o]! > 128) index |= 1 << b;
+  }
+  return index;
+}
+
+/** Encodes frames 1..n with ffmpeg; extra output arguments shape the file. */
+function makeVideo(path: string, n: number, vf: string | null, output: readonly string[] = []): void {
+  const input = Buffer.concat(Array.from({ length: n }, (_, i) => indexFrame(i + 1)));
+  const result = spawnSync(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-s',
+      `${W}x${H}`,
+      '-r',
+      '25',
+      '-i',
+      'pipe:0',
+      ...(vf ? ['-vf', vf] : []),
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-crf',
+      '16',
+      '-pix_fmt',
+      'yuv420p',
+      '-g',
+      '12',
+      ...output,
+      path,
+    ],
+    { input },
+  );
+  if (result.status !== 0) throw new Error(`ffmpeg: ${result.stderr.toString()}`);
+}
+
+async function decodeAll(
+  path: string,
+  options: DecodeOptions,
+): Promise<{ frames: DecodedFrame[]; summary: DecodeSummary }> {
+  const probe = await probeVideo(path);
+  const decoder = decodeFrames(path, probe, options);
+  const frames: DecodedFrame[] = [];
+  let step = await decoder.next();
+  while (!step.done) {
+    frames.push(step.value);
+    step = await decoder.next();
+  }
+  return { frames, summary: step.value };
+}
+
+const dir = tempDir('frames');
+const cfr = join(dir, 'cfr.mp4');
+const vfr = join(dir, 'vfr.mkv');
+makeVideo(cfr, 60, null);
+// Irregular frame durations (40 ms, plus 15 ms on every third frame) and a 0.5 s gap after frame 30.
+makeVideo(vfr, 60, "settb=1/1000,setpts='(N*40+if(mod(N\\,3)\\,0\\,15)+if(gte(N\\,30)\\,500\\,0))/1000/TB'", [
+  '-fps_mode',
+  'vfr',
+  '-enc_time_base',
+  '1/1000',
+]);
+
+test('constant frame rate: every frame numbered 1..n as its pixels say, counted by the decode', async (t) => {
+  const probe = await probeVideo(cfr, { count: 'decode' });
+  t.is(probe.frameCount, 60);
+  t.deepEqual([probe.width, probe.height, probe.rotation], [W, H, 0]);
+  const { frames, summary } = await decodeAll(cfr, { first: 1, last: 60 });
+  t.deepEqual(
+    frames.map((f) => f.frame),
+    Array.from({ length: 60 }, (_, i) => i + 1),
+  );
+  t.deepEqual(
+    frames.map((f) => readIndex(f)),
+    frames.map((f) => f.frame),
+  );
+  t.deepEqual(summary, { wanted: 60, decoded: 60, lastFrame: 60, error: null });
+  const middle = await decodeAll(cfr, { first: 17, last: 33, threads: 2 });
+  t.deepEqual(
+    middle.frames.map((f) => readIndex(f)),
+    Array.from({ length: 17 }, (_, i) => i + 17),
+  );
+});
+
+test('variable frame rate: numbering follows decoded frames, not timestamps', async (t) => {
+  const times = (await framePresentationTimes(vfr))!;
+  t.is(times.length, 60);
+  t.true(times[30]! - times[29]! > 0.5, 'the file really has a gap');
+  const { frames, summary } = await decodeAll(vfr, { first: 1, last: 60 });
+  t.deepEqual(
+    frames.map((f) => readIndex(f)),
+    Array.from({ length: 60 }, (_, i) => i + 1),
+  );
+  t.deepEqual(
+    frames.map((f) => f.frame),
+    frames.map((f) => readIndex(f)),
+  );
+  t.is(summary.error, null);
+  const tail = await decodeAll(vfr, { first: 29, last: 40 });
+  t.deepEqual(
+    tail.frames.map((f) => readIndex(f)),
+    Array.from({ length: 12 }, (_, i) => i + 29),
+  );
+});
+
+test('sampling: every k-th frame (1, 1+k, ...) and a target fps on timestamps', async (t) => {
+  const every = await decodeAll(vfr, { first: 5, last: 40, sampling: { every: 5 } });
+  t.deepEqual(
+    every.frames.map((f) => f.frame),
+    [6, 11, 16, 21, 26, 31, 36],
+  );
+  t.deepEqual(
+    every.frames.map((f) => readIndex(f)),
+    [6, 11, 16, 21, 26, 31, 36],
+  );
+  t.is(every.summary.error, null);
+
+  const times = (await framePresentationTimes(vfr))!;
+  const expected = sampledFrames(1, 60, { targetFps: 5 }, times);
+  // Independent rule: the first frame of each 200 ms slot after the first frame.
+  const slots = new Set<number>();
+  const byHand = Array.from(times.entries())
+    .filter(([, time]) => {
+      const slot = Math.floor((time - times[0]!) * 5 + 1e-6);
+      return slots.has(slot) ? false : (slots.add(slot), true);
+    })
+    .map(([i]) => i + 1);
+  t.deepEqual(expected, byHand);
+  t.true(expected.length < 20 && expected.includes(31), 'the frame after the gap opens a new slot');
+  const sampled = await decodeAll(vfr, { first: 1, last: 60, sampling: { targetFps: 5 } });
+  t.deepEqual(
+    sampled.frames.map((f) => readIndex(f)),
+    expected,
+  );
+  t.deepEqual(
+    sampled.frames.map((f) => f.frame),
+    expected,
+  );
+});
+
+test('rotation metadata: frames come out in display orientation with swapped size', async (t) => {
+  const rotated = join(dir, 'rotated.mp4');
+  const r = spawnSync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-i',
+    cfr,
+    '-c',
+    'copy',
+    '-metadata:s:v:0',
+    'rotate=90',
+    rotated,
+  ]);
+  t.is(r.status, 0, r.stderr.toString());
+  const probe = await probeVideo(rotated);
+  t.is(Math.abs(probe.rotation), 90);
+  t.deepEqual([probe.width, probe.height], [H, W]);
+  const { frames } = await decodeAll(rotated, { first: 1, last: 60 });
+  t.is(frames.length, 60);
+  t.true(frames.every((f) => f.width === H && f.height === W));
+  // A quarter turn maps coded (x, y) to (H-1-y, x) (clockwise) or (y, W-1-x) (counter-clockwise).
+  const clockwise = (f: DecodedFrame) => (x: number, y: number) => (x * H + (H - 1 - y)) * 3;
+  const counter = (f: DecodedFrame) => (x: number, y: number) => ((W - 1 - x) * H + y) * 3;
+  const turn = readIndex(frames[0]!, clockwise(frames[0]!)) === 1 ? clockwise : counter;
+  t.deepEqual(
+    frames.map((f) => readIndex(f, turn(f))),
+    Array.from({ length: 60 }, (_, i) => i + 1),
+  );
+});
+
+test('truncated video: the frames before the damage, then a recorded error', async (t) => {
+  const whole = join(dir, 'whole.mp4');
+  // No B-frames: with them, a cut in decode order can drop a frame whose display successors still
+  // decode (docs/FRAMES.md, known limits).
+  makeVideo(whole, 60, null, ['-bf', '0', '-movflags', '+faststart']);
+  const truncated = join(dir, 'truncated.mp4');
+  writeFileSync(truncated, readFileSync(whole).subarray(0, Math.floor(statSync(whole).size * 0.6)));
+  t.true((await probeVideo(truncated, { count: 'decode' })).frameCount < 60);
+  const { frames, summary } = await decodeAll(truncated, { first: 1, last: 60 });
+  t.true(frames.length >= 5 && frames.length < 60, `decoded ${frames.length}`);
+  t.deepEqual(
+    frames.map((f) => readIndex(f)),
+    Array.from({ length: frames.length }, (_, i) => i + 1),
+  );
+  t.is(summary.decoded, frames.length);
+  t.regex(
+    summary.error ?? '',
+    new RegExp(
+      `^.*expected 60 frames in 1\\.\\.60, decoded ${frames.length} \\(the last is frame ${frames.length}\\)`,
+    ),
+  );
+});
+
+test('zero-frame and unreadable files: VideoError naming the file', async (t) => {
+  const empty = join(dir, 'empty.mp4');
+  const r = spawnSync('ffmpeg', ['-v', 'error', '-y', '-i', cfr, '-c', 'copy', '-frames:v', '0', empty]);
+  t.is(r.status, 0, r.stderr.toString());
+  const probeError = await t.throwsAsync(probeVideo(empty), { instanceOf: VideoError });
+  t.regex(
+    probeError.message,
+    /^video .*empty\.mp4: (expected at least one frame, got 0|expected a video stream, found none)/,
+  );
+  const garbage = join(dir, 'garbage.mp4');
+  writeFileSync(garbage, Buffer.from('not a video at all'));
+  const decodeError = await t.throwsAsync(decodeAll(garbage, { first: 1, last: 5 }), {
+    instanceOf: VideoError,
+  });
+  t.regex(decodeError.message, /^video .*garbage\.mp4: /);
+});
+
+test('sampledFrames: every-k is anchored at frame 1 whatever the range', (t) => {
+  t.deepEqual(sampledFrames(1, 12, { every: 5 }), [1, 6, 11]);
+  t.deepEqual(sampledFrames(7, 20, { every: 5 }), [11, 16]);
+  t.deepEqual(sampledFrames(3, 5, {}), [3, 4, 5]);
+  t.deepEqual(sampledFrames(1, 10, { targetFps: 10 }, null, 25), [1, 4, 6, 9]);
+  t.throws(() => sampledFrames(1, 5, { every: 0 }), {
+    message: /expected every to be an integer >= 1, got 0/,
+  });
+});
