@@ -10,7 +10,7 @@ export type { ActivityDeps } from './context.ts';
 export type { EmbedShardInput, EmbedShardResult } from './embed.ts';
 export type { ExtractFramesInput, ExtractFramesResult } from './frames.ts';
 export type { ManifestDatasetInput, ManifestDatasetResult, ShardSummary } from './manifest.ts';
-export type { PlanShardPageInput, ShardPage, ShardTask } from './shards.ts';
+export type { ManifestSummary, PlanShardPageInput, ShardPage, ShardTask } from './shards.ts';
 export type { RunReport, TrainAndEvaluateInput, TrainAndEvaluateResult } from './train.ts';
 export { embeddingConfigHash } from './embed.ts';
 

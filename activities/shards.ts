@@ -17,6 +17,13 @@ export interface PlanShardPageInput {
   readonly backbones: readonly string[];
 }
 
+export interface ManifestSummary {
+  readonly datasetId: string;
+  readonly shards: number;
+  readonly frames: number;
+  readonly videos: number;
+}
+
 /** One shard that still needs work: the backbones whose embedding shard is not committed. */
 export interface ShardTask {
   readonly index: number;
@@ -45,6 +52,17 @@ export function embeddingShardKey(datasetId: string, backbone: string, shardId: 
 export function createShardActivities(deps: ActivityDeps) {
   const readManifest = manifestReader(deps.store);
   return {
+    /** Counts of a stored manifest: what a workflow needs to plan, without the shard list. */
+    async describeManifest(input: { readonly manifestKey: string }): Promise<ManifestSummary> {
+      const manifest = await readManifest(input.manifestKey);
+      return {
+        datasetId: manifest.datasetId,
+        shards: manifest.shards.length,
+        frames: manifest.shards.reduce((sum, s) => sum + s.lastFrame - s.firstFrame + 1, 0),
+        videos: manifest.videos.length,
+      };
+    },
+
     async planShardPage(input: PlanShardPageInput): Promise<ShardPage> {
       return classifyErrors(async () => {
         const manifest = await readManifest(input.manifestKey);

@@ -35,6 +35,8 @@ export interface ExtractionRunInput extends ActivityTuning {
   readonly partitionShards?: number;
   /** Shards planned per page inside a partition (default 200). */
   readonly pageShards?: number;
+  /** History events after which a partition continues as new (default 4,000). */
+  readonly partitionHistoryBudget?: number;
   /** Partition children running at once (default 2). */
   readonly partitionsInFlight?: number;
   /** Stop after extraction (no heads). */
@@ -115,8 +117,10 @@ export async function extractionRun(input: ExtractionRunInput): Promise<Extracti
     datasetPath: input.datasetPath,
     shardFrames: input.shardFrames,
   });
-  shardCount = manifest.shards.length;
-  frameCount = manifest.shards.reduce((sum, s) => sum + s.frames, 0);
+  // Counts only: the shard list stays in the store and partitions read it page by page.
+  const summary = await frames.describeManifest({ manifestKey: manifest.manifestKey });
+  shardCount = summary.shards;
+  frameCount = summary.frames;
   stage = 'extract';
   extractStartedMs = Date.now();
 
@@ -142,6 +146,7 @@ export async function extractionRun(input: ExtractionRunInput): Promise<Extracti
         taskQueues: input.taskQueues,
         heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds,
         maxAttempts: input.maxAttempts,
+        historyBudget: input.partitionHistoryBudget,
       };
       partitionsRunning++;
       try {

@@ -33,6 +33,8 @@ export interface PartitionInput extends ActivityTuning {
   readonly pageShards: number;
   readonly embedBatchSize: number;
   readonly maxCropSide: number;
+  /** Continue as new past this many history events (default PARTITION_HISTORY_BUDGET). */
+  readonly historyBudget?: number;
   /** Carried across continue-as-new. */
   readonly next?: number;
   readonly counts?: PartitionCounts;
@@ -143,7 +145,10 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
     next += limit;
     await report(next >= input.end);
     const info = workflowInfo();
-    if (next < input.end && (info.historyLength > PARTITION_HISTORY_BUDGET || info.continueAsNewSuggested)) {
+    if (
+      next < input.end &&
+      (info.historyLength > (input.historyBudget ?? PARTITION_HISTORY_BUDGET) || info.continueAsNewSuggested)
+    ) {
       await continueAsNew<typeof extractPartition>({ ...input, next, counts, failures });
     }
   }

@@ -1,0 +1,153 @@
+/**
+ * Orchestration at scale on a real Temporal server: the real extractionRun and partition
+ * workflows over N synthetic shards whose activities only report (no decoding, no inference), so
+ * what is measured is Temporal and the workflow code. Shared by the scale test and the bench.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import type {
+  EmbedShardInput,
+  EmbedShardResult,
+  ExtractFramesInput,
+  ExtractFramesResult,
+  ManifestDatasetResult,
+  ManifestSummary,
+  PlanShardPageInput,
+  ShardPage,
+} from '../activities/index.ts';
+import { installQuietRuntime, workflowsPath } from '../workers/pools.ts';
+import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';
+
+export interface ScaleRunOptions {
+  readonly address: string;
+  readonly shards: number;
+  readonly partitionShards: number;
+  readonly pageShards: number;
+  readonly window: number;
+  readonly partitionsInFlight: number;
+  readonly historyBudget?: number;
+}
+
+export interface ScaleRunResult {
+  readonly result: ExtractionRunResult;
+  readonly seconds: number;
+  /** Every execution of the run and its partitions (continue-as-new included). */
+  readonly executions: number;
+  readonly maxHistoryLength: number;
+  readonly maxHistoryBytes: number;
+}
+
+const FRAMES_PER_SHARD = 10;
+
+function reportingActivities(shards: number) {
+  return {
+    manifestDataset: (): Promise<ManifestDatasetResult> =>
+      Promise.resolve({
+        datasetId: 'scale',
+        manifestKey: 'scale/manifest.json',
+        videos: 0,
+        shards: [],
+        findings: [],
+      }),
+    describeManifest: (): Promise<ManifestSummary> =>
+      Promise.resolve({ datasetId: 'scale', shards, frames: shards * FRAMES_PER_SHARD, videos: 0 }),
+    planShardPage: (input: PlanShardPageInput): Promise<ShardPage> =>
+      Promise.resolve({
+        todo: Array.from({ length: Math.min(input.limit, shards - input.offset) }, (_, i) => ({
+          index: input.offset + i,
+          shardId: `s${input.offset + i}`,
+          frames: FRAMES_PER_SHARD,
+          backbones: input.backbones,
+        })),
+        skipped: 0,
+        skippedFrames: 0,
+      }),
+    extractFrames: (input: ExtractFramesInput): Promise<ExtractFramesResult> =>
+      Promise.resolve({
+        framesKey: `frames/${input.shardId}`,
+        frames: FRAMES_PER_SHARD,
+        faces: FRAMES_PER_SHARD,
+        reused: false,
+      }),
+    embedShard: (input: EmbedShardInput): Promise<EmbedShardResult> =>
+      Promise.resolve({
+        embeddingsKey: `embeddings/${input.shardId}`,
+        rows: FRAMES_PER_SHARD,
+        reused: false,
+      }),
+  };
+}
+
+export async function runReportingScale(options: ScaleRunOptions): Promise<ScaleRunResult> {
+  installQuietRuntime();
+  const id = randomUUID().slice(0, 8);
+  const queue = `scale-${id}`;
+  const connection = await NativeConnection.connect({ address: options.address });
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath,
+    logger: {
+      log() {},
+      trace() {},
+      debug() {},
+      info() {},
+      warn() {},
+      error: (m: string) => console.error(m),
+    },
+  });
+  const worker = await Worker.create({
+    connection,
+    taskQueue: queue,
+    workflowBundle,
+    activities: reportingActivities(options.shards),
+    maxConcurrentActivityTaskExecutions: 200,
+    maxConcurrentWorkflowTaskExecutions: 20,
+  });
+  const running = worker.run();
+  const clientConnection = await Connection.connect({ address: options.address });
+  const client = new Client({ connection: clientConnection });
+  try {
+    const workflowId = `scale-${id}`;
+    const input: ExtractionRunInput = {
+      datasetPath: '/scale',
+      backbones: ['reporting'],
+      shardFrames: FRAMES_PER_SHARD,
+      maxShardsInFlight: options.window,
+      embedBatchSize: 1,
+      maxCropSide: 1,
+      partitionShards: options.partitionShards,
+      pageShards: options.pageShards,
+      partitionsInFlight: options.partitionsInFlight,
+      partitionHistoryBudget: options.historyBudget,
+      skipTraining: true,
+      taskQueues: { frames: queue, embed: queue, train: queue },
+    };
+    const started = process.hrtime.bigint();
+    const result = (await client.workflow.execute('extractionRun', {
+      taskQueue: queue,
+      workflowId,
+      args: [input],
+    })) as ExtractionRunResult;
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    let executions = 0;
+    let maxHistoryLength = 0;
+    let maxHistoryBytes = 0;
+    const partitions = Math.ceil(options.shards / options.partitionShards);
+    for (const wid of [
+      workflowId,
+      ...Array.from({ length: partitions }, (_, p) => `${workflowId}/partition-${p}`),
+    ]) {
+      for await (const execution of client.workflow.list({ query: `WorkflowId = '${wid}'` })) {
+        executions++;
+        maxHistoryLength = Math.max(maxHistoryLength, execution.historyLength);
+        maxHistoryBytes = Math.max(maxHistoryBytes, execution.historySize ?? 0);
+      }
+    }
+    return { result, seconds, executions, maxHistoryLength, maxHistoryBytes };
+  } finally {
+    worker.shutdown();
+    await running;
+    await clientConnection.close();
+    await connection.close();
+  }
+}
