@@ -27,6 +27,8 @@ export interface ScaleRunOptions {
   readonly window: number;
   readonly partitionsInFlight: number;
   readonly historyBudget?: number;
+  /** Also run the (reporting) training step. */
+  readonly train?: boolean;
 }
 
 export interface ScaleRunResult {
@@ -70,6 +72,10 @@ function reportingActivities(shards: number) {
         faces: FRAMES_PER_SHARD,
         reused: false,
       }),
+    trainAndEvaluate: (input: {
+      runId: string;
+    }): Promise<{ reportKey: string; scores: Record<string, number> }> =>
+      Promise.resolve({ reportKey: `reports/${input.runId}/report.json`, scores: { EXPR: 0.5 } }),
     embedShard: (input: EmbedShardInput): Promise<EmbedShardResult> =>
       Promise.resolve({
         embeddingsKey: `embeddings/${input.shardId}`,
@@ -119,7 +125,7 @@ export async function runReportingScale(options: ScaleRunOptions): Promise<Scale
       pageShards: options.pageShards,
       partitionsInFlight: options.partitionsInFlight,
       partitionHistoryBudget: options.historyBudget,
-      skipTraining: true,
+      skipTraining: !options.train,
       taskQueues: { frames: queue, embed: queue, train: queue },
     };
     const started = process.hrtime.bigint();

@@ -1,0 +1,80 @@
+/**
+ * Records workflow histories for the replay test: `node --import tsx test/histories/record.ts`.
+ * Runs the real workflows (reporting-only activities) on a fresh in-memory dev server and writes
+ * one JSON history per execution: the run, a partition's first execution (which continues as
+ * new) and its continuation. Re-record when a workflow change is deliberate and patched.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { execFileSync } from 'node:child_process';
+import { runReportingScale } from '../../bench/orchestrationScale.ts';
+import { startTemporalDevServer } from '../../infra/devstack.ts';
+import { projectRoot, venvBin } from '../../infra/paths.ts';
+import { freePorts, stopService } from '../../infra/services.ts';
+
+const stateDir = mkdtempSync(join(tmpdir(), 'affectflow-record-'));
+const [port, uiPort, s3Port] = await freePorts(3);
+await startTemporalDevServer({
+  stateDir,
+  temporalPort: port!,
+  temporalUiPort: uiPort!,
+  s3Port: s3Port!,
+  ui: false,
+  ephemeral: true,
+});
+const address = `127.0.0.1:${port}`;
+try {
+  const run = await runReportingScale({
+    address,
+    shards: 30,
+    partitionShards: 20,
+    pageShards: 10,
+    window: 5,
+    partitionsInFlight: 2,
+    historyBudget: 100,
+    train: true,
+  });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  const out = join(projectRoot, 'test', 'histories');
+  const index: Record<string, string> = {};
+  for await (const execution of client.workflow.list({ query: `WorkflowId STARTS_WITH 'scale-'` })) {
+    // The Temporal CLI writes proto JSON, the format the replayer reads.
+    const json = execFileSync(
+      venvBin('temporal'),
+      [
+        'workflow',
+        'show',
+        '--address',
+        address,
+        '--workflow-id',
+        execution.workflowId,
+        '--run-id',
+        execution.runId,
+        '--output',
+        'json',
+      ],
+      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+    );
+    const history = JSON.parse(json) as {
+      events?: { workflowExecutionStartedEventAttributes?: { continuedExecutionRunId?: string } }[];
+    };
+    const kind = execution.type === 'extractionRun' ? 'extractionRun' : 'extractPartition';
+    const first = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    const label = kind === 'extractionRun' ? 'run' : first?.continuedExecutionRunId ? 'continued' : 'first';
+    const name = `${kind}-${label}-${execution.workflowId.split('/').pop()}-${execution.runId.slice(0, 8)}.json`;
+    writeFileSync(join(out, name), json);
+    index[name] = execution.workflowId;
+  }
+  // The replayer needs each history's workflow id.
+  writeFileSync(join(out, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
+  await connection.close();
+  console.log(
+    `recorded ${Object.keys(index).length} histories of ${run.executions} executions into test/histories/`,
+  );
+} finally {
+  await stopService(join(stateDir, 'temporal'), 'temporal');
+  rmSync(stateDir, { recursive: true, force: true });
+}
