@@ -1,0 +1,265 @@
+/**
+ * The self-contained HTML report of one run and backbone: every plot is inline SVG, no scripts,
+ * no external resources, so the file opens anywhere (and in headless Chromium in the tests).
+ */
+import { barChart, escapeXml, heatmap, lineChart, type LineSeries } from './svg.ts';
+import type { RunReport } from './model.ts';
+
+const STYLE = `
+body { font-family: system-ui, sans-serif; margin: 24px; color: #222; max-width: 1200px; }
+h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 32px; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
+th:first-child, td:first-child { text-align: left; } .best { font-weight: 700; background: #eef5ff; }
+.plots { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; } .meta { color: #555; font-size: 13px; }
+`;
+
+const f3 = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(3));
+
+function table(header: readonly string[], rows: readonly (readonly string[])[], id: string): string {
+  return (
+    `<table data-table="${escapeXml(id)}"><thead><tr>${header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr></thead><tbody>` +
+    rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('') +
+    '</tbody></table>'
+  );
+}
+
+function history(
+  id: string,
+  h: readonly { epoch: number; trainLoss: number; validScore: number }[],
+  best: number,
+): string {
+  return lineChart(
+    [
+      { name: 'train loss', points: h.map((e) => [e.epoch, e.trainLoss] as const) },
+      { name: 'validation score', points: h.map((e) => [e.epoch, e.validScore] as const) },
+    ],
+    {
+      id,
+      title: 'Training history',
+      xTitle: 'epoch',
+      yTitle: 'value',
+      marker: { x: best, label: 'best epoch' },
+    },
+  );
+}
+
+/** Density rows drawn with the highest true bin on top. */
+function densityPlot(id: string, name: string, grid: readonly (readonly number[])[], score: number): string {
+  const bins = grid.length;
+  const edge = (i: number): string => (i === 0 ? '-1' : i === bins / 2 ? '0' : i === bins - 1 ? '1' : '');
+  return heatmap([...grid].reverse(), {
+    id,
+    title: `${name}: predicted vs true (CCC ${f3(score)})`,
+    rowLabels: Array.from({ length: bins }, (_, r) => edge(bins - 1 - r)),
+    columnLabels: Array.from({ length: bins }, (_, c) => edge(c)),
+    xTitle: `predicted ${name.toLowerCase()}`,
+    yTitle: `true ${name.toLowerCase()}`,
+    colour: 'log-count',
+    showCounts: false,
+    diagonal: true,
+    cell: 12,
+  });
+}
+
+export function renderReportHtml(report: RunReport): string {
+  const t = report.tasks;
+  const body: string[] = [];
+  body.push(
+    `<h1>affectflow report: ${escapeXml(report.backbone)}</h1>`,
+    `<p class="meta">run ${escapeXml(report.runId)} · dataset ${escapeXml(report.datasetId)} · ${report.embeddingShards} embedding shards, ${report.embeddingRows} rows · heads on ${escapeXml(report.provider)} · ${escapeXml(report.createdAt)}</p>`,
+  );
+
+  const summary: string[][] = [];
+  if (t.EXPR)
+    summary.push([
+      'EXPR',
+      t.EXPR.metric,
+      f3(t.EXPR.score),
+      `majority ${f3(t.EXPR.majorityBaseline)}`,
+      String(t.EXPR.trainSamples),
+      String(t.EXPR.validationSamples),
+      String(t.EXPR.window),
+    ]);
+  if (t.VA)
+    summary.push([
+      'VA',
+      t.VA.metric,
+      f3(t.VA.score),
+      'constant 0',
+      String(t.VA.trainSamples),
+      String(t.VA.validationSamples),
+      String(t.VA.window),
+    ]);
+  if (t.AU)
+    summary.push([
+      'AU',
+      t.AU.metric,
+      f3(t.AU.score),
+      `all present ${f3(t.AU.allPresentBaseline)}`,
+      String(t.AU.trainSamples),
+      String(t.AU.validationSamples),
+      String(t.AU.window),
+    ]);
+  if (t.CE)
+    summary.push([
+      'CE',
+      t.CE.metric,
+      f3(t.CE.score),
+      `majority ${f3(t.CE.majorityBaseline)}`,
+      'zero-shot',
+      String(t.CE.evaluatedSamples),
+      String(t.CE.window),
+    ]);
+  if (t.EMI)
+    summary.push([
+      'EMI',
+      t.EMI.metric,
+      f3(t.EMI.score),
+      'constant 0',
+      String(t.EMI.trainSamples),
+      String(t.EMI.validationSamples),
+      'video',
+    ]);
+  body.push(
+    '<h2>Scores</h2>',
+    table(['task', 'metric', 'score', 'chance', 'train', 'evaluated', 'window d'], summary, 'scores'),
+  );
+
+  const windowSeries: LineSeries[] = [];
+  for (const section of [t.EXPR, t.VA, t.AU, t.CE]) {
+    if (section)
+      windowSeries.push({
+        name: section.task,
+        points: section.windowScores.map((w) => [w.window, w.score] as const),
+      });
+  }
+  body.push(
+    '<h2>Score versus smoothing window</h2><div class="plots">',
+    lineChart(windowSeries, {
+      id: 'smoothing',
+      title: 'Validation score by mean-filter half-width d',
+      xTitle: 'half-width d (frames)',
+      yTitle: 'score',
+      evenX: true,
+    }),
+    '</div>',
+  );
+
+  const tasks = [...new Set(report.comparison.flatMap((c) => Object.keys(c.scores)))];
+  const best = Object.fromEntries(
+    tasks.map((k) => [k, Math.max(...report.comparison.map((c) => c.scores[k] ?? -Infinity))]),
+  );
+  body.push(
+    '<h2>Comparison across backbones</h2>',
+    table(
+      ['backbone', ...tasks],
+      report.comparison.map((c) => [
+        escapeXml(c.backbone),
+        ...tasks.map((k) => {
+          const v = c.scores[k];
+          return v === undefined
+            ? '—'
+            : v === best[k] && report.comparison.length > 1
+              ? `<span class="best">${f3(v)}</span>`
+              : f3(v);
+        }),
+      ]),
+      'comparison',
+    ),
+  );
+
+  if (t.EXPR) {
+    body.push(
+      '<h2>EXPR: expressions</h2><div class="plots">',
+      heatmap(t.EXPR.confusion, {
+        id: 'expr-confusion',
+        title: `Confusion matrix (macro F1 ${f3(t.EXPR.score)}, d=${t.EXPR.window})`,
+        rowLabels: t.EXPR.classes,
+        columnLabels: t.EXPR.classes,
+        xTitle: 'predicted',
+        yTitle: 'true',
+        colour: 'row-share',
+        showCounts: true,
+      }),
+      barChart(t.EXPR.perClassF1, {
+        id: 'expr-f1',
+        title: 'F1 per class',
+        labels: t.EXPR.classes,
+        min: 0,
+        max: 1,
+        reference: { value: t.EXPR.majorityBaseline, label: 'majority' },
+      }),
+      history('expr-history', t.EXPR.history, t.EXPR.bestEpoch),
+      '</div>',
+    );
+  }
+  if (t.VA) {
+    body.push(
+      '<h2>VA: valence and arousal</h2><div class="plots">',
+      densityPlot('va-valence', 'Valence', t.VA.density.valence, t.VA.valence),
+      densityPlot('va-arousal', 'Arousal', t.VA.density.arousal, t.VA.arousal),
+      history('va-history', t.VA.history, t.VA.bestEpoch),
+      '</div>',
+    );
+  }
+  if (t.AU) {
+    body.push(
+      '<h2>AU: action units</h2><div class="plots">',
+      barChart(t.AU.perAuF1, {
+        id: 'au-f1',
+        title: `F1 per AU with the chosen thresholds (mean ${f3(t.AU.score)}; at 0.5: ${f3(t.AU.scoreAtHalf)})`,
+        labels: t.AU.aus,
+        notes: t.AU.thresholds.map((x) => `t=${x.toFixed(1)}`),
+        min: 0,
+        max: 1,
+        reference: { value: t.AU.allPresentBaseline, label: 'all present' },
+      }),
+      history('au-history', t.AU.history, t.AU.bestEpoch),
+      '</div>',
+    );
+  }
+  if (t.CE) {
+    body.push(
+      '<h2>CE: compound expressions (zero-shot)</h2><div class="plots">',
+      heatmap(t.CE.confusion, {
+        id: 'ce-confusion',
+        title: `Confusion matrix (macro F1 ${f3(t.CE.score)})`,
+        rowLabels: t.CE.classes,
+        columnLabels: t.CE.classes,
+        xTitle: 'predicted',
+        yTitle: 'true',
+        colour: 'row-share',
+        showCounts: true,
+      }),
+      barChart(t.CE.perClassF1, {
+        id: 'ce-f1',
+        title: 'F1 per class',
+        labels: t.CE.classes,
+        min: 0,
+        max: 1,
+        reference: { value: t.CE.majorityBaseline, label: 'majority' },
+      }),
+      '</div>',
+    );
+  }
+  if (t.EMI) {
+    body.push(
+      '<h2>EMI: emotional mimicry intensity</h2><div class="plots">',
+      barChart(t.EMI.perDim, {
+        id: 'emi-pearson',
+        title: `Pearson r per emotion (mean ${f3(t.EMI.score)})`,
+        labels: t.EMI.dims,
+        min: -1,
+        max: 1,
+      }),
+      history('emi-history', t.EMI.history, t.EMI.bestEpoch),
+      '</div>',
+    );
+  }
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>affectflow report ${escapeXml(report.backbone)}</title><style>${STYLE}</style></head>
+<body>
+${body.join('\n')}
+</body></html>
+`;
+}

@@ -1,0 +1,42 @@
+/** The run report: one JSON document per run and backbone (reports/<runId>/report.json). */
+import type { Task } from '../datasets/labels.ts';
+import type { AuResult, CeResult, EmiResult, ExprResult, VaResult } from '../heads/tasks.ts';
+import type { ExecutionProvider } from '../models/onnxRuntime.ts';
+
+/** A task result as reported: the head itself lives in the store under headKey. */
+export type Stored<T> = Omit<T, 'head'> & { readonly headKey: string };
+
+export type ExprReport = Stored<ExprResult>;
+export type VaReport = Stored<VaResult>;
+export type AuReport = Stored<AuResult>;
+export type EmiReport = Stored<EmiResult>;
+export type CeReport = CeResult;
+
+/** One backbone's challenge scores by task, for the comparison across backbones. */
+export interface BackboneScores {
+  readonly backbone: string;
+  readonly scores: Readonly<Record<string, number>>;
+}
+
+export interface RunReport {
+  readonly runId: string;
+  readonly datasetId: string;
+  readonly backbone: string;
+  readonly embeddingShards: number;
+  readonly embeddingRows: number;
+  readonly createdAt: string;
+  /** Where the head graphs ran. */
+  readonly provider: ExecutionProvider;
+  readonly tasks: {
+    readonly EXPR: ExprReport;
+    readonly VA?: VaReport;
+    readonly AU?: AuReport;
+    readonly CE?: CeReport;
+    readonly EMI?: EmiReport;
+  };
+  /** Scores of the backbones reported so far in the same run, this one included. */
+  readonly comparison: readonly BackboneScores[];
+  readonly htmlKey: string;
+  /** Submission files of the Test split by task (one per video; EMI one CSV). */
+  readonly predictionKeys: Readonly<Partial<Record<Task, readonly string[]>>>;
+}
