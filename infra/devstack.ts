@@ -125,12 +125,14 @@ export async function startS3DevServer(
     }),
     { mode: 0o600 },
   );
-  const [master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3Grpc] = await freePorts(7);
   const endpoint = `http://127.0.0.1:${opts.s3Port}`;
   const client = s3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
   const ready = (): Promise<boolean> => ensureBucket(client, DEV_BUCKET);
-  try {
-    const state = await startService({
+  // The internal ports are picked free just before the start; another process can take one in
+  // between (a panic on bind), so a failed start is retried with fresh ports.
+  const attempt = async (): Promise<ServiceState> => {
+    const [master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3Grpc] = await freePorts(7);
+    return startService({
       name: 'seaweedfs',
       command: venvBin('weed'),
       args: [
@@ -158,7 +160,15 @@ export async function startS3DevServer(
       ready,
       readyTimeoutMs: 60_000,
     });
-    return { ...state, credentials };
+  };
+  try {
+    for (let tries = 1; ; tries++) {
+      try {
+        return { ...(await attempt()), credentials };
+      } catch (err) {
+        if (!(err instanceof ServiceError) || tries >= 3) throw err;
+      }
+    }
   } finally {
     client.destroy();
   }
@@ -172,7 +182,10 @@ export interface DevStack {
 }
 
 export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
-  const [temporal, s3] = await Promise.all([startTemporalDevServer(opts), startS3DevServer(opts)]);
+  // One after the other: the Temporal dev server binds internal ports of its own choosing, which
+  // must not race with the S3 server's.
+  const s3 = await startS3DevServer(opts);
+  const temporal = await startTemporalDevServer(opts);
   return {
     endpoints: {
       temporalAddress: `127.0.0.1:${opts.temporalPort}`,
