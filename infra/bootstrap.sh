@@ -13,6 +13,8 @@ say() { printf '[bootstrap] %s\n' "$*" >&2; }
 missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+# chromium renders the HTML reports headless (report tests, the demo's screenshot).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"
   sudo=""
