@@ -141,12 +141,16 @@ test('extractFrames, provided crops: a missing image is a no-face row, an unread
   );
   await store.put('manifest.json', JSON.stringify(manifest));
   const logs: string[] = [];
-  const { extractFrames } = createFramesActivities({
+  const activities = createFramesActivities({
     store,
     config: { stateDir: root },
     log: (l) => logs.push(l),
   });
-  const result = await extractFrames({ manifestKey: 'manifest.json', shardId: 's1', maxCropSide: 128 });
+  const result = await activities.extractFrames({
+    manifestKey: 'manifest.json',
+    shardId: 's1',
+    maxCropSide: 128,
+  });
   t.is(result.frames, 5);
   t.is(result.faces, 3);
   t.is(result.noFaceFrames, 2);
@@ -168,10 +172,14 @@ test('extractFrames, provided crops: a missing image is a no-face row, an unread
   );
   t.deepEqual(Buffer.from(rows[0]!.image!), small, 'a crop within the cap is stored as the dataset gave it');
   t.deepEqual([rows[1]!.cropWidth, rows[1]!.cropHeight], [95, 128], 'a larger one is shrunk to the cap');
-  const again = await extractFrames({ manifestKey: 'manifest.json', shardId: 's1', maxCropSide: 128 });
+  const again = await activities.extractFrames({
+    manifestKey: 'manifest.json',
+    shardId: 's1',
+    maxCropSide: 128,
+  });
   t.true(again.reused);
   const wrong = await t.throwsAsync(
-    extractFrames({
+    activities.extractFrames({
       manifestKey: 'manifest.json',
       shardId: 's1',
       maxCropSide: 128,
@@ -222,8 +230,8 @@ test('extractFrames, yunet on a video: faces with boxes, scores, landmarks and t
     4,
   );
   await store.put('manifest.json', JSON.stringify(manifest));
-  const { extractFrames } = createFramesActivities({ store, config: { stateDir: root }, log: () => {} });
-  const result = await extractFrames({
+  const activities = createFramesActivities({ store, config: { stateDir: root }, log: () => {} });
+  const result = await activities.extractFrames({
     manifestKey: 'manifest.json',
     shardId: 's1',
     maxCropSide: 256,

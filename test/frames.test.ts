@@ -210,11 +210,11 @@ test('rotation metadata: frames come out in display orientation with swapped siz
   t.is(frames.length, 60);
   t.true(frames.every((f) => f.width === H && f.height === W));
   // A quarter turn maps coded (x, y) to (H-1-y, x) (clockwise) or (y, W-1-x) (counter-clockwise).
-  const clockwise = (f: DecodedFrame) => (x: number, y: number) => (x * H + (H - 1 - y)) * 3;
-  const counter = (f: DecodedFrame) => (x: number, y: number) => ((W - 1 - x) * H + y) * 3;
-  const turn = readIndex(frames[0]!, clockwise(frames[0]!)) === 1 ? clockwise : counter;
+  const clockwise = (x: number, y: number): number => (x * H + (H - 1 - y)) * 3;
+  const counter = (x: number, y: number): number => ((W - 1 - x) * H + y) * 3;
+  const turn = readIndex(frames[0]!, clockwise) === 1 ? clockwise : counter;
   t.deepEqual(
-    frames.map((f) => readIndex(f, turn(f))),
+    frames.map((f) => readIndex(f, turn)),
     Array.from({ length: 60 }, (_, i) => i + 1),
   );
 });

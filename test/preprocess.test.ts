@@ -1,0 +1,159 @@
+/**
+ * Backbone preprocessing against an independent reference: PIL Image.resize(BILINEAR) + numpy
+ * normalisation (what torchvision's Resize does for the HSEmotion backbones), on crops of the
+ * real portraits and on generated frames, for 112/224/260 and both normalisations. Tolerances
+ * are in 8-bit levels before normalisation; docs/FRAMES.md says where they come from.
+ */
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import {
+  decodeImage,
+  encodeCrop,
+  preprocessCrop,
+  type PixelRect,
+  type RgbImage,
+} from '../media/preprocess.ts';
+import { IMAGENET_MEAN, IMAGENET_STD } from '../models/registry.ts';
+import { python } from './helpers/env.ts';
+
+const FACES = join(import.meta.dirname, '..', '..', 'shared', 'data', 'faces');
+
+const NORMALISATIONS = {
+  imagenet: { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] },
+  half: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+} as const;
+
+/**
+ * Absolute difference allowed, in 8-bit levels (1 level = 1 / (255 std) after normalisation):
+ * inside, on the one-pixel border, and on average, by how much the crop's longer side shrinks.
+ */
+function tolerance(
+  crop: { width: number; height: number },
+  size: number,
+): { max: number; border: number; mean: number } {
+  const shrink = Math.max(crop.width, crop.height) / size;
+  if (shrink <= 1) return { max: 2, border: 2, mean: 0.05 };
+  if (shrink < 4) return { max: 2, border: 12, mean: 0.35 };
+  return { max: 8, border: 12, mean: 0.6 };
+}
+
+const REFERENCE = `
+import sys, json, base64, io
+import numpy as np
+from PIL import Image
+req = json.load(sys.stdin)
+img = Image.open(io.BytesIO(base64.b64decode(req["png"]))).convert("RGB")
+s = req["size"]
+x = np.asarray(img.resize((s, s), Image.BILINEAR), dtype=np.float64) / 255.0
+x = (x - np.array(req["mean"])) / np.array(req["std"])
+print(json.dumps(np.ascontiguousarray(x.transpose(2, 0, 1)).ravel().tolist()))
+`;
+
+interface Case {
+  readonly name: string;
+  readonly png: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+}
+
+async function portraitCrop(file: string, rect: PixelRect | null): Promise<Case> {
+  const image = await decodeImage(readFileSync(join(FACES, file)));
+  const crop = await encodeCrop(image, 4096, rect ?? undefined);
+  return {
+    name: `${file} ${rect ? `${rect.width}x${rect.height}` : 'whole'}`,
+    png: crop.png,
+    width: crop.width,
+    height: crop.height,
+  };
+}
+
+/** A generated frame with hard edges, gradients and noise: the worst case for resampling. */
+async function generatedFrame(width: number, height: number, seed: number): Promise<Case> {
+  const rgb = new Uint8Array(width * height * 3);
+  let a = seed;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      a = (a * 1103515245 + 12345) >>> 0;
+      const o = (y * width + x) * 3;
+      rgb[o] = (x * 255) / width;
+      rgb[o + 1] = ((x >> 3) + (y >> 3)) & 1 ? 230 : 20;
+      rgb[o + 2] = (a >>> 24) & 0xff;
+    }
+  const frame: RgbImage = { width, height, rgb };
+  const crop = await encodeCrop(frame, 4096);
+  return { name: `generated ${width}x${height}`, png: crop.png, width, height };
+}
+
+const cases: Promise<Case>[] = [
+  portraitCrop('portrait-1.jpg', { left: 371, top: 90, width: 240, height: 329 }),
+  portraitCrop('portrait-2.jpg', { left: 427, top: 177, width: 286, height: 398 }),
+  portraitCrop('portrait-1.jpg', { left: 450, top: 200, width: 60, height: 70 }),
+  portraitCrop('portrait-2.jpg', null),
+  generatedFrame(96, 80, 1),
+  generatedFrame(300, 200, 2),
+];
+
+for (const [index, pending] of cases.entries()) {
+  for (const size of [112, 224, 260]) {
+    for (const [normName, norm] of Object.entries(NORMALISATIONS)) {
+      test(`preprocess matches PIL + numpy: case ${index} at ${size}, ${normName}`, async (t) => {
+        const crop = await pending;
+        const out = new Float32Array(3 * size * size + 5).fill(Number.NaN);
+        const descriptor = { inputSize: size, mean: norm.mean, std: norm.std, channelOrder: 'RGB' } as const;
+        await preprocessCrop(crop.png, descriptor, out, 5);
+        const reference = python<number[]>(REFERENCE, {
+          png: Buffer.from(crop.png).toString('base64'),
+          size,
+          mean: norm.mean,
+          std: norm.std,
+        });
+        t.is(reference.length, 3 * size * size);
+        const plane = size * size;
+        let max = 0;
+        let border = 0;
+        let sum = 0;
+        for (let i = 0; i < reference.length; i++) {
+          const level = Math.abs(out[5 + i]! - reference[i]!) * 255 * norm.std[Math.floor(i / plane)]!;
+          const x = i % size;
+          const y = Math.floor((i % plane) / size);
+          if (x === 0 || y === 0 || x === size - 1 || y === size - 1) border = Math.max(border, level);
+          else max = Math.max(max, level);
+          sum += level;
+        }
+        const mean = sum / reference.length;
+        const allowed = tolerance(crop, size);
+        t.log(
+          `${crop.name} -> ${size} ${normName}: max ${max.toFixed(3)} levels inside, ${border.toFixed(3)} on the border, mean ${mean.toFixed(4)}`,
+        );
+        t.true(max <= allowed.max + 1e-3, `max ${max} > ${allowed.max}`);
+        t.true(border <= allowed.border + 1e-3, `border ${border} > ${allowed.border}`);
+        t.true(mean <= allowed.mean, `mean ${mean} > ${allowed.mean}`);
+      });
+    }
+  }
+}
+
+test('BGR backbones get channels swapped with mean/std in their own order', async (t) => {
+  const crop = await cases[4]!;
+  const rgb = new Float32Array(3 * 112 * 112);
+  const bgr = new Float32Array(3 * 112 * 112);
+  const norm = NORMALISATIONS.half;
+  await preprocessCrop(crop.png, { inputSize: 112, ...norm, channelOrder: 'RGB' }, rgb, 0);
+  await preprocessCrop(crop.png, { inputSize: 112, ...norm, channelOrder: 'BGR' }, bgr, 0);
+  const plane = 112 * 112;
+  t.deepEqual(bgr.subarray(0, plane), rgb.subarray(2 * plane));
+  t.deepEqual(bgr.subarray(2 * plane), rgb.subarray(0, plane));
+});
+
+test('greyscale and alpha crops become three-channel RGB', async (t) => {
+  const grey = await sharp({
+    create: { width: 50, height: 40, channels: 4, background: { r: 100, g: 100, b: 100, alpha: 0.5 } },
+  })
+    .greyscale()
+    .png()
+    .toBuffer();
+  const decoded = await decodeImage(new Uint8Array(grey));
+  t.deepEqual([decoded.width, decoded.height, decoded.rgb.length], [50, 40, 50 * 40 * 3]);
+});
