@@ -10,6 +10,7 @@ import { ensureBucket, s3Client } from '../storage/objectStore.ts';
 import { venvBin } from './paths.ts';
 import {
   freePorts,
+  ServiceError,
   serviceStatus,
   startService,
   stopService,
