@@ -88,30 +88,48 @@ export async function probeVideo(
   };
 }
 
+/** Every frame's presentation timestamp, in display order (index 0 = frame 1). */
+export interface FrameStamps {
+  /** Integer timestamps in the stream's time base, ascending. */
+  readonly pts: Float64Array;
+  /** Seconds per timestamp unit. */
+  readonly timeBase: number;
+}
+
 /**
- * Presentation times (seconds) of every frame, in display order (index 0 = frame 1), from the
- * packets' timestamps; null when the container lacks them.
+ * Presentation timestamps of every frame from the packets (demuxing only, no decoding); null
+ * when the container lacks them or two frames share one (then frames can only be counted).
  */
-export async function framePresentationTimes(path: string): Promise<Float64Array | null> {
+export async function frameStamps(path: string): Promise<FrameStamps | null> {
   const { stdout, stderr, code } = await run('ffprobe', [
     '-v',
     'error',
     '-select_streams',
     'v:0',
     '-show_entries',
-    'packet=pts_time',
+    'stream=time_base:packet=pts',
     '-of',
-    'csv=p=0',
+    'json',
     path,
   ]);
   if (code !== 0)
     throw new VideoError(path, `ffprobe failed reading timestamps (exit ${code}): ${lastLine(stderr)}`);
-  const times = stdout
-    .split('\n')
-    .map((l) => l.trim().replace(/,$/, ''))
-    .filter((l) => l.length > 0);
-  if (times.some((t) => !Number.isFinite(Number(t)))) return null;
-  return Float64Array.from(times, Number).sort();
+  const parsed = JSON.parse(stdout) as { packets?: { pts?: number }[]; streams?: { time_base?: string }[] };
+  const [num, den] = (parsed.streams?.[0]?.time_base ?? '').split('/').map(Number);
+  const packets = parsed.packets ?? [];
+  if (!(num && den) || packets.some((p) => typeof p.pts !== 'number')) return null;
+  const pts = Float64Array.from(packets, (p) => p.pts!).sort();
+  for (let i = 1; i < pts.length; i++) if (pts[i] === pts[i - 1]) return null;
+  return { pts, timeBase: num / den };
+}
+
+/**
+ * Presentation times (seconds) of every frame, in display order (index 0 = frame 1); null when
+ * the container lacks usable timestamps.
+ */
+export async function framePresentationTimes(path: string): Promise<Float64Array | null> {
+  const stamps = await frameStamps(path);
+  return stamps && stamps.pts.map((p) => p * stamps.timeBase);
 }
 
 /** Which frames of a range to keep: all, every k-th (frames 1, 1+k, ...), or about targetFps per second. */
@@ -186,13 +204,20 @@ export interface DecodeSummary {
   readonly error: string | null;
 }
 
+const SHOWINFO = /^\[Parsed_showinfo_\d+ @ [^\]]+\] \[info\] n:\s*\d+ pts:\s*(-?\d+|NOPTS)/;
+const PROBLEM = /^(?:\[[^\]]+\] )?\[(error|fatal)\] (.*)$/;
+
 /**
- * Streams the sampled frames of first..last (1-based, display order, every decoded frame counted
- * whatever its timestamp, so variable frame rate files number like the annotation files) as RGB;
- * rotation metadata is applied. Only one frame is buffered beyond the pipe's own buffer.
+ * Streams the sampled frames of first..last (1-based, display order) as RGB; rotation metadata
+ * is applied. Only one frame is buffered beyond the pipe's own buffer.
  *
- * A file that yields no frame at all throws VideoError. A file damaged or shorter than asked
- * yields the frames before the damage and returns a summary whose error says what happened.
+ * Numbering: when every packet has its own timestamp, a decoded frame's number is the rank of
+ * its timestamp among all packets, so a frame the decoder drops (damage) leaves a gap instead of
+ * shifting the frames after it, and variable frame rate files number like the annotation files.
+ * Otherwise frames are counted as they come out of the decoder.
+ *
+ * A file that yields no frame at all throws VideoError. A damaged or short file yields the frames
+ * it can decode and returns a summary whose error says what happened.
  */
 export async function* decodeFrames(
   path: string,
@@ -200,23 +225,36 @@ export async function* decodeFrames(
   options: DecodeOptions,
 ): AsyncGenerator<DecodedFrame, DecodeSummary> {
   const { width, height } = probe;
-  const { first, last } = options;
+  const { first } = options;
   const sampling = options.sampling ?? {};
-  const times = sampling.targetFps !== undefined ? await framePresentationTimes(path) : null;
-  const wanted = sampledFrames(first, last, sampling, times, probe.fps);
+  const stamps = await frameStamps(path);
+  const last = stamps ? Math.min(options.last, Math.max(stamps.pts.length, first)) : options.last;
+  const times = stamps && stamps.pts.map((p) => p * stamps.timeBase);
+  const wanted = sampledFrames(first, options.last, sampling, times, probe.fps);
   const keep = new Set(wanted);
-  const every = sampling.targetFps === undefined ? (sampling.every ?? 1) : 1;
-  const select =
-    every > 1
-      ? `select=between(n\\,${first - 1}\\,${last - 1})*not(mod(n\\,${every}))`
-      : `select=between(n\\,${first - 1}\\,${last - 1})`;
+  // Frame number of each timestamp, when numbering by timestamps.
+  const frameOfPts = new Map<number, number>();
+  let select: string;
+  if (stamps && stamps.pts.length >= first) {
+    stamps.pts.forEach((p, i) => frameOfPts.set(p, i + 1));
+    const inRange = wanted.filter((f) => f <= last);
+    select =
+      inRange.length > 0 && inRange.length < last - first + 1 && inRange.length <= 2000
+        ? `select=${inRange.map((f) => `eq(pts\\,${stamps.pts[f - 1]})`).join('+')}`
+        : `select=between(pts\\,${stamps.pts[first - 1]}\\,${stamps.pts[last - 1]})`;
+  } else {
+    select = `select=between(n\\,${first - 1}\\,${last - 1})`;
+  }
   const frameBytes = width * height * 3;
   const child = spawn(
     'ffmpeg',
     [
-      '-v',
-      'error',
+      '-hide_banner',
+      '-nostats',
       '-nostdin',
+      '-loglevel',
+      'level+info',
+      '-copyts',
       '-threads',
       String(options.threads ?? 1),
       '-i',
@@ -224,7 +262,7 @@ export async function* decodeFrames(
       '-map',
       '0:v:0',
       '-vf',
-      select,
+      `${select},showinfo=checksum=0`,
       '-fps_mode',
       'passthrough',
       // Keep the demuxer's time base: rounding VFR timestamps to 1/fps would collide.
@@ -238,58 +276,81 @@ export async function* decodeFrames(
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    if (stderr.length < 64 * 1024) stderr += d;
+  // Timestamps of the frames showinfo saw, in output order; each is logged before its frame is written.
+  const shown: (number | null)[] = [];
+  const problems: string[] = [];
+  let stderrOpen = true;
+  let wake: (() => void) | null = null;
+  let partialLine = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => {
+    const lines = (partialLine + d).split('\n');
+    partialLine = lines.pop() ?? '';
+    for (const line of lines) {
+      const info = SHOWINFO.exec(line);
+      if (info) shown.push(info[1] === 'NOPTS' ? null : Number(info[1]));
+      else {
+        const problem = PROBLEM.exec(line.trim());
+        if (problem && problems.length < 50) problems.push(line.trim().replace(/ \[(error|fatal)\]/, ''));
+      }
+    }
+    wake?.();
   });
+  child.stderr.on('end', () => {
+    stderrOpen = false;
+    wake?.();
+  });
+  const nextShown = async (): Promise<number | null | undefined> => {
+    while (shown.length === 0 && stderrOpen) await new Promise<void>((resolve) => (wake = resolve));
+    wake = null;
+    return shown.length > 0 ? shown.shift() : undefined;
+  };
   const closed = once(child, 'close') as Promise<[number | null]>;
-  // Frame numbers the decoder will emit, in order (every-k selection happens inside ffmpeg).
-  const emitted: number[] = [];
-  for (let f = first; f <= last; f++) if ((f - 1) % every === 0) emitted.push(f);
   let pending: Buffer = Buffer.alloc(0);
-  let index = 0;
+  let counted = first - 1;
   let decoded = 0;
   let lastFrame: number | null = null;
+  const numbering: string[] = [];
   try {
     for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
       while (pending.length >= frameBytes) {
-        const frame = emitted[index++];
-        if (frame === undefined) {
-          throw new VideoError(
-            path,
-            `ffmpeg produced more than the ${emitted.length} frames selected in ${first}..${last}`,
-          );
-        }
-        if (!keep.has(frame)) {
-          pending = pending.subarray(frameBytes);
-          continue;
+        const pts = await nextShown();
+        let frame = pts === null || pts === undefined ? undefined : frameOfPts.get(pts);
+        if (frameOfPts.size === 0) frame = ++counted;
+        else if (frame === undefined) {
+          frame = (lastFrame ?? first - 1) + 1;
+          if (numbering.length < 3)
+            numbering.push(
+              `a frame with timestamp ${pts ?? 'none'} is not in the packet index; numbered ${frame}`,
+            );
         }
         const rgb = new Uint8Array(pending.subarray(0, frameBytes));
         pending = pending.subarray(frameBytes);
+        if (!keep.has(frame) || (lastFrame !== null && frame <= lastFrame)) continue;
         decoded++;
         lastFrame = frame;
         yield { frame, width, height, rgb };
       }
     }
     const [code] = await closed;
-    const problems: string[] = [];
-    if (code !== 0) problems.push(`ffmpeg exited with ${code}`);
-    if (pending.length > 0) problems.push(`a partial frame of ${pending.length} bytes`);
+    const report: string[] = [];
+    if (code !== 0) report.push(`ffmpeg exited with ${code}`);
+    if (pending.length > 0) report.push(`a partial frame of ${pending.length} bytes`);
     if (decoded < wanted.length) {
-      problems.push(
-        `expected ${wanted.length} frames in ${first}..${last}, decoded ${decoded}` +
+      report.push(
+        `expected ${wanted.length} frames in ${first}..${options.last}, decoded ${decoded}` +
           (lastFrame === null ? '' : ` (the last is frame ${lastFrame})`),
       );
     }
-    const log = stderr.trim().split('\n').filter(Boolean);
-    if (log.length > 0)
-      problems.push(
-        `ffmpeg: ${log.slice(0, 3).join(' | ')}${log.length > 3 ? ` (+${log.length - 3} more lines)` : ''}`,
+    report.push(...numbering);
+    if (problems.length > 0)
+      report.push(
+        `ffmpeg: ${problems.slice(0, 3).join(' | ')}${problems.length > 3 ? ` (+${problems.length - 3} more lines)` : ''}`,
       );
     if (decoded === 0 && wanted.length > 0)
-      throw new VideoError(path, `no frame decoded: ${problems.join('; ')}`);
-    return { wanted: wanted.length, decoded, lastFrame, error: problems.length ? problems.join('; ') : null };
+      throw new VideoError(path, `no frame decoded: ${report.join('; ')}`);
+    return { wanted: wanted.length, decoded, lastFrame, error: report.length ? report.join('; ') : null };
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
