@@ -21,6 +21,11 @@ export function blueScale(t: number): string {
   return `rgb(${mix(247, 8)},${mix(251, 48)},${mix(255, 107)})`;
 }
 
+/** Width a title needs at 14 px (generous average glyph width). */
+function titleWidth(title: string): number {
+  return Math.ceil(title.length * 8.2) + 24;
+}
+
 function svgOpen(id: string, width: number, height: number, title: string): string {
   return (
     `<svg class="plot" data-plot="${escapeXml(id)}" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeXml(title)}">` +
@@ -49,10 +54,10 @@ export function heatmap(matrix: readonly (readonly number[])[], o: HeatmapOption
   const rows = matrix.length;
   const cols = matrix[0]?.length ?? 0;
   const cell = o.cell ?? 34;
-  const left = 130;
+  const left = 30 + 6.5 * Math.max(4, ...o.rowLabels.map((l) => l.length));
   const top = 36;
-  const width = left + cols * cell + 20;
-  const height = top + rows * cell + 110;
+  const width = Math.max(left + cols * cell + 20, titleWidth(o.title));
+  const height = top + rows * cell + 40 + 6 * Math.max(4, ...o.columnLabels.map((l) => l.length));
   const max = Math.max(1, ...matrix.flat());
   const parts = [svgOpen(o.id, width, height, o.title)];
   matrix.forEach((row, r) => {
@@ -109,12 +114,16 @@ export interface BarOptions {
 }
 
 export function barChart(values: readonly number[], o: BarOptions): string {
-  const left = 50;
+  const longest = Math.max(
+    4,
+    ...o.labels.map((l, i) => l.length + (o.notes?.[i] ? o.notes[i].length + 3 : 0)),
+  );
+  const left = Math.max(50, 10 + 4.4 * longest);
   const top = 34;
   const plotH = 200;
   const bar = 34;
-  const width = left + values.length * bar + 30;
-  const height = top + plotH + 100;
+  const width = Math.max(left + values.length * bar + 30, titleWidth(o.title));
+  const height = top + plotH + 20 + 4.6 * longest;
   const y = (v: number): number =>
     top + plotH - ((Math.max(o.min, Math.min(o.max, v)) - o.min) / (o.max - o.min)) * plotH;
   const parts = [svgOpen(o.id, width, height, o.title)];
@@ -206,7 +215,7 @@ export function lineChart(series: readonly LineSeries[], o: LineOptions): string
     const x = xPos(o.marker.x);
     parts.push(
       `<line x1="${x}" y1="${top}" x2="${x}" y2="${top + plotH}" stroke="#999999" stroke-dasharray="4 3"/>`,
-      `<text x="${x + 4}" y="${top + 12}" font-size="10" fill="#666666" ${FONT}>${escapeXml(o.marker.label)}</text>`,
+      `<text x="${x - 4}" y="${top + plotH - 6}" text-anchor="end" font-size="10" fill="#666666" ${FONT}>${escapeXml(o.marker.label)}</text>`,
     );
   }
   series.forEach((s, i) => {
