@@ -3,8 +3,21 @@
  * (any S3-compatible endpoint, credentials from the standard AWS chain) and a local-directory
  * implementation (the zero-setup default). Keys are '/'-separated and relative to the store root.
  */
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import {
+  copyFile,
+  link,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import {
@@ -36,8 +49,20 @@ export interface ObjectStore {
   put(key: string, body: Uint8Array | string): Promise<void>;
   /** Streams a local file into the object (multipart on S3), atomically as put(). */
   putFile(key: string, path: string): Promise<void>;
+  /**
+   * Moves a finished local file into the object (multipart on S3), atomically as put(); the
+   * file is gone afterwards. The local store renames it when it lies on the same file system.
+   */
+  adoptFile(key: string, path: string): Promise<void>;
+  /**
+   * Creates the object only when the key is free; false (and nothing written) when it exists.
+   * Two racing callers cannot both get true: the commit point of the shard protocol.
+   */
+  putIfAbsent(key: string, body: Uint8Array | string): Promise<boolean>;
   /** Throws ObjectNotFoundError when the key does not exist. */
   get(key: string): Promise<Uint8Array>;
+  /** The object's bytes as a stream, for objects too large to hold; ObjectNotFoundError when absent. */
+  getStream(key: string): Promise<Readable>;
   head(key: string): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with prefix, in key order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
@@ -100,9 +125,47 @@ export class LocalDirStore implements ObjectStore {
   }
 
   async putFile(key: string, path: string): Promise<void> {
-    const { pipeline } = await import('node:stream/promises');
-    const { createWriteStream } = await import('node:fs');
     await this.atomicWrite(key, (tmp) => pipeline(createReadStream(path), createWriteStream(tmp)));
+  }
+
+  async adoptFile(key: string, path: string): Promise<void> {
+    await this.atomicWrite(key, async (tmp) => {
+      try {
+        await rename(path, tmp);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+        await copyFile(path, tmp);
+        await rm(path, { force: true });
+      }
+    });
+  }
+
+  /** link() fails when the target exists, so exactly one of several racing writers creates it. */
+  async putIfAbsent(key: string, body: Uint8Array | string): Promise<boolean> {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = `${target}.tmp-${randomUUID()}`;
+    try {
+      await writeFile(tmp, body);
+      await link(tmp, target);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  /** The file that holds the object, for readers that open it in place. */
+  filePath(key: string): string {
+    return this.path(key);
+  }
+
+  async getStream(key: string): Promise<Readable> {
+    const path = this.path(key);
+    if (!(await this.head(key))) throw new ObjectNotFoundError(this.uri, key);
+    return createReadStream(path);
   }
 
   async get(key: string): Promise<Uint8Array> {
@@ -186,6 +249,38 @@ export class S3Store implements ObjectStore {
       queueSize: 4,
     });
     await upload.done();
+  }
+
+  async adoptFile(key: string, path: string): Promise<void> {
+    await this.putFile(key, path);
+    await rm(path, { force: true });
+  }
+
+  async putIfAbsent(key: string, body: Uint8Array | string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body, IfNoneMatch: '*' }),
+      );
+      return true;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412) return false;
+      throw err;
+    }
+  }
+
+  async getStream(key: string): Promise<Readable> {
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
+      );
+      if (!out.Body) throw new ObjectNotFoundError(this.uri, key);
+      return out.Body as Readable;
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === 'NoSuchKey' || name === 'NotFound') throw new ObjectNotFoundError(this.uri, key);
+      throw err;
+    }
   }
 
   async get(key: string): Promise<Uint8Array> {

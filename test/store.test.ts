@@ -79,8 +79,9 @@ for (const [kind, open] of Object.entries(stores)) {
     const visible = [];
     for await (const r of listCommitted(store, 'shards/')) visible.push(r.key);
     t.deepEqual(visible, ['shards/x.parquet']);
-    // Data that disagrees with its marker is refused.
-    await store.put('shards/x.parquet', randomBytes(4096));
+    // The bytes live in an object named by their checksum; data that disagrees with its marker is refused.
+    t.is(first.record.object, `shards/x.${first.record.sha256.slice(0, 16)}.parquet`);
+    await store.put(first.record.object!, randomBytes(4096));
     await t.throwsAsync(() => readCommitted(store, 'shards/x.parquet'), {
       instanceOf: CorruptShardError,
       message: /expected sha256/,
