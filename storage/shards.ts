@@ -6,6 +6,7 @@
  * Embedding shard: the same rows plus backbone identity, embedding float32[D] and scores
  * float32[K]; no-face rows keep null vectors so "no face" differs from "missing".
  */
+import { readFileSync } from 'node:fs';
 import {
   Binary,
   Bool,
@@ -13,11 +14,16 @@ import {
   FixedSizeList,
   Float32,
   Int32,
+  RecordBatch,
+  Schema,
+  Struct,
   Table,
   Utf8,
   makeData,
   makeVector,
   vectorFromArray,
+  type Data,
+  type DataType,
   type Vector,
 } from 'apache-arrow';
 import { decodeParquet, encodeParquet } from './parquet.ts';
@@ -158,8 +164,63 @@ export interface EmbeddingIdentity {
 }
 
 /**
- * Encodes embedding rows. embeddings: float32 [rows, embeddingDim] and scores [rows, scoresDim],
- * row-major; a no-face row's slice is ignored and stored as null.
+ * The embedding shard's columns, in file order: dataset, split, the face row key columns,
+ * backbone, backbone_version, model_sha256, embedding FixedSizeList<float32>[embeddingDim] and
+ * scores FixedSizeList<float32>[scoresDim]. embeddings and scores are row-major
+ * [rows, dim]; a no-face row's slice is ignored and stored as null.
+ */
+export function embeddingColumns(
+  identity: EmbeddingIdentity,
+  rows: readonly FaceRowKey[],
+  embeddings: Float32Array,
+  scores: Float32Array,
+): Record<string, Vector> {
+  const valid = rows.map((r) => !r.noFace);
+  const constant = (value: string): Vector =>
+    vectorFromArray(
+      rows.map(() => value),
+      new Utf8(),
+    );
+  return {
+    dataset: constant(identity.dataset),
+    split: constant(identity.split),
+    ...keyColumns(rows),
+    backbone: constant(identity.backbone),
+    backbone_version: constant(identity.backboneVersion),
+    model_sha256: constant(identity.modelSha256),
+    embedding: fixedSizeFloatColumn(embeddings, identity.embeddingDim, valid),
+    scores: fixedSizeFloatColumn(scores, identity.scoresDim, valid),
+  };
+}
+
+/** The embedding shard's Arrow schema; every top-level field nullable, whatever the rows hold. */
+export function embeddingSchema(identity: EmbeddingIdentity): Schema {
+  const columns = embeddingColumns(identity, [], new Float32Array(0), new Float32Array(0));
+  return new Schema(Object.entries(columns).map(([name, vector]) => new Field(name, vector.type, true)));
+}
+
+/** Columns as one record batch of exactly `schema` (streamed batches must share one schema). */
+export function recordBatchOf(schema: Schema, columns: Record<string, Vector>): RecordBatch {
+  const children: Data[] = schema.fields.map((field): Data => {
+    const vector: Vector<DataType> | undefined = columns[field.name];
+    if (!vector) throw new Error(`record batch: column ${field.name} missing`);
+    const [data, ...more] = vector.data;
+    if (!data || more.length > 0) {
+      throw new Error(`record batch: column ${field.name}: expected one chunk, got ${vector.data.length}`);
+    }
+    return data;
+  });
+  const length = children[0]?.length ?? 0;
+  return new RecordBatch(
+    schema,
+    makeData({ type: new Struct(schema.fields), length, nullCount: 0, children }),
+  );
+}
+
+/**
+ * Encodes embedding rows in memory. embeddings: float32 [rows, embeddingDim] and scores
+ * [rows, scoresDim], row-major; a no-face row's slice is ignored and stored as null.
+ * EmbeddingShardWriter (storage/shardWriter.ts) streams the same schema into the store.
  */
 export function encodeEmbeddingShard(
   identity: EmbeddingIdentity,
@@ -168,24 +229,7 @@ export function encodeEmbeddingShard(
   scores: Float32Array,
   metadata: Record<string, string>,
 ): Uint8Array {
-  const valid = rows.map((r) => !r.noFace);
-  const constant = (value: string): Vector =>
-    vectorFromArray(
-      rows.map(() => value),
-      new Utf8(),
-    );
-  const columns = keyColumns(rows);
-  const table = new Table({
-    dataset: constant(identity.dataset),
-    split: constant(identity.split),
-    ...columns,
-    backbone: constant(identity.backbone),
-    backbone_version: constant(identity.backboneVersion),
-    model_sha256: constant(identity.modelSha256),
-    embedding: fixedSizeFloatColumn(embeddings, identity.embeddingDim, valid),
-    scores: fixedSizeFloatColumn(scores, identity.scoresDim, valid),
-  });
-  return encodeParquet(table, metadata);
+  return encodeParquet(new Table(embeddingColumns(identity, rows, embeddings, scores)), metadata);
 }
 
 /** Embedding rows as columns: keys per row, vectors row-major, null vectors as NaN-free zeros with valid=false. */
@@ -222,3 +266,53 @@ export function decodeEmbeddingShard(bytes: Uint8Array): EmbeddingColumns {
 }
 
 export const EMBEDDING_SCHEMA_VERSION = '1';
+
+/** The code that wrote a file: `affectflow@<package version>`, in every embedding shard's metadata. */
+export const CODE_VERSION = `affectflow@${
+  (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+    .version
+}`;
+
+/** What an embedding shard's file-level metadata records besides its identity. */
+export interface EmbeddingFileMetadata {
+  readonly shardId: string;
+  /** Hash of everything that shapes an embedding besides the crop (storage key component). */
+  readonly configHash: string;
+  /** The backbone descriptor as JSON. */
+  readonly backbone: string;
+  /** How crops become input tensors, in words. */
+  readonly preprocessing: string;
+  /** Further keys, written with an `affectflow.` prefix. */
+  readonly extra?: Readonly<Record<string, string>>;
+}
+
+/** File-level key/value metadata of an embedding shard. */
+export function embeddingFileMetadata(
+  identity: EmbeddingIdentity,
+  file: EmbeddingFileMetadata,
+): Record<string, string> {
+  return {
+    ...Object.fromEntries(Object.entries(file.extra ?? {}).map(([k, v]) => [`affectflow.${k}`, v])),
+    'affectflow.kind': 'embeddings',
+    'affectflow.schema_version': EMBEDDING_SCHEMA_VERSION,
+    'affectflow.code_version': CODE_VERSION,
+    'affectflow.dataset': identity.dataset,
+    'affectflow.split': identity.split,
+    'affectflow.shard_id': file.shardId,
+    'affectflow.config_hash': file.configHash,
+    'affectflow.backbone': file.backbone,
+    'affectflow.preprocessing': file.preprocessing,
+  };
+}
+
+/** Columns worth dictionary encoding and statistics in an embedding shard: keys and constants. */
+export const EMBEDDING_INDEXED_COLUMNS = [
+  'dataset',
+  'split',
+  'video',
+  'frame',
+  'track_id',
+  'backbone',
+  'backbone_version',
+  'model_sha256',
+] as const;
