@@ -5,9 +5,10 @@
 import { getBackbone, backboneId } from '../models/registry.ts';
 import { preprocessCrop } from '../media/preprocess.ts';
 import { shortHash } from '../datasets/manifest.ts';
-import { commitShard, findCommit, readCommitted } from '../storage/commit.ts';
+import { findCommit, readCommitted } from '../storage/commit.ts';
 import { storeKeys } from '../storage/keys.ts';
-import { decodeFramesShard, encodeEmbeddingShard, EMBEDDING_SCHEMA_VERSION } from '../storage/shards.ts';
+import { EmbeddingShardWriter } from '../storage/shardWriter.ts';
+import { decodeFramesShard, EMBEDDING_SCHEMA_VERSION } from '../storage/shards.ts';
 import { classifyErrors, findShard, manifestReader, reportProgress, type ActivityDeps } from './context.ts';
 
 export interface EmbedShardInput {
@@ -71,7 +72,9 @@ export function createEmbedActivities(deps: ActivityDeps) {
           });
           reportProgress({ embedded: start + part.length, of: faces.length });
         }
-        const bytes = encodeEmbeddingShard(
+        const writer = EmbeddingShardWriter.open(
+          deps.store,
+          embeddingsKey,
           {
             dataset: manifest.datasetId,
             split: shard.split,
@@ -81,24 +84,21 @@ export function createEmbedActivities(deps: ActivityDeps) {
             embeddingDim: dim,
             scoresDim: k,
           },
-          rows,
-          embedding,
-          scores,
           {
-            'affectflow.kind': 'embeddings',
-            'affectflow.shard_id': shard.shardId,
-            'affectflow.config_hash': configHash,
-            'affectflow.backbone': JSON.stringify(descriptor),
-            'affectflow.preprocessing': 'rgb, squash resize (bilinear), /255, (x-mean)/std, NCHW float32',
-            'affectflow.execution_provider': session.provider,
+            shardId: shard.shardId,
+            configHash,
+            backbone: JSON.stringify(descriptor),
+            preprocessing: 'rgb, squash resize (bilinear), /255, (x-mean)/std, NCHW float32',
+            extra: { execution_provider: session.provider },
           },
         );
-        await commitShard(deps.store, embeddingsKey, bytes, rows.length, {
-          shardId: shard.shardId,
-          split: shard.split,
-          backbone: backboneId(descriptor),
-          configHash,
-        });
+        try {
+          await writer.append(rows, embedding, scores);
+        } catch (err) {
+          await writer.abort();
+          throw err;
+        }
+        await writer.commit({ backbone: backboneId(descriptor) });
         return { embeddingsKey, rows: rows.length, reused: false };
       });
     },
