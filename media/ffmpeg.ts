@@ -306,15 +306,25 @@ export async function* decodeFrames(
     return shown.length > 0 ? shown.shift() : undefined;
   };
   const closed = once(child, 'close') as Promise<[number | null]>;
-  let pending: Buffer = Buffer.alloc(0);
+  // Each frame is filled chunk by chunk into its own buffer: one copy per byte.
+  let current = new Uint8Array(frameBytes);
+  let filled = 0;
   let counted = first - 1;
   let decoded = 0;
   let lastFrame: number | null = null;
   const numbering: string[] = [];
   try {
     for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      while (pending.length >= frameBytes) {
+      let offset = 0;
+      while (offset < chunk.length) {
+        const take = Math.min(frameBytes - filled, chunk.length - offset);
+        current.set(chunk.subarray(offset, offset + take), filled);
+        filled += take;
+        offset += take;
+        if (filled < frameBytes) break;
+        const rgb = current;
+        current = new Uint8Array(frameBytes);
+        filled = 0;
         const pts = await nextShown();
         let frame = pts === null || pts === undefined ? undefined : frameOfPts.get(pts);
         if (frameOfPts.size === 0) frame = ++counted;
@@ -325,8 +335,6 @@ export async function* decodeFrames(
               `a frame with timestamp ${pts ?? 'none'} is not in the packet index; numbered ${frame}`,
             );
         }
-        const rgb = new Uint8Array(pending.subarray(0, frameBytes));
-        pending = pending.subarray(frameBytes);
         if (!keep.has(frame) || (lastFrame !== null && frame <= lastFrame)) continue;
         decoded++;
         lastFrame = frame;
@@ -336,7 +344,7 @@ export async function* decodeFrames(
     const [code] = await closed;
     const report: string[] = [];
     if (code !== 0) report.push(`ffmpeg exited with ${code}`);
-    if (pending.length > 0) report.push(`a partial frame of ${pending.length} bytes`);
+    if (filled > 0) report.push(`a partial frame of ${filled} bytes`);
     if (decoded < wanted.length) {
       report.push(
         `expected ${wanted.length} frames in ${first}..${options.last}, decoded ${decoded}` +

@@ -1,0 +1,124 @@
+/**
+ * Frame extraction on a generated 720p clip (a real portrait sliding across ffmpeg's moving
+ * testsrc2 pattern, H.264 CRF 18, 150 frames at 30 fps): decoding alone, decoding + whole-frame crops committed as a frames shard
+ * (no detection), and decoding + YuNet + face crops. Decoder threads: 2 (this machine's cores).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { createFramesActivities, type ExtractFramesInput } from '../activities/frames.ts';
+import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
+import { decodeFrames, probeVideo } from '../media/ffmpeg.ts';
+import { projectRoot } from '../infra/paths.ts';
+import { LocalDirStore } from '../storage/objectStore.ts';
+import { peakRss, timed, type Benchmark } from './harness.ts';
+
+const W = 1280;
+const H = 720;
+const FRAMES = 150;
+const FPS = 30;
+const THREADS = 2;
+
+/** ffmpeg's testsrc2 pattern (moving, coloured) with the portrait sliding across it; streamed, never in memory. */
+function generateClip(path: string): void {
+  const portrait = join(projectRoot, '..', 'shared', 'data', 'faces', 'portrait-1.jpg');
+  const result = spawnSync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${W}x${H}:rate=${FPS}`,
+    '-loop',
+    '1',
+    '-i',
+    portrait,
+    '-filter_complex',
+    `[1:v]scale=-2:600[f];[0:v][f]overlay=x='100+t*100':y=60:shortest=1,format=yuv420p`,
+    '-frames:v',
+    String(FRAMES),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-crf',
+    '18',
+    path,
+  ]);
+  if (result.status !== 0) throw new Error(`bench frames: ffmpeg failed: ${result.stderr.toString()}`);
+}
+
+export const benchmarks: Benchmark[] = [
+  {
+    name: 'frames',
+    async run() {
+      const root = mkdtempSync(join(tmpdir(), 'affectflow-bench-frames-'));
+      try {
+        const clip = join(root, 'clip.mp4');
+        generateClip(clip);
+        const probe = await probeVideo(clip);
+        const manifest: Manifest = {
+          format: MANIFEST_FORMAT,
+          datasetId: 'bench-frames',
+          root,
+          shardFrames: FRAMES,
+          videos: [
+            {
+              name: 'clip',
+              split: 'Train',
+              source: { kind: 'video', path: 'clip.mp4' },
+              ...probe,
+              contentHash: 'bench',
+            },
+          ],
+          shards: [
+            { shardId: 'all', video: 'clip', split: 'Train', firstFrame: 1, lastFrame: probe.frameCount },
+          ],
+          findings: [],
+        };
+        const store = new LocalDirStore(join(root, 'store'));
+        await store.put('manifest.json', JSON.stringify(manifest));
+        const activities = createFramesActivities({ store, config: { stateDir: root }, log: () => {} });
+        const extract = (input: Partial<ExtractFramesInput>) =>
+          activities.extractFrames({
+            manifestKey: 'manifest.json',
+            shardId: 'all',
+            maxCropSide: 256,
+            decoderThreads: THREADS,
+            ...input,
+          });
+
+        const measured = await peakRss(async () => {
+          const decode = await timed(async () => {
+            let n = 0;
+            for await (const frame of decodeFrames(clip, probe, {
+              first: 1,
+              last: probe.frameCount,
+              threads: THREADS,
+            }))
+              n += frame.rgb.length > 0 ? 1 : 0;
+            return n;
+          });
+          const crop = await timed(() => extract({ faceSource: 'whole-frame' }));
+          const yunet = await timed(() => extract({ faceSource: 'yunet' }));
+          return { decode, crop, yunet };
+        });
+        const { decode, crop, yunet } = measured.result;
+        if (yunet.result.faces < FRAMES * 0.9)
+          throw new Error(
+            `bench frames: expected a face in nearly every frame, got ${yunet.result.faces} of ${FRAMES}`,
+          );
+        return {
+          'frames.decode_720p.fps': { value: decode.result / decode.seconds, unit: 'frames/s' },
+          'frames.decode_crop_720p.fps': { value: crop.result.frames / crop.seconds, unit: 'frames/s' },
+          'frames.decode_yunet_720p.fps': { value: yunet.result.frames / yunet.seconds, unit: 'frames/s' },
+          'frames.peak_rss_mb': { value: measured.peakMb, unit: 'MB' },
+        };
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    },
+  },
+];
