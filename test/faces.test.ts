@@ -16,7 +16,7 @@ import { boxIou, openYuNet } from '../models/yunet.ts';
 import { readCommitted } from '../storage/commit.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
 import { decodeFramesShard } from '../storage/shards.ts';
-import { tempDir } from './helpers/env.ts';
+import { python, tempDir } from './helpers/env.ts';
 
 const FACES = join(import.meta.dirname, '..', '..', 'shared', 'data', 'faces');
 const RUNTIME = { provider: 'cpu', intraOpThreads: 1, interOpThreads: 1 } as const;
@@ -259,6 +259,32 @@ test('extractFrames, yunet on a video: faces with boxes, scores, landmarks and t
   t.deepEqual(
     [first.cropWidth, first.cropHeight],
     [Math.ceil(bx + bw) - Math.floor(bx), Math.ceil(by + bh) - Math.floor(by)],
+  );
+  const shardFile = join(root, 'frames.parquet');
+  writeFileSync(shardFile, (await readCommitted(store, result.framesKey))!.bytes);
+  const fromPyarrow = python<{
+    columns: string[];
+    landmarks: number[];
+    noFace: boolean[];
+    cropWidth: (number | null)[];
+  }>(
+    `
+import sys, json, pyarrow.parquet as pq
+t = pq.read_table(json.load(sys.stdin)).to_pydict()
+print(json.dumps({"columns": list(t), "landmarks": t["landmarks"][0], "noFace": t["no_face"], "cropWidth": t["crop_width"]}))
+`,
+    shardFile,
+  );
+  t.true(
+    ['landmarks', 'crop_width', 'crop_height', 'image', 'box', 'det_score'].every((c) =>
+      fromPyarrow.columns.includes(c),
+    ),
+  );
+  t.deepEqual(fromPyarrow.landmarks, Array.from(first.landmarks!));
+  t.deepEqual(fromPyarrow.noFace, [false, false, true, false]);
+  t.deepEqual(
+    fromPyarrow.cropWidth,
+    rows.map((r) => r.cropWidth),
   );
   const stored = await sharp(first.image!).metadata();
   t.deepEqual([stored.format, stored.width, stored.height], ['png', first.cropWidth, first.cropHeight]);
