@@ -69,6 +69,8 @@ export interface TrainAndEvaluateResult {
 export interface TrainActivityOptions {
   /** Execution provider of the head graphs; 'cuda' falls back to the CPU where it is missing. */
   readonly provider?: ExecutionProvider;
+  /** ONNX Runtime threads per head graph (default 1; 0 = one per core). */
+  readonly intraOpThreads?: number;
 }
 
 export class LabelFileError extends Error {
@@ -225,7 +227,11 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
           au: { ...DEFAULT_HEAD_SETTINGS.au, ...input.au },
           emi: { ...DEFAULT_HEAD_SETTINGS.emi, ...input.emi },
           windows: { ...DEFAULT_HEAD_SETTINGS.windows, ...input.windows },
-          runtime: { provider: options.provider ?? 'cpu', intraOpThreads: 0, log: deps.log },
+          runtime: {
+            provider: options.provider ?? 'cpu',
+            intraOpThreads: options.intraOpThreads ?? 1,
+            log: deps.log,
+          },
         };
         const faces = await loadFaces(deps.store, manifest, prefix);
         const videos: LabelledVideo[] = [];

@@ -6,7 +6,8 @@
  *
  * Parameters, float32 row-major: w1 [inputDim, hidden], b1 [hidden], w2 [hidden, outputs], b2 [outputs].
  */
-import { encodeModel, floatValueInfo, node } from '../models/onnxGraph.ts';
+import { encodeModel, floatTensor, floatValueInfo, node } from '../models/onnxGraph.ts';
+import { ADAM } from './adam.ts';
 
 /** softmax: single-label classes (weighted cross-entropy); sigmoid: independent labels (weighted BCE). */
 export type MlpOutput = 'softmax' | 'sigmoid';
@@ -47,10 +48,17 @@ const forwardNodes = [
  * sigmoid: target = w1 * y, weight = w0 * (1 - y) + w1 * y per element;
  *   loss = scale * sum(target * softplus(-z2) + (weight - target) * softplus(z2));
  *   dL/dz2 = scale * (p * weight - target).
- * Outputs: loss [] and grad_w1, grad_b1, grad_w2, grad_b2 shaped as the parameters.
+ * Outputs: loss [1] and grad_w1, grad_b1, grad_w2, grad_b2 shaped as the parameters.
+ *
+ * The same graph also takes one Adam step (Keras form, heads/adam.ts), so a training run moves no
+ * gradient through JavaScript: feeds m_<p>, v_<p> (moments, shaped as the parameters) and lr [1]
+ * (the bias-corrected step lr * sqrt(1 - beta2^t) / (1 - beta1^t)); outputs new_<p>, new_m_<p>,
+ * new_v_<p>. Fetch only the outputs needed: ONNX Runtime computes just what they depend on.
  */
 export function buildMlpTrainingGraph(shape: MlpShape): Uint8Array {
   const { outputs: c } = shape;
+  const dimsOf = (i: number): number[] =>
+    [[shape.inputDim, shape.hidden], [shape.hidden], [shape.hidden, c], [c]][i]!;
   const lossNodes =
     shape.output === 'softmax'
       ? [
@@ -83,25 +91,29 @@ export function buildMlpTrainingGraph(shape: MlpShape): Uint8Array {
       floatValueInfo('target', ['N', c]),
       ...(shape.output === 'sigmoid' ? [floatValueInfo('weight', ['N', c])] : []),
       floatValueInfo('scale', [1]),
+      ...PARAMS.flatMap((p, i) => [floatValueInfo(`m_${p}`, dimsOf(i)), floatValueInfo(`v_${p}`, dimsOf(i))]),
+      floatValueInfo('lr', [1]),
     ],
     output: [
       floatValueInfo('loss', [1]),
-      ...MLP_GRADIENTS.map((g, i) =>
-        floatValueInfo(
-          g,
-          i === 0
-            ? [shape.inputDim, shape.hidden]
-            : i === 1
-              ? [shape.hidden]
-              : i === 2
-                ? [shape.hidden, c]
-                : [c],
-        ),
-      ),
+      ...PARAMS.flatMap((p, i) => [
+        floatValueInfo(`new_${p}`, dimsOf(i)),
+        floatValueInfo(`new_m_${p}`, dimsOf(i)),
+        floatValueInfo(`new_v_${p}`, dimsOf(i)),
+      ]),
+      ...MLP_GRADIENTS.map((g, i) => floatValueInfo(g, dimsOf(i))),
+    ],
+    initializer: [
+      floatTensor('adam_beta1', [], Float32Array.of(ADAM.beta1)),
+      floatTensor('adam_one_minus_beta1', [], Float32Array.of(1 - ADAM.beta1)),
+      floatTensor('adam_beta2', [], Float32Array.of(ADAM.beta2)),
+      floatTensor('adam_one_minus_beta2', [], Float32Array.of(1 - ADAM.beta2)),
+      floatTensor('adam_epsilon', [], Float32Array.of(ADAM.epsilon)),
     ],
     node: [
       ...forwardNodes,
       ...lossNodes,
+      ...PARAMS.flatMap((p, i) => adamNodes(p, MLP_GRADIENTS[i]!)),
       node('Mul', ['neg_sum', 'scale'], ['loss']),
       node('Mul', ['dz2_unscaled', 'scale'], ['dz2']),
       node('Gemm', ['h', 'dz2'], ['grad_w2'], { transA: 1 }),
@@ -115,6 +127,24 @@ export function buildMlpTrainingGraph(shape: MlpShape): Uint8Array {
     ],
   };
   return encodeModel(graph, 11);
+}
+
+/** m' = b1 m + (1 - b1) g; v' = b2 v + (1 - b2) g^2; p' = p - lr m' / (sqrt(v') + eps). */
+function adamNodes(p: string, g: string) {
+  return [
+    node('Mul', [`m_${p}`, 'adam_beta1'], [`adam_${p}_m1`]),
+    node('Mul', [g, 'adam_one_minus_beta1'], [`adam_${p}_m2`]),
+    node('Add', [`adam_${p}_m1`, `adam_${p}_m2`], [`new_m_${p}`]),
+    node('Mul', [g, g], [`adam_${p}_g2`]),
+    node('Mul', [`v_${p}`, 'adam_beta2'], [`adam_${p}_v1`]),
+    node('Mul', [`adam_${p}_g2`, 'adam_one_minus_beta2'], [`adam_${p}_v2`]),
+    node('Add', [`adam_${p}_v1`, `adam_${p}_v2`], [`new_v_${p}`]),
+    node('Sqrt', [`new_v_${p}`], [`adam_${p}_sqrt`]),
+    node('Add', [`adam_${p}_sqrt`, 'adam_epsilon'], [`adam_${p}_den`]),
+    node('Div', [`new_m_${p}`, `adam_${p}_den`], [`adam_${p}_ratio`]),
+    node('Mul', [`adam_${p}_ratio`, 'lr'], [`adam_${p}_step`]),
+    node('Sub', [p, `adam_${p}_step`], [`new_${p}`]),
+  ];
 }
 
 /** Predict graph: x [N, inputDim] -> probabilities [N, outputs] (softmax rows or sigmoids). */

@@ -5,6 +5,7 @@
  */
 import test from 'ava';
 import { seededRandom } from '../datasets/synthetic.ts';
+import { Adam } from '../heads/adam.ts';
 import { searchThresholds, trainAuHead, auClassWeights } from '../heads/au.ts';
 import { compoundProbabilities, maxOverFaces } from '../heads/ce.ts';
 import { poolVideo, trainEmiHead } from '../heads/emi.ts';
@@ -88,6 +89,23 @@ for (const output of ['softmax', 'sigmoid'] as const) {
       b2: Float64Array.from({ length: c }, () => gaussian(rand) * 0.1),
     };
     const scale = output === 'softmax' ? 1 / n : 1 / (n * c);
+    const lr = 0.01;
+    const dims = { w1: [d, h], b1: [h], w2: [h, c], b2: [c] };
+    const moments = Object.fromEntries(
+      (['w1', 'b1', 'w2', 'b2'] as const).map((p) => [
+        p,
+        {
+          m: Float32Array.from(params[p], () => gaussian(rand) * 0.01),
+          v: Float32Array.from(params[p], () => rand() * 1e-4),
+        },
+      ]),
+    );
+    const adamFeeds = Object.fromEntries(
+      (['w1', 'b1', 'w2', 'b2'] as const).flatMap((p) => [
+        [`m_${p}`, { data: moments[p]!.m, dims: dims[p] }],
+        [`v_${p}`, { data: moments[p]!.v, dims: dims[p] }],
+      ]),
+    );
     const session = await openGraph(buildMlpTrainingGraph({ inputDim: d, hidden: h, outputs: c, output }), {
       provider: 'cpu',
       intraOpThreads: 1,
@@ -102,6 +120,8 @@ for (const output of ['softmax', 'sigmoid'] as const) {
       target: { data: target, dims: [n, c] },
       ...(output === 'sigmoid' ? { weight: { data: weight, dims: [n, c] } } : {}),
       scale: { data: Float32Array.of(scale), dims: [1] },
+      lr: { data: Float32Array.of(lr), dims: [1] },
+      ...adamFeeds,
     });
     await session.release();
     const reference = mlpLoss(output, params, x, target, weight, n, d, h, c, scale);
@@ -128,6 +148,19 @@ for (const output of ['softmax', 'sigmoid'] as const) {
       }
     }
     t.true(worst < 2e-3, `worst relative gradient error ${worst}`);
+
+    // The in-graph Adam step equals heads/adam.ts from the same moments and gradient.
+    let worstStep = 0;
+    for (const name of ['w1', 'b1', 'w2', 'b2'] as const) {
+      const expected = Float32Array.from(params[name]);
+      const adam = new Adam(expected, 1);
+      adam.restore(moments[name]!.m, moments[name]!.v);
+      adam.stepWithSize(result[`grad_${name}`]!.data as Float32Array, lr);
+      const got = result[`new_${name}`]!.data as Float32Array;
+      expected.forEach((v, i) => (worstStep = Math.max(worstStep, Math.abs(v - got[i]!))));
+      t.is((result[`new_m_${name}`]!.data as Float32Array).length, expected.length);
+    }
+    t.true(worstStep < 1e-6, `largest difference from the JavaScript Adam step ${worstStep}`);
   });
 }
 
