@@ -1,5 +1,6 @@
 /** Activities per worker pool, built by factories that receive their dependencies. */
 import type { ActivityDeps } from './context.ts';
+import { createCompareActivities } from './compare.ts';
 import { createEmbedActivities } from './embed.ts';
 import { createFramesActivities } from './frames.ts';
 import { createManifestActivities } from './manifest.ts';
@@ -7,6 +8,8 @@ import { createShardActivities } from './shards.ts';
 import { createTrainActivities } from './train.ts';
 
 export type { ActivityDeps } from './context.ts';
+export type { BackboneComparison, CompareBackbonesInput } from './compare.ts';
+export { comparisonKey } from './compare.ts';
 export type { EmbedShardInput, EmbedShardResult } from './embed.ts';
 export type { ExtractFramesInput, ExtractFramesResult } from './frames.ts';
 export type { ManifestDatasetInput, ManifestDatasetResult, ShardSummary } from './manifest.ts';
@@ -30,7 +33,7 @@ export function createEmbedPoolActivities(deps: ActivityDeps) {
 
 /** Train pool: head training and evaluation. */
 export function createTrainPoolActivities(deps: ActivityDeps) {
-  return createTrainActivities(deps);
+  return { ...createTrainActivities(deps), ...createCompareActivities(deps) };
 }
 
 export type FramesPoolActivities = ReturnType<typeof createFramesPoolActivities>;

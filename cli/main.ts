@@ -1,13 +1,22 @@
 /** The `affectflow` command line. */
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, describeConfig, loadConfig, type AffectflowConfig } from '../config/index.ts';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
 import { devStackStatus, startDevStack, stopDevStack } from '../infra/devstack.ts';
-import { TINY_BACKBONE } from '../models/registry.ts';
+import {
+  getBackbone,
+  listBackbones,
+  loadRegistry,
+  registerBackbone,
+  TINY_BACKBONE,
+} from '../models/registry.ts';
+import { openStore } from '../storage/objectStore.ts';
 import type { ExtractionRunInput, RunProgress } from '../workflows/index.ts';
 import { WORKER_ROLES, type WorkerRole } from '../workers/pools.ts';
 import { openTemporal } from './embedded.ts';
+import { knownDatasets, runSettings, scheduleId, signalBackbone, upsertSchedule } from './reevaluate.ts';
 import { progressLines } from './progress.ts';
 import { resumeExtraction, runExtraction, summarise, uiLink, type RunOutcome } from './run.ts';
 
@@ -186,6 +195,133 @@ program
       }),
     );
   });
+
+const backbones = program
+  .command('backbones')
+  .description('the backbone registry (built-in and registered in the store)');
+backbones
+  .command('list')
+  .description('list the backbones every worker can use')
+  .action(async () => {
+    const store = openStore(config().store);
+    try {
+      await loadRegistry(store);
+      for (const d of listBackbones()) {
+        say(
+          `${d.name}@${d.version}  ${d.inputSize}px  embedding ${d.embeddingDim}  scores ${d.scoresDim}  (${d.source.kind})`,
+        );
+      }
+    } finally {
+      store.close();
+    }
+  });
+addRunFlags(
+  backbones
+    .command('add')
+    .description(
+      'register a backbone (a descriptor JSON file, or a known name) and re-evaluate datasets with it',
+    )
+    .argument('<descriptor>', 'descriptor JSON file, or the name of a registered backbone')
+    .option(
+      '--dataset <path...>',
+      'datasets to re-evaluate (default: every dataset with a manifest in the store)',
+    ),
+).action(async (descriptorArg: string, flags: RunFlags & { dataset?: string[] }) => {
+  const cfg = config();
+  const store = openStore(cfg.store);
+  const temporal = await openTemporal(cfg, say);
+  try {
+    await loadRegistry(store);
+    let name = descriptorArg;
+    if (existsSync(descriptorArg)) {
+      const descriptor = await registerBackbone(
+        store,
+        JSON.parse(readFileSync(descriptorArg, 'utf8')),
+        descriptorArg,
+      );
+      name = descriptor.name;
+      say(`backbones: registered ${descriptor.name}@${descriptor.version} in ${store.uri}`);
+    } else {
+      getBackbone(name);
+    }
+    const datasets = flags.dataset?.map((d) => resolve(d)) ?? (await knownDatasets(store));
+    if (datasets.length === 0)
+      say('backbones: no dataset has a manifest in the store yet; nothing to re-evaluate');
+    for (const dataset of datasets) {
+      const workflowId = await signalBackbone(temporal.client, runSettings(inputFrom(dataset, flags)), name);
+      say(
+        `backbones: ${name} queued on ${workflowId} for ${dataset} (workers must be running: affectflow worker <pool>)`,
+      );
+    }
+  } finally {
+    await temporal.close();
+    store.close();
+  }
+});
+
+const schedule = program
+  .command('schedule')
+  .description("a dataset's re-evaluation schedule (a Temporal Schedule)");
+addRunFlags(
+  schedule
+    .command('create')
+    .description('create or update the schedule that re-evaluates a dataset with the given backbones')
+    .argument('<dataset>', 'dataset root')
+    .option('--every <interval>', 'how often, e.g. 24h or 7d (default: only when triggered)'),
+).action(async (dataset: string, flags: RunFlags & { every?: string }) => {
+  const cfg = config();
+  const temporal = await openTemporal(cfg, say);
+  try {
+    const input = inputFrom(dataset, flags);
+    const list = input.backbones;
+    const id = await upsertSchedule(temporal.client, {
+      settings: runSettings(input),
+      backbones: list,
+      every: flags.every,
+    });
+    say(
+      `schedule ${id}: ${flags.every ? `every ${flags.every}` : 'on trigger only'}, backbones ${list.join(', ')}, overlap BUFFER_ONE`,
+    );
+  } finally {
+    await temporal.close();
+  }
+});
+for (const [verb, description] of [
+  ['trigger', 'start a re-evaluation now'],
+  ['pause', 'pause the schedule'],
+  ['unpause', 'resume the schedule'],
+  ['describe', 'show the schedule and its recent actions'],
+  ['delete', 'delete the schedule'],
+] as const) {
+  schedule
+    .command(verb)
+    .description(description)
+    .argument('<dataset>', 'dataset root')
+    .action(async (dataset: string) => {
+      const cfg = config();
+      const temporal = await openTemporal(cfg, () => {});
+      try {
+        const id = scheduleId(resolve(dataset));
+        const handle = temporal.client.schedule.getHandle(id);
+        if (verb === 'trigger') await handle.trigger();
+        else if (verb === 'pause') await handle.pause();
+        else if (verb === 'unpause') await handle.unpause();
+        else if (verb === 'delete') await handle.delete();
+        else {
+          const d = await handle.describe();
+          say(
+            `schedule ${id}: ${d.state.paused ? 'paused' : 'active'}; next ${d.info.nextActionTimes[0]?.toISOString() ?? 'on trigger only'}`,
+          );
+          for (const a of d.info.recentActions)
+            say(`  ${a.takenAt.toISOString()}  ${a.action.workflow.workflowId}`);
+          return;
+        }
+        say(`schedule ${id}: ${verb} done`);
+      } finally {
+        await temporal.close();
+      }
+    });
+}
 
 const stack = program
   .command('stack')

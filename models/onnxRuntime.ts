@@ -123,7 +123,8 @@ export function ensureModelFile(descriptor: BackboneDescriptor, cacheDir: string
   }
   mkdirSync(cacheDir, { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, buildTinyBackboneModel(descriptor.inputSize, 4, descriptor.scoresDim));
+  const { pool, seed } = descriptor.source;
+  writeFileSync(tmp, buildTinyBackboneModel(descriptor.inputSize, pool, descriptor.scoresDim, seed));
   renameSync(tmp, path);
   return path;
 }

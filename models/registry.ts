@@ -9,7 +9,12 @@ export const IMAGENET_STD = Object.freeze([0.229, 0.224, 0.225] as const);
 
 export type ModelSource =
   /** Built by the project itself (models/tinyBackbone.ts); no download. */
-  | { readonly kind: 'generated'; readonly generator: 'tiny-pooling' }
+  | {
+      readonly kind: 'generated';
+      readonly generator: 'tiny-pooling';
+      readonly pool: number;
+      readonly seed: number;
+    }
   | { readonly kind: 'url'; readonly url: string; readonly sha256: string | undefined };
 
 export interface BackboneDescriptor {
@@ -40,7 +45,7 @@ export interface BackboneDescriptor {
 export const TINY_BACKBONE: BackboneDescriptor = Object.freeze({
   name: 'affectflow-tiny',
   version: '1',
-  source: { kind: 'generated', generator: 'tiny-pooling' },
+  source: { kind: 'generated', generator: 'tiny-pooling', pool: 4, seed: 1 },
   inputSize: 64,
   mean: IMAGENET_MEAN as unknown as [number, number, number],
   std: IMAGENET_STD as unknown as [number, number, number],
@@ -54,22 +59,170 @@ export const TINY_BACKBONE: BackboneDescriptor = Object.freeze({
   scoreLabels: AFFECTNET_EXPRESSIONS,
 } as const);
 
-const BUILTIN: ReadonlyMap<string, BackboneDescriptor> = new Map([[TINY_BACKBONE.name, TINY_BACKBONE]]);
+/**
+ * A second generated backbone, coarser (8x8 pooling: a 64-d embedding) with another classifier:
+ * what a "new backbone lands" looks like in the demo and tests.
+ */
+export const TINY_BACKBONE_B: BackboneDescriptor = Object.freeze({
+  ...TINY_BACKBONE,
+  name: 'affectflow-tiny-b',
+  source: { kind: 'generated', generator: 'tiny-pooling', pool: 8, seed: 2 },
+  embeddingDim: 64,
+} as const);
+
+const BUILTIN: ReadonlyMap<string, BackboneDescriptor> = new Map([
+  [TINY_BACKBONE.name, TINY_BACKBONE],
+  [TINY_BACKBONE_B.name, TINY_BACKBONE_B],
+]);
 
 export class UnknownBackboneError extends Error {
   constructor(readonly backbone: string) {
-    super(`backbone ${backbone}: not in the registry; known: ${[...BUILTIN.keys()].join(', ')}`);
+    super(
+      `backbone ${backbone}: not in the registry; known: ${listBackbones()
+        .map((d) => d.name)
+        .join(', ')}`,
+    );
     this.name = 'UnknownBackboneError';
   }
 }
 
+/** Descriptors registered in the store, as this process last read them (loadRegistry). */
+const registered = new Map<string, BackboneDescriptor>();
+
 export function getBackbone(name: string): BackboneDescriptor {
-  const descriptor = BUILTIN.get(name);
+  const descriptor = BUILTIN.get(name) ?? registered.get(name);
   if (!descriptor) throw new UnknownBackboneError(name);
+  return descriptor;
+}
+
+export function listBackbones(): BackboneDescriptor[] {
+  return [...BUILTIN.values(), ...[...registered.values()].filter((d) => !BUILTIN.has(d.name))];
+}
+
+export const REGISTRY_PREFIX = 'registry/backbones/';
+
+/** The store holds the registry, so every worker sees the same descriptors. */
+export interface RegistryStore {
+  put(key: string, body: string): Promise<void>;
+  get(key: string): Promise<Uint8Array>;
+  list(prefix: string): AsyncIterable<{ key: string }>;
+}
+
+/** Reads every registered descriptor from the store into this process; returns how many. */
+export async function loadRegistry(store: RegistryStore): Promise<number> {
+  let count = 0;
+  for await (const object of store.list(REGISTRY_PREFIX)) {
+    if (!object.key.endsWith('.json')) continue;
+    const descriptor = validateDescriptor(
+      JSON.parse(new TextDecoder().decode(await store.get(object.key))),
+      object.key,
+    );
+    registered.set(descriptor.name, descriptor);
+    count++;
+  }
+  return count;
+}
+
+/** Validates and stores a descriptor; built-in names cannot be replaced. */
+export async function registerBackbone(
+  store: RegistryStore,
+  value: unknown,
+  source: string,
+): Promise<BackboneDescriptor> {
+  const descriptor = validateDescriptor(value, source);
+  if (BUILTIN.has(descriptor.name))
+    throw new DescriptorError(source, 'name', `${descriptor.name} is a built-in backbone`);
+  await store.put(`${REGISTRY_PREFIX}${descriptor.name}.json`, JSON.stringify(descriptor, null, 2));
+  registered.set(descriptor.name, descriptor);
   return descriptor;
 }
 
 /** Stable id used in object keys: name@version. */
 export function backboneId(descriptor: Pick<BackboneDescriptor, 'name' | 'version'>): string {
   return `${descriptor.name}@${descriptor.version}`;
+}
+
+export class DescriptorError extends Error {
+  constructor(
+    readonly source: string,
+    readonly field: string,
+    readonly detail: string,
+  ) {
+    super(`backbone descriptor ${source}: ${field}: ${detail}`);
+    this.name = 'DescriptorError';
+  }
+}
+
+/** Checks a descriptor read from JSON (a user's file, the store registry); throws naming the field. */
+export function validateDescriptor(value: unknown, source: string): BackboneDescriptor {
+  const fail = (field: string, expected: string, got: unknown): never => {
+    throw new DescriptorError(source, field, `expected ${expected}, got ${JSON.stringify(got)}`);
+  };
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    fail('(root)', 'a JSON object', value);
+  const d = value as Record<string, unknown>;
+  const text = (field: string): string =>
+    typeof d[field] === 'string' && (d[field]).length > 0
+      ? (d[field])
+      : fail(field, 'a non-empty string', d[field]);
+  const positive = (field: string): number =>
+    Number.isInteger(d[field]) && (d[field] as number) > 0
+      ? (d[field] as number)
+      : fail(field, 'a positive integer', d[field]);
+  const triple = (field: string, positiveOnly: boolean): [number, number, number] => {
+    const v = d[field];
+    if (
+      !Array.isArray(v) ||
+      v.length !== 3 ||
+      !v.every((x) => typeof x === 'number' && Number.isFinite(x) && (!positiveOnly || x > 0))
+    ) {
+      return fail(field, `three ${positiveOnly ? 'positive ' : ''}numbers`, v);
+    }
+    return v as [number, number, number];
+  };
+  const name = text('name');
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) fail('name', 'letters, digits, ".", "_" or "-"', name);
+  const source_ = d['source'] as Record<string, unknown> | undefined;
+  let modelSource: ModelSource;
+  if (source_?.['kind'] === 'url') {
+    if (typeof source_['url'] !== 'string' || !/^(https?|file|s3):\/\//.test(source_['url']))
+      fail('source.url', 'an http(s)://, file:// or s3:// URL', source_['url']);
+    const sha = source_['sha256'];
+    if (sha !== undefined && (typeof sha !== 'string' || !/^[0-9a-f]{64}$/.test(sha)))
+      fail('source.sha256', '64 lowercase hex digits', sha);
+    modelSource = { kind: 'url', url: source_['url'] as string, sha256: sha as string | undefined };
+  } else if (source_?.['kind'] === 'generated' && source_['generator'] === 'tiny-pooling') {
+    modelSource = {
+      kind: 'generated',
+      generator: 'tiny-pooling',
+      pool: Number(source_['pool'] ?? 4),
+      seed: Number(source_['seed'] ?? 1),
+    };
+  } else {
+    return fail('source', '{"kind": "url", "url": ..., "sha256"?: ...}', source_);
+  }
+  const channelOrder = d['channelOrder'] ?? 'RGB';
+  if (channelOrder !== 'RGB' && channelOrder !== 'BGR') fail('channelOrder', '"RGB" or "BGR"', channelOrder);
+  if ((d['layout'] ?? 'NCHW') !== 'NCHW') fail('layout', '"NCHW"', d['layout']);
+  const scoresDim = positive('scoresDim');
+  const labels = d['scoreLabels'];
+  if (!Array.isArray(labels) || labels.length !== scoresDim || !labels.every((l) => typeof l === 'string')) {
+    fail('scoreLabels', `${scoresDim} strings (one per score)`, labels);
+  }
+  return Object.freeze({
+    name,
+    version: text('version'),
+    source: modelSource,
+    inputSize: positive('inputSize'),
+    mean: triple('mean', false),
+    std: triple('std', true),
+    channelOrder: channelOrder as 'RGB' | 'BGR',
+    layout: 'NCHW',
+    inputName: text('inputName'),
+    embeddingOutput: text('embeddingOutput'),
+    scoresOutput: text('scoresOutput'),
+    embeddingDim: positive('embeddingDim'),
+    scoresDim,
+    scoreLabels: labels as string[],
+  });
 }

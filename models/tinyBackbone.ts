@@ -9,7 +9,7 @@ export function buildTinyBackboneModel(inputSize = 64, pool = 4, classes = 8, se
   const classifier = Float32Array.from({ length: classes * dim }, () => (rand() - 0.5) * 0.2);
   const bias = Float32Array.from({ length: classes }, () => (rand() - 0.5) * 0.1);
   return encodeModel({
-    name: 'affectflow-tiny',
+    name: `affectflow-tiny-pool${pool}`,
     input: [floatValueInfo('input', ['N', 3, inputSize, inputSize])],
     output: [floatValueInfo('output', ['N', classes]), floatValueInfo('embedding', ['N', dim])],
     initializer: [

@@ -15,4 +15,5 @@ export const storeKeys = {
   head: (datasetId: string, task: string, headHash: string): string =>
     `heads/${datasetId}/${task}/${headHash}.json`,
   report: (runId: string): string => `reports/${runId}/report.json`,
+  comparisonPrefix: (datasetId: string): string => `reports/compare/${datasetId}/`,
 } as const;

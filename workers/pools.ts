@@ -19,6 +19,7 @@ import {
 } from '../activities/index.ts';
 import type { AffectflowConfig } from '../config/index.ts';
 import { OnnxSessions } from '../models/onnxRuntime.ts';
+import { loadRegistry, UnknownBackboneError } from '../models/registry.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
 import { TASK_QUEUES, type Pool } from '../workflows/taskQueues.ts';
 
@@ -55,6 +56,30 @@ export interface PoolWorker {
   dispose(): Promise<void>;
 }
 
+/**
+ * Backbones registered after this worker read the registry are found by re-reading it once when an
+ * activity meets an unknown name (the error arrives typed as UnknownBackboneError).
+ */
+function withRegistryRefresh<A extends object>(activities: A, store: ObjectStore): A {
+  const unknownBackbone = (err: unknown): boolean =>
+    err instanceof UnknownBackboneError || (err as { type?: string }).type === 'UnknownBackboneError';
+  return Object.fromEntries(
+    Object.entries(activities).map(([name, fn]) => [
+      name,
+      async (...args: unknown[]): Promise<unknown> => {
+        const call = fn as (...a: unknown[]) => Promise<unknown>;
+        try {
+          return await call(...args);
+        } catch (err) {
+          if (!unknownBackbone(err)) throw err;
+          await loadRegistry(store);
+          return call(...args);
+        }
+      },
+    ]),
+  ) as A;
+}
+
 export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOptions): Promise<PoolWorker> {
   const { config, connection } = options;
   const log = options.log ?? ((line: string) => console.error(line));
@@ -78,6 +103,7 @@ export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOpti
         })
       : undefined;
   const deps: ActivityDeps = { store: options.store, sessions, config, log };
+  await loadRegistry(options.store);
   const activities =
     role === 'frames'
       ? createFramesPoolActivities(deps)
@@ -87,7 +113,10 @@ export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOpti
   const worker = await Worker.create({
     ...base,
     taskQueue: options.taskQueue ?? TASK_QUEUES[role],
-    activities: options.wrapActivities ? options.wrapActivities(activities) : activities,
+    activities: withRegistryRefresh(
+      options.wrapActivities ? options.wrapActivities(activities) : activities,
+      options.store,
+    ),
     maxConcurrentActivityTaskExecutions: config.concurrency[role],
   });
   return { role, worker, dispose: async () => sessions?.dispose() };

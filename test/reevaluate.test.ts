@@ -1,0 +1,142 @@
+/**
+ * A new backbone lands: signal-with-start of the dataset's re-evaluation workflow embeds the
+ * existing frames shards with it (no decoding again), trains and evaluates, and compares it with
+ * the earlier backbone; a Temporal Schedule re-evaluates on trigger.
+ */
+import test from 'ava';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
+import { openStore } from '../storage/objectStore.ts';
+import type { BackboneComparison, ExtractFramesInput, ExtractFramesResult } from '../activities/index.ts';
+import { TINY_BACKBONE, TINY_BACKBONE_B } from '../models/registry.ts';
+import type { ReevaluateResult, ReevaluationState } from '../workflows/index.ts';
+import {
+  runSettings,
+  scheduleId,
+  signalBackbone,
+  upsertSchedule,
+  type RunSettings,
+} from '../cli/reevaluate.ts';
+import { tempDir, testConfig } from './helpers/env.ts';
+import { activityQueues, startTestWorkers, uniqueQueues } from './helpers/workers.ts';
+
+const SYNTHETIC = { ...TINY_SYNTHETIC, trainVideos: 2, validationVideos: 1, framesPerVideo: 32 };
+type FramesActivities = { extractFrames: (input: ExtractFramesInput) => Promise<ExtractFramesResult> };
+
+async function setUp(label: string) {
+  const config = testConfig('local', label);
+  const datasetPath = join(tempDir(`${label}-data`), 'ds');
+  await generateSyntheticDataset(datasetPath, SYNTHETIC);
+  const store = openStore(config.store);
+  const queues = uniqueQueues(label);
+  const decoded: string[] = [];
+  const workers = await startTestWorkers(config, store, queues, {
+    frames: <A extends object>(activities: A): A => {
+      const real = activities as unknown as FramesActivities;
+      return {
+        ...activities,
+        async extractFrames(input: ExtractFramesInput) {
+          const result = await real.extractFrames(input);
+          if (!result.reused) decoded.push(input.shardId);
+          return result;
+        },
+      };
+    },
+  });
+  const settings: RunSettings = runSettings({
+    datasetPath,
+    backbones: [],
+    shardFrames: 16,
+    maxShardsInFlight: 2,
+    embedBatchSize: 8,
+    maxCropSide: 96,
+    expr: { epochs: 5, batchSize: 32, hidden: 16 },
+    taskQueues: activityQueues(queues),
+  });
+  return { store, queues, workers, decoded, settings };
+}
+
+test('a second backbone re-embeds the existing frames shards and is compared with the first', async (t) => {
+  const { store, queues, workers, decoded, settings } = await setUp('reeval');
+  t.teardown(async () => {
+    await workers.stop();
+    store.close();
+  });
+  const client = workers.client;
+  const workflowId = await signalBackbone(client, settings, TINY_BACKBONE.name, queues.orchestrator);
+  const handle = client.workflow.getHandle(workflowId);
+  const waitFor = async (evaluated: number): Promise<ReevaluationState> => {
+    for (let i = 0; i < 1800; i++) {
+      const state = await handle.query<ReevaluationState>('reevaluation').catch(() => undefined);
+      if (state && state.evaluated.length >= evaluated && state.comparisonKey) return state;
+      await sleep(100);
+    }
+    throw new Error(`re-evaluation did not reach ${evaluated} backbones`);
+  };
+  await waitFor(1);
+  const shards = decoded.length;
+  t.true(shards > 0);
+
+  // The same id: signal-with-start joins the running workflow.
+  t.is(await signalBackbone(client, settings, TINY_BACKBONE_B.name, queues.orchestrator), workflowId);
+  const state = await waitFor(2);
+  t.is(decoded.length, shards, 'no frames decoded again for the second backbone');
+  const comparison = JSON.parse(
+    new TextDecoder().decode(await store.get(state.comparisonKey!)),
+  ) as BackboneComparison;
+  t.deepEqual(
+    comparison.rows.map((r) => r.backbone).sort(),
+    [TINY_BACKBONE.name, TINY_BACKBONE_B.name].sort(),
+  );
+  t.true(comparison.tasks.includes('EXPR'));
+  for (const row of comparison.rows) t.is(typeof row.scores['EXPR'], 'number');
+  t.true([TINY_BACKBONE.name, TINY_BACKBONE_B.name].includes(comparison.best['EXPR']!));
+  await handle.terminate('test done');
+});
+
+test('a schedule with overlap BUFFER_ONE re-evaluates a dataset when triggered', async (t) => {
+  const { store, queues, workers, settings } = await setUp('sched');
+  t.teardown(async () => {
+    await workers.stop();
+    store.close();
+  });
+  const client = workers.client;
+  const id = await upsertSchedule(client, {
+    settings,
+    backbones: [TINY_BACKBONE.name],
+    every: undefined,
+    taskQueue: queues.orchestrator,
+  });
+  t.is(id, scheduleId(settings.datasetPath));
+  const schedule = client.schedule.getHandle(id);
+  t.teardown(() => schedule.delete().catch(() => {}));
+  t.is((await schedule.describe()).policies.overlap, ScheduleOverlapPolicy.BUFFER_ONE);
+  await schedule.trigger();
+  let workflowId: string | undefined;
+  for (let i = 0; i < 100 && !workflowId; i++) {
+    workflowId = (await schedule.describe()).info.recentActions[0]?.action.workflow.workflowId;
+    if (!workflowId) await sleep(100);
+  }
+  t.truthy(workflowId);
+  const result = (await client.workflow.getHandle(workflowId!).result()) as ReevaluateResult;
+  t.deepEqual(
+    result.evaluated.map((e) => e.backbone),
+    [TINY_BACKBONE.name],
+  );
+  t.truthy(result.comparisonKey);
+  // Updating the schedule keeps its id and policy.
+  t.is(
+    await upsertSchedule(client, {
+      settings,
+      backbones: [TINY_BACKBONE.name],
+      every: '24h',
+      taskQueue: queues.orchestrator,
+    }),
+    id,
+  );
+  const described = await schedule.describe();
+  t.is(described.policies.overlap, ScheduleOverlapPolicy.BUFFER_ONE);
+  t.is(described.info.nextActionTimes.length > 0, true);
+});
