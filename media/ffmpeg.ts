@@ -22,8 +22,9 @@ export interface VideoProbe {
   /** Average frame rate from the container (frames/s). */
   readonly fps: number;
   /**
-   * Frames counted by demuxing every packet (count 'packets', fast), or by decoding every frame
-   * (count 'decode', exact for damaged files whose index claims more than they hold).
+   * Frames counted by demuxing every packet, leaving out those an edit list discards (count
+   * 'packets', fast), or by decoding every frame (count 'decode', exact for damaged files whose
+   * index claims more than they hold).
    */
   readonly frameCount: number;
   /** Display rotation in degrees from the display matrix (0 when none); decoding applies it. */
@@ -57,20 +58,27 @@ export async function probeVideo(
     'error',
     '-select_streams',
     'v:0',
-    decode ? '-count_frames' : '-count_packets',
+    ...(decode ? ['-count_frames'] : []),
     '-show_entries',
-    `stream=width,height,avg_frame_rate,${decode ? 'nb_read_frames' : 'nb_read_packets'}:stream_side_data=rotation`,
+    `stream=width,height,avg_frame_rate${decode ? ',nb_read_frames' : ''}:stream_side_data=rotation${decode ? '' : ':packet=flags'}`,
     '-of',
     'json',
     path,
   ]);
   if (code !== 0) throw new VideoError(path, `ffprobe failed (exit ${code}): ${lastLine(stderr)}`);
-  const stream = (JSON.parse(stdout) as { streams?: Record<string, unknown>[] }).streams?.[0];
+  const parsed = JSON.parse(stdout) as {
+    streams?: Record<string, unknown>[];
+    packets?: { flags?: string }[];
+  };
+  const stream = parsed.streams?.[0];
   if (!stream) throw new VideoError(path, 'expected a video stream, found none');
   const [num, den] = (typeof stream['avg_frame_rate'] === 'string' ? stream['avg_frame_rate'] : '0/1')
     .split('/')
     .map(Number);
-  const frameCount = Number(stream[decode ? 'nb_read_frames' : 'nb_read_packets']);
+  // Packets flagged D (before an edit list's start) are decoded but never shown.
+  const frameCount = decode
+    ? Number(stream['nb_read_frames'])
+    : (parsed.packets ?? []).filter((p) => !p.flags?.includes('D')).length;
   const sideData = (stream['side_data_list'] as { rotation?: number }[] | undefined) ?? [];
   const rotation = Number(sideData.find((d) => d.rotation !== undefined)?.rotation ?? 0);
   const quarterTurn = Math.abs(rotation) % 180 === 90;
@@ -97,8 +105,9 @@ export interface FrameStamps {
 }
 
 /**
- * Presentation timestamps of every frame from the packets (demuxing only, no decoding); null
- * when the container lacks them or two frames share one (then frames can only be counted).
+ * Presentation timestamps of every shown frame from the packets (demuxing only, no decoding;
+ * packets an edit list discards left out); null when the container lacks them or two frames
+ * share one (then frames can only be counted).
  */
 export async function frameStamps(path: string): Promise<FrameStamps | null> {
   const { stdout, stderr, code } = await run('ffprobe', [
@@ -107,16 +116,19 @@ export async function frameStamps(path: string): Promise<FrameStamps | null> {
     '-select_streams',
     'v:0',
     '-show_entries',
-    'stream=time_base:packet=pts',
+    'stream=time_base:packet=pts,flags',
     '-of',
     'json',
     path,
   ]);
   if (code !== 0)
     throw new VideoError(path, `ffprobe failed reading timestamps (exit ${code}): ${lastLine(stderr)}`);
-  const parsed = JSON.parse(stdout) as { packets?: { pts?: number }[]; streams?: { time_base?: string }[] };
+  const parsed = JSON.parse(stdout) as {
+    packets?: { pts?: number; flags?: string }[];
+    streams?: { time_base?: string }[];
+  };
   const [num, den] = (parsed.streams?.[0]?.time_base ?? '').split('/').map(Number);
-  const packets = parsed.packets ?? [];
+  const packets = (parsed.packets ?? []).filter((p) => !p.flags?.includes('D'));
   if (!(num && den) || packets.some((p) => typeof p.pts !== 'number')) return null;
   const pts = Float64Array.from(packets, (p) => p.pts!).sort();
   for (let i = 1; i < pts.length; i++) if (pts[i] === pts[i - 1]) return null;

@@ -232,6 +232,26 @@ test('rotation metadata: frames come out in display orientation with swapped siz
   );
 });
 
+test('an edit list that starts mid-GOP: discarded packets are neither counted nor numbered', async (t) => {
+  const cut = join(dir, 'cut.mp4');
+  const r = spawnSync('ffmpeg', ['-v', 'error', '-y', '-ss', '0.5', '-i', cfr, '-c', 'copy', cut]);
+  t.is(r.status, 0, r.stderr.toString());
+  const decodedCount = (await probeVideo(cut, { count: 'decode' })).frameCount;
+  t.is((await probeVideo(cut)).frameCount, decodedCount);
+  const { frames, summary } = await decodeAll(cut, { first: 1, last: decodedCount });
+  t.is(summary.error, null);
+  t.deepEqual(
+    frames.map((f) => f.frame),
+    Array.from({ length: decodedCount }, (_, i) => i + 1),
+  );
+  const offset = readIndex(frames[0]!) - 1;
+  t.true(offset > 0, 'the cut starts after the first source frame');
+  t.deepEqual(
+    frames.map((f) => readIndex(f) - offset),
+    frames.map((f) => f.frame),
+  );
+});
+
 test('truncated video: the frames before the damage, each under its own number, then a recorded error', async (t) => {
   const whole = join(dir, 'whole.mp4');
   makeVideo(whole, 60, null, ['-movflags', '+faststart']);
