@@ -106,7 +106,7 @@ export class CommittedShardFile {
 
 /** A FixedSizeList<float32> column of a batch as row-major values. */
 export interface FloatVectors {
-  /** Float32 [rows, dim], row-major; null rows hold zeros. */
+  /** Float32 [rows, dim], row-major; null rows hold zeros. A view into the batch when it has one chunk. */
   readonly values: Float32Array;
   readonly dim: number;
   /** valid[i] is false where row i is null (no face). */
@@ -118,15 +118,17 @@ export function floatVectors(table: Table, column: string): FloatVectors {
   const vector = table.getChild(column);
   if (!vector) throw new Error(`shard reader: column ${column} was not read`);
   const dim = (vector.type as FixedSizeList).listSize;
-  const values = new Float32Array(table.numRows * dim);
   const valid: boolean[] = [];
+  for (const data of vector.data) for (let i = 0; i < data.length; i++) valid.push(data.getValid(i));
+  // Arrow JS applies slice offsets to a primitive child's values buffer itself.
+  const flat = (data: (typeof vector.data)[number]): Float32Array =>
+    (data.children[0]!.values as Float32Array).subarray(0, data.length * dim);
+  const [only, ...more] = vector.data;
+  if (only && more.length === 0) return { values: flat(only), dim, valid };
+  const values = new Float32Array(table.numRows * dim);
   let row = 0;
   for (const data of vector.data) {
-    const child = data.children[0]!;
-    const flat = child.values as Float32Array;
-    const from = (child.offset + data.offset * dim) | 0;
-    values.set(flat.subarray(from, from + data.length * dim), row * dim);
-    for (let i = 0; i < data.length; i++) valid.push(data.getValid(i));
+    values.set(flat(data), row * dim);
     row += data.length;
   }
   return { values, dim, valid };

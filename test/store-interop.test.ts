@@ -23,7 +23,13 @@ import {
   listEmbeddingShards,
 } from '../storage/shardReader.ts';
 import { EmbeddingShardWriter } from '../storage/shardWriter.ts';
-import { CODE_VERSION, decodeEmbeddingShard, EMBEDDING_SCHEMA_VERSION } from '../storage/shards.ts';
+import { Table } from 'apache-arrow';
+import {
+  CODE_VERSION,
+  decodeEmbeddingShard,
+  EMBEDDING_SCHEMA_VERSION,
+  fixedSizeFloatColumn,
+} from '../storage/shards.ts';
 import { python, tempDir, testConfig } from './helpers/env.ts';
 import { shardFixture, vectorDigest, type ShardFixture } from './helpers/storeFixtures.ts';
 
@@ -423,3 +429,18 @@ test.serial(
     t.is(s3!.records[0]!.rows, local!.records[0]!.rows);
   },
 );
+
+test('floatVectors reads sliced and multi-chunk FixedSizeList columns row-major', (t) => {
+  const column = fixedSizeFloatColumn(
+    Float32Array.from({ length: 20 }, (_, i) => i),
+    2,
+    Array.from({ length: 10 }, (_, i) => i !== 4),
+  );
+  const table = new Table({ e: column });
+  const sliced = floatVectors(table.slice(3, 6), 'e');
+  t.deepEqual(Array.from(sliced.values), [6, 7, 8, 9, 10, 11]);
+  t.deepEqual(sliced.valid, [true, false, true]);
+  const chunked = floatVectors(table.slice(0, 2).concat(table.slice(8, 10)), 'e');
+  t.deepEqual(Array.from(chunked.values), [0, 1, 2, 3, 16, 17, 18, 19]);
+  t.is(chunked.dim, 2);
+});
