@@ -195,7 +195,7 @@ function drawFace(
     fillEllipse(buf, bufWidth, s, offsetX + cx, cy, r, r, color);
   const ellipse = (cx: number, cy: number, rx: number, ry: number, color: Rgb): void =>
     fillEllipse(buf, bufWidth, s, offsetX + cx, cy, rx, ry, color);
-  const cx = s / 2 + style.dx + state.yaw * 0.06 * s;
+  const cx = s / 2 + style.dx + state.yaw * 0.025 * s;
   const cy = s / 2 + style.dy;
   const dark: Rgb = [30, 20, 20];
   ellipse(cx, cy, 0.32 * s, 0.42 * s, style.skin);
@@ -254,7 +254,7 @@ function faceTrack(
     const aus = new Uint8Array(AFFWILD2_ACTION_UNITS.length);
     for (const i of [...f1.aus, ...f2.aus]) aus[i] = 1;
     // Some action units switch independently of the expression, so AU heads must read them from the face.
-    for (let i = 0; i < aus.length; i++) if (rand() < 0.1) aus[i] = 1 - aus[i]!;
+    for (let i = 0; i < aus.length; i++) if (rand() < 0.05) aus[i] = 1 - aus[i]!;
     const len = 6 + Math.floor(rand() * 10);
     for (let i = 0; i < len && states.length < frames; i++) {
       valenceDrift = Math.max(-0.25, Math.min(0.25, valenceDrift + gaussian(rand) * 0.03));
@@ -371,7 +371,7 @@ async function writeFrameImages(
   mkdirSync(dir, { recursive: true });
   for (let i = 0; i < frames.length; i++) {
     if (!present(i)) continue;
-    const jpeg = await sharp(frames[i]!, { raw: { width, height, channels: 3 } })
+    const jpeg = await sharp(frames[i], { raw: { width, height, channels: 3 } })
       .jpeg({ quality: 92 })
       .toBuffer();
     writeFileSync(join(dir, `${pad5(i + 1)}.jpg`), jpeg);
