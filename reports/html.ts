@@ -15,6 +15,9 @@ th:first-child, td:first-child { text-align: left; } .best { font-weight: 700; b
 
 const f3 = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(3));
 
+const bestOf = (w: { window: number; score: number } | undefined): string =>
+  w ? `${w.window} (${f3(w.score)})` : '—';
+
 function table(header: readonly string[], rows: readonly (readonly string[])[], id: string): string {
   return (
     `<table data-table="${escapeXml(id)}"><thead><tr>${header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr></thead><tbody>` +
@@ -79,6 +82,7 @@ export function renderReportHtml(report: RunReport): string {
       String(t.EXPR.trainSamples),
       String(t.EXPR.validationSamples),
       String(t.EXPR.window),
+      bestOf(t.EXPR.bestWindow),
     ]);
   if (t.VA)
     summary.push([
@@ -89,6 +93,7 @@ export function renderReportHtml(report: RunReport): string {
       String(t.VA.trainSamples),
       String(t.VA.validationSamples),
       String(t.VA.window),
+      bestOf(t.VA.bestWindow),
     ]);
   if (t.AU)
     summary.push([
@@ -99,6 +104,7 @@ export function renderReportHtml(report: RunReport): string {
       String(t.AU.trainSamples),
       String(t.AU.validationSamples),
       String(t.AU.window),
+      bestOf(t.AU.bestWindow),
     ]);
   if (t.CE)
     summary.push([
@@ -109,6 +115,7 @@ export function renderReportHtml(report: RunReport): string {
       'zero-shot',
       String(t.CE.evaluatedSamples),
       String(t.CE.window),
+      bestOf(t.CE.bestWindow),
     ]);
   if (t.EMI)
     summary.push([
@@ -119,10 +126,15 @@ export function renderReportHtml(report: RunReport): string {
       String(t.EMI.trainSamples),
       String(t.EMI.validationSamples),
       'video',
+      '—',
     ]);
   body.push(
     '<h2>Scores</h2>',
-    table(['task', 'metric', 'score', 'chance', 'train', 'evaluated', 'window d'], summary, 'scores'),
+    table(
+      ['task', 'metric', 'score', 'chance', 'train', 'evaluated', 'window d', 'best d (score)'],
+      summary,
+      'scores',
+    ),
   );
 
   const windowSeries: LineSeries[] = [];
