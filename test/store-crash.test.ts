@@ -60,12 +60,15 @@ function startWriter(uri: string, temp: string, shards: readonly string[]): Writ
   return writer;
 }
 
-/** Shards that a writer began and had not finished when it died. */
-function interrupted(output: string): string[] {
+/** Shards that a writer began and had not finished when it died, and those of them already uploading. */
+function interrupted(output: string): { shards: string[]; uploading: string[] } {
   const lines = output.split('\n');
-  const begun = lines.filter((l) => l.startsWith('begin ')).map((l) => l.slice(6));
-  const done = new Set(lines.filter((l) => /^(committed|lost-race) /.test(l)).map((l) => l.split(' ')[1]));
-  return begun.filter((s) => !done.has(s));
+  const named = (pattern: RegExp): string[] =>
+    lines.filter((l) => pattern.test(l)).map((l) => l.split(' ')[1]!);
+  const done = new Set(named(/^(committed|lost-race) /));
+  const uploading = new Set(named(/^uploading /));
+  const shards = named(/^begin /).filter((s) => !done.has(s));
+  return { shards, uploading: shards.filter((s) => uploading.has(s)) };
 }
 
 async function committed(store: ObjectStore): Promise<CommitRecord[]> {
@@ -117,6 +120,7 @@ for (const { kind, shards, budgetMs, seed } of cases) {
       const started = Date.now();
       let rounds = 0;
       const killedMidShard: string[] = [];
+      const killedUploading: string[] = [];
 
       const checkInvariant = async (label: string): Promise<CommitRecord[]> => {
         const records = await committed(store);
@@ -147,7 +151,9 @@ for (const { kind, shards, budgetMs, seed } of cases) {
         );
         for (const w of writers) {
           t.is(await w.exited, null, 'killed, not exited');
-          killedMidShard.push(...interrupted(w.output));
+          const cut = interrupted(w.output);
+          killedMidShard.push(...cut.shards);
+          killedUploading.push(...cut.uploading);
         }
         await checkInvariant(`after round ${rounds}`);
         if ((await committed(store)).length === specs.length) break;
@@ -202,7 +208,7 @@ for (const { kind, shards, budgetMs, seed } of cases) {
       for (const key of orphans) await store.delete(key);
       t.deepEqual(await listUnreferenced(store, 'embeddings/'), []);
       t.log(
-        `${kind}: ${rounds} kill rounds in ${((Date.now() - started) / 1000).toFixed(1)} s, ${killedMidShard.length} shard writes interrupted, ` +
+        `${kind}: ${rounds} kill rounds in ${((Date.now() - started) / 1000).toFixed(1)} s, ${killedMidShard.length} shard writes interrupted (${killedUploading.length} while uploading or committing), ` +
           `${beforeRerun}/${specs.length} shards committed before the rerun, ${orphans.length} unreferenced data objects swept`,
       );
       store.close();
