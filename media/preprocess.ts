@@ -55,11 +55,43 @@ async function rawOut(pipeline: Sharp, width: number, height: number, step: stri
     height: info.height,
     rgb: new Uint8Array(data.buffer, data.byteOffset, data.length),
   };
-  if (info.width === width && info.height === height) return image;
-  return rawOut(raw(image).extract({ left: 0, top: 0, width, height }), width, height, `${step} (trim)`);
+  return info.width === width && info.height === height ? image : topLeft(image, width, height);
+}
+
+/** The top-left width x height pixels. */
+function topLeft(image: RgbImage, width: number, height: number): RgbImage {
+  const rgb = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++)
+    rgb.set(image.rgb.subarray(y * image.width * 3, (y * image.width + width) * 3), y * width * 3);
+  return { width, height, rgb };
 }
 
 const BORDER = 2;
+
+/** The image with BORDER pixels replicated from its edge on both sides of one axis. */
+function replicateBorder(image: RgbImage, axis: 'x' | 'y'): RgbImage {
+  const { width: w, height: h } = image;
+  if (axis === 'y') {
+    const rgb = new Uint8Array(w * (h + 2 * BORDER) * 3);
+    rgb.set(image.rgb, BORDER * w * 3);
+    for (let b = 0; b < BORDER; b++) {
+      rgb.copyWithin(b * w * 3, BORDER * w * 3, (BORDER + 1) * w * 3);
+      rgb.copyWithin((BORDER + h + b) * w * 3, (BORDER + h - 1) * w * 3, (BORDER + h) * w * 3);
+    }
+    return { width: w, height: h + 2 * BORDER, rgb };
+  }
+  const pw = w + 2 * BORDER;
+  const rgb = new Uint8Array(pw * h * 3);
+  for (let y = 0; y < h; y++) {
+    const row = y * pw * 3;
+    rgb.set(image.rgb.subarray(y * w * 3, (y + 1) * w * 3), row + BORDER * 3);
+    for (let b = 0; b < BORDER; b++) {
+      rgb.copyWithin(row + b * 3, row + BORDER * 3, row + (BORDER + 1) * 3);
+      rgb.copyWithin(row + (BORDER + w + b) * 3, row + (BORDER + w - 1) * 3, row + (BORDER + w) * 3);
+    }
+  }
+  return { width: pw, height: h, rgb };
+}
 
 /** One axis of the squash resize; the other axis is left alone. */
 async function resizeAxis(image: RgbImage, axis: 'x' | 'y', target: number): Promise<RgbImage> {
@@ -77,15 +109,7 @@ async function resizeAxis(image: RgbImage, axis: 'x' | 'y', target: number): Pro
   }
   // Output centre X + 0.5 = s * (x + 0.5) in source pixels; the source is shifted by the border.
   const s = target / from;
-  const padded = await rawOut(
-    raw(image).extend({
-      ...(axis === 'x' ? { left: BORDER, right: BORDER } : { top: BORDER, bottom: BORDER }),
-      extendWith: 'copy',
-    }),
-    image.width + (axis === 'x' ? 2 * BORDER : 0),
-    image.height + (axis === 'y' ? 2 * BORDER : 0),
-    'border',
-  );
+  const padded = replicateBorder(image, axis);
   const shift = -BORDER + 0.5;
   return rawOut(
     raw(padded).affine(
@@ -121,6 +145,16 @@ export async function squashResize(
   width: number,
   height: number = width,
 ): Promise<RgbImage> {
+  // libvips reduces horizontally then vertically, rounding in between, as PIL does: both axes
+  // shrinking is one call.
+  if (width < image.width && height < image.height) {
+    return rawOut(
+      raw(image).resize({ width, height, fit: 'fill', kernel: 'linear' }),
+      width,
+      height,
+      'reduce',
+    );
+  }
   return resizeAxis(await resizeAxis(image, 'x', width), 'y', height);
 }
 
