@@ -9,7 +9,14 @@ import { findCommit, readCommitted } from '../storage/commit.ts';
 import { storeKeys } from '../storage/keys.ts';
 import { EmbeddingShardWriter } from '../storage/shardWriter.ts';
 import { decodeFramesShard, EMBEDDING_SCHEMA_VERSION } from '../storage/shards.ts';
-import { classifyErrors, findShard, manifestReader, reportProgress, type ActivityDeps } from './context.ts';
+import {
+  classifyErrors,
+  findShard,
+  lastHeartbeat,
+  manifestReader,
+  reportProgress,
+  type ActivityDeps,
+} from './context.ts';
 
 export interface EmbedShardInput {
   readonly manifestKey: string;
@@ -17,12 +24,24 @@ export interface EmbedShardInput {
   readonly framesKey: string;
   readonly backbone: string;
   readonly batchSize: number;
+  /** How often embedded batches are checkpointed for a retry to resume from (default 2 s). */
+  readonly checkpointSeconds?: number;
 }
 
 export interface EmbedShardResult {
   readonly embeddingsKey: string;
   readonly rows: number;
   readonly reused: boolean;
+}
+
+/**
+ * What embedShard reports by heartbeat: faces embedded so far and the store objects holding them
+ * (float32 embeddings then scores, one part per checkpoint), so a retry on another worker resumes
+ * there instead of starting over.
+ */
+export interface EmbedCheckpoint {
+  readonly facesDone: number;
+  readonly parts: readonly { readonly key: string; readonly from: number; readonly to: number }[];
 }
 
 /** Hash of everything that shapes an embedding besides the crop: backbone and preprocessing. */
@@ -59,8 +78,43 @@ export function createEmbedActivities(deps: ActivityDeps) {
         const embedding = new Float32Array(rows.length * dim);
         const scores = new Float32Array(rows.length * k);
         const faces = rows.map((r, i) => ({ r, i })).filter(({ r }) => !r.noFace && r.image);
+        const checkpointPrefix = `tmp/embed-checkpoints/${shortHash(embeddingsKey)}/`;
+        const parts: EmbedCheckpoint['parts'][number][] = [];
+        const resumeFrom = lastHeartbeat<EmbedCheckpoint>();
+        let first = 0;
+        if (resumeFrom && resumeFrom.facesDone > 0) {
+          for (const part of resumeFrom.parts) {
+            const bytes = await deps.store.get(part.key);
+            const values = new Float32Array(
+              bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+            );
+            const n = part.to - part.from;
+            faces.slice(part.from, part.to).forEach(({ i }, b) => {
+              embedding.set(values.subarray(b * dim, (b + 1) * dim), i * dim);
+              scores.set(values.subarray(n * dim + b * k, n * dim + (b + 1) * k), i * k);
+            });
+            parts.push(part);
+          }
+          first = resumeFrom.facesDone;
+          deps.log(
+            `embedShard ${shard.shardId}: resuming at face ${first} of ${faces.length} from the last heartbeat`,
+          );
+        }
+        const checkpoint = async (to: number): Promise<void> => {
+          const from = parts.at(-1)?.to ?? 0;
+          if (to <= from) return;
+          const values = new Float32Array((to - from) * (dim + k));
+          faces.slice(from, to).forEach(({ i }, b) => {
+            values.set(embedding.subarray(i * dim, (i + 1) * dim), b * dim);
+            values.set(scores.subarray(i * k, (i + 1) * k), (to - from) * dim + b * k);
+          });
+          const key = `${checkpointPrefix}${from}-${to}.f32`;
+          await deps.store.put(key, new Uint8Array(values.buffer));
+          parts.push({ key, from, to });
+        };
+        let lastCheckpoint = Date.now();
         const batch = new Float32Array(input.batchSize * 3 * s * s);
-        for (let start = 0; start < faces.length; start += input.batchSize) {
+        for (let start = first; start < faces.length; start += input.batchSize) {
           const part = faces.slice(start, start + input.batchSize);
           await Promise.all(
             part.map(({ r }, b) => preprocessCrop(r.image!, descriptor, batch, b * 3 * s * s)),
@@ -70,7 +124,12 @@ export function createEmbedActivities(deps: ActivityDeps) {
             embedding.set(out.embedding.subarray(b * dim, (b + 1) * dim), i * dim);
             scores.set(out.scores.subarray(b * k, (b + 1) * k), i * k);
           });
-          reportProgress({ embedded: start + part.length, of: faces.length });
+          const done = start + part.length;
+          if (Date.now() - lastCheckpoint >= (input.checkpointSeconds ?? 2) * 1000 && done < faces.length) {
+            await checkpoint(done);
+            lastCheckpoint = Date.now();
+          }
+          reportProgress({ facesDone: parts.at(-1)?.to ?? 0, parts, embedded: done, of: faces.length });
         }
         const writer = EmbeddingShardWriter.open(
           deps.store,
@@ -99,6 +158,7 @@ export function createEmbedActivities(deps: ActivityDeps) {
           throw err;
         }
         await writer.commit({ backbone: backboneId(descriptor) });
+        await Promise.all(parts.map((part) => deps.store.delete(part.key)));
         return { embeddingsKey, rows: rows.length, reused: false };
       });
     },

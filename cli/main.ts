@@ -365,11 +365,15 @@ program
   .command('worker')
   .description(`run one pool worker until SIGINT/SIGTERM (${WORKER_ROLES.join(', ')})`)
   .argument('<pool>', 'orchestrator | frames | embed | train')
-  .action(async (pool: string) => {
+  .option(
+    '--task-queue <name>',
+    "serve this task queue instead of the pool's default (e.g. a GPU pool's own queue)",
+  )
+  .action(async (pool: string, flags: { taskQueue?: string }) => {
     if (!WORKER_ROLES.includes(pool as WorkerRole))
       throw new InvalidArgumentError(`unknown pool ${pool}; expected one of ${WORKER_ROLES.join(', ')}`);
     const { runWorkerProcess } = await import('../workers/main.ts');
-    await runWorkerProcess(pool as WorkerRole);
+    await runWorkerProcess(pool as WorkerRole, flags.taskQueue);
   });
 
 program

@@ -8,16 +8,25 @@ import { loadConfig } from '../config/index.ts';
 import { openStore } from '../storage/objectStore.ts';
 import { createPoolWorker, installQuietRuntime, type WorkerRole } from './pools.ts';
 
-export async function runWorkerProcess(role: WorkerRole): Promise<void> {
+/** taskQueue overrides the pool's default queue (also from AFFECTFLOW_TASK_QUEUE). */
+export async function runWorkerProcess(
+  role: WorkerRole,
+  taskQueue: string | undefined = process.env['AFFECTFLOW_TASK_QUEUE'] || undefined,
+): Promise<void> {
   const config = loadConfig();
   installQuietRuntime();
   const address = config.temporalAddress ?? `127.0.0.1:${config.devPorts.temporal}`;
   const connection = await NativeConnection.connect({ address });
   const store = openStore(config.store);
   try {
-    const pool = await createPoolWorker(role, { config, connection, store });
+    const pool = await createPoolWorker(role, {
+      config,
+      connection,
+      store,
+      ...(taskQueue ? { taskQueue } : {}),
+    });
     console.error(
-      `affectflow ${role} worker: polling on ${address} (${config.temporalNamespace}), store ${store.uri}`,
+      `affectflow ${role} worker: polling ${taskQueue ?? 'its pool queue'} on ${address} (${config.temporalNamespace}), store ${store.uri}`,
     );
     await pool.worker.run();
     await pool.dispose();

@@ -28,6 +28,8 @@ export interface ExtractionRunInput extends ActivityTuning {
   /** Shards in flight per partition (the sliding window). */
   readonly maxShardsInFlight: number;
   readonly embedBatchSize: number;
+  /** Checkpoint interval of embedding, which a retried shard resumes from (default 2 s). */
+  readonly embedCheckpointSeconds?: number;
   readonly maxCropSide: number;
   /** Overrides of the EXPR head settings (SPEC §4 defaults otherwise). */
   readonly expr?: { readonly epochs?: number; readonly batchSize?: number; readonly hidden?: number };
@@ -142,6 +144,7 @@ export async function extractionRun(input: ExtractionRunInput): Promise<Extracti
         window: input.maxShardsInFlight,
         pageShards: input.pageShards ?? 200,
         embedBatchSize: input.embedBatchSize,
+        embedCheckpointSeconds: input.embedCheckpointSeconds,
         maxCropSide: input.maxCropSide,
         taskQueues: input.taskQueues,
         heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds,

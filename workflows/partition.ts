@@ -32,6 +32,7 @@ export interface PartitionInput extends ActivityTuning {
   readonly window: number;
   readonly pageShards: number;
   readonly embedBatchSize: number;
+  readonly embedCheckpointSeconds?: number | undefined;
   readonly maxCropSide: number;
   /** Continue as new past this many history events (default PARTITION_HISTORY_BUDGET). */
   readonly historyBudget?: number;
@@ -106,6 +107,7 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
                 framesKey,
                 backbone,
                 batchSize: input.embedBatchSize,
+                ...(input.embedCheckpointSeconds ? { checkpointSeconds: input.embedCheckpointSeconds } : {}),
               },
             ],
           );
