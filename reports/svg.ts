@@ -206,11 +206,14 @@ export function lineChart(series: readonly LineSeries[], o: LineOptions): string
       `<text x="${left - 6}" y="${yPos(v) + 4}" text-anchor="end" font-size="10" ${FONT}>${fmt(v, 2)}</text>`,
     );
   }
-  xs.forEach((x) =>
+  const every = Math.ceil(xs.length / 12);
+  xs.forEach((x, i) => {
+    if (i % every !== 0 && i !== xs.length - 1) return;
     parts.push(
       `<text x="${xPos(x)}" y="${top + plotH + 14}" text-anchor="middle" font-size="10" ${FONT}>${fmt(x, Number.isInteger(x) ? 0 : 2)}</text>`,
-    ),
-  );
+    );
+  });
+
   if (o.marker) {
     const x = xPos(o.marker.x);
     parts.push(
