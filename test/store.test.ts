@@ -1,13 +1,14 @@
 /** Object store and commit protocol against the real S3 server and a local directory. */
 import test from 'ava';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   commitShard,
   findCommit,
   listCommitted,
+  listUnreferenced,
   markerKey,
   readCommitted,
   CorruptShardError,
@@ -61,6 +62,45 @@ for (const [kind, open] of Object.entries(stores)) {
     writeFileSync(path, data);
     await store.putFile('big/file.bin', path);
     t.true(Buffer.from(await store.get('big/file.bin')).equals(data));
+    store.close();
+  });
+
+  test(`${kind} store: putIfAbsent creates once, adoptFile moves a file in, getStream streams`, async (t) => {
+    const store = open();
+    const results = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => store.putIfAbsent('once/marker.json', `writer ${i}`)),
+    );
+    t.is(results.filter(Boolean).length, 1);
+    const winner = results.indexOf(true);
+    t.is(new TextDecoder().decode(await store.get('once/marker.json')), `writer ${winner}`);
+    t.false(await store.putIfAbsent('once/marker.json', 'late'));
+
+    const path = join(tempDir('adopt'), 'file.bin');
+    const data = randomBytes(3 * 1024 * 1024);
+    writeFileSync(path, data);
+    await store.adoptFile('adopted/file.bin', path);
+    t.false(existsSync(path));
+    const chunks: Buffer[] = [];
+    for await (const chunk of await store.getStream('adopted/file.bin')) chunks.push(chunk as Buffer);
+    t.true(Buffer.concat(chunks).equals(data));
+    await t.throwsAsync(() => store.getStream('adopted/missing.bin'), { instanceOf: ObjectNotFoundError });
+    const listed = [];
+    for await (const o of store.list('once/')) listed.push(o.key);
+    t.deepEqual(listed, ['once/marker.json']);
+    store.close();
+  });
+
+  test(`${kind} store: racing commits of one shard agree on the first and leave no stray object`, async (t) => {
+    const store = open();
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        commitShard(store, 'race/s.parquet', randomBytes(2048), 7, { shardId: 's' }),
+      ),
+    );
+    t.is(results.filter((r) => r.created).length, 1);
+    for (const r of results) t.deepEqual(r.record, results[0]!.record);
+    t.deepEqual(await listUnreferenced(store, 'race/'), []);
+    t.truthy(await readCommitted(store, 'race/s.parquet'));
     store.close();
   });
 
