@@ -70,6 +70,8 @@ export interface TrainedMlp {
   readonly history: readonly EpochRecord[];
   /** Seconds spent in the batch loop (graph runs and Adam), validation excluded. */
   readonly trainSeconds: number;
+  /** CPU seconds of this process (all threads) in the batch loop: the cost without other processes' contention. */
+  readonly trainCpuSeconds: number;
   readonly provider: ExecutionProvider;
 }
 
@@ -216,6 +218,7 @@ export async function trainMlp(
     const history: EpochRecord[] = [];
     let best: { epoch: number; score: number; params: Float32Array[] } | undefined;
     let trainSeconds = 0;
+    let trainCpuSeconds = 0;
     const bx = new Float32Array(config.batchSize * d);
     const bt = new Float32Array(config.batchSize * c);
     const bw = new Float32Array(config.batchSize * c);
@@ -227,6 +230,7 @@ export async function trainMlp(
         order[j] = t;
       }
       const started = process.hrtime.bigint();
+      const cpuStarted = process.cpuUsage();
       let lossSum = 0;
       for (let start = 0; start < data.n; start += config.batchSize) {
         const m = Math.min(config.batchSize, data.n - start);
@@ -262,6 +266,8 @@ export async function trainMlp(
         }));
       }
       trainSeconds += Number(process.hrtime.bigint() - started) / 1e9;
+      const cpu = process.cpuUsage(cpuStarted);
+      trainCpuSeconds += (cpu.user + cpu.system) / 1e6;
       params.forEach((p, i) => p.set(current[i]!));
       const score = await validate(predictor);
       history.push({ epoch, trainLoss: lossSum / data.n, validScore: score });
@@ -270,7 +276,14 @@ export async function trainMlp(
       }
     }
     if (best) params.forEach((p, i) => p.set(best.params[i]!));
-    return { head, bestEpoch: best?.epoch ?? 0, history, trainSeconds, provider: trainSession.provider };
+    return {
+      head,
+      bestEpoch: best?.epoch ?? 0,
+      history,
+      trainSeconds,
+      trainCpuSeconds,
+      provider: trainSession.provider,
+    };
   } finally {
     await trainSession.release();
     await predictSession.release();
