@@ -240,14 +240,15 @@ export async function* decodeFrames(
   const { first } = options;
   const sampling = options.sampling ?? {};
   const stamps = await frameStamps(path);
-  const last = stamps ? Math.min(options.last, Math.max(stamps.pts.length, first)) : options.last;
+  const byStamps = stamps !== null && stamps.pts.length >= first;
+  const last = byStamps ? Math.min(options.last, stamps.pts.length) : options.last;
   const times = stamps && stamps.pts.map((p) => p * stamps.timeBase);
   const wanted = sampledFrames(first, options.last, sampling, times, probe.fps);
   const keep = new Set(wanted);
   // Frame number of each timestamp, when numbering by timestamps.
   const frameOfPts = new Map<number, number>();
   let select: string;
-  if (stamps && stamps.pts.length >= first) {
+  if (byStamps) {
     stamps.pts.forEach((p, i) => frameOfPts.set(p, i + 1));
     const inRange = wanted.filter((f) => f <= last);
     select =

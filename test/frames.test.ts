@@ -138,6 +138,16 @@ test('constant frame rate: every frame numbered 1..n as its pixels say, counted 
     counted.frames.map((f) => [f.frame, readIndex(f)]),
     [11, 21, 31, 41, 51].map((f) => [f, f]),
   );
+  const pastTheEnd = await decodeAll(cfr, { first: 55, last: 70 });
+  t.deepEqual(
+    pastTheEnd.frames.map((f) => readIndex(f)),
+    [55, 56, 57, 58, 59, 60],
+  );
+  t.is(pastTheEnd.summary.error, 'expected 16 frames in 55..70, decoded 6 (the last is frame 60)');
+  await t.throwsAsync(decodeAll(cfr, { first: 61, last: 70 }), {
+    instanceOf: VideoError,
+    message: /cfr\.mp4: no frame decoded: expected 10 frames in 61\.\.70, decoded 0/,
+  });
   const middle = await decodeAll(cfr, { first: 17, last: 33, threads: 2 });
   t.deepEqual(
     middle.frames.map((f) => readIndex(f)),
