@@ -72,6 +72,11 @@ function reportingActivities(shards: number) {
         faces: FRAMES_PER_SHARD,
         reused: false,
       }),
+    compareBackbones: (input: { datasetId: string }) =>
+      Promise.resolve({
+        comparisonKey: `reports/compare/${input.datasetId}/comparison.json`,
+        comparison: {},
+      }),
     trainAndEvaluate: (input: {
       runId: string;
     }): Promise<{ reportKey: string; scores: Record<string, number> }> =>
@@ -85,11 +90,18 @@ function reportingActivities(shards: number) {
   };
 }
 
-export async function runReportingScale(options: ScaleRunOptions): Promise<ScaleRunResult> {
+export interface ReportingWorker {
+  /** The one task queue of the worker: workflows and every pool's activities. */
+  readonly queue: string;
+  readonly client: Client;
+  stop(): Promise<void>;
+}
+
+/** A worker running the real workflows with activities that only report, over `shards` shards. */
+export async function startReportingWorker(address: string, shards: number): Promise<ReportingWorker> {
   installQuietRuntime();
-  const id = randomUUID().slice(0, 8);
-  const queue = `scale-${id}`;
-  const connection = await NativeConnection.connect({ address: options.address });
+  const queue = `scale-${randomUUID().slice(0, 8)}`;
+  const connection = await NativeConnection.connect({ address });
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath,
     logger: {
@@ -105,34 +117,55 @@ export async function runReportingScale(options: ScaleRunOptions): Promise<Scale
     connection,
     taskQueue: queue,
     workflowBundle,
-    activities: reportingActivities(options.shards),
+    activities: reportingActivities(shards),
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 20,
   });
   const running = worker.run();
-  const clientConnection = await Connection.connect({ address: options.address });
-  const client = new Client({ connection: clientConnection });
+  const clientConnection = await Connection.connect({ address });
+  return {
+    queue,
+    client: new Client({ connection: clientConnection }),
+    async stop() {
+      worker.shutdown();
+      await running;
+      await clientConnection.close();
+      await connection.close();
+    },
+  };
+}
+
+/** Run settings for the reporting worker's queue. */
+export function reportingRunInput(
+  queue: string,
+  options: Omit<ScaleRunOptions, 'address' | 'shards'>,
+): ExtractionRunInput {
+  return {
+    datasetPath: '/scale',
+    backbones: ['reporting'],
+    shardFrames: FRAMES_PER_SHARD,
+    maxShardsInFlight: options.window,
+    embedBatchSize: 1,
+    maxCropSide: 1,
+    partitionShards: options.partitionShards,
+    pageShards: options.pageShards,
+    partitionsInFlight: options.partitionsInFlight,
+    partitionHistoryBudget: options.historyBudget,
+    skipTraining: !options.train,
+    taskQueues: { frames: queue, embed: queue, train: queue },
+  };
+}
+
+export async function runReportingScale(options: ScaleRunOptions): Promise<ScaleRunResult> {
+  const reporting = await startReportingWorker(options.address, options.shards);
+  const { queue, client } = reporting;
   try {
-    const workflowId = `scale-${id}`;
-    const input: ExtractionRunInput = {
-      datasetPath: '/scale',
-      backbones: ['reporting'],
-      shardFrames: FRAMES_PER_SHARD,
-      maxShardsInFlight: options.window,
-      embedBatchSize: 1,
-      maxCropSide: 1,
-      partitionShards: options.partitionShards,
-      pageShards: options.pageShards,
-      partitionsInFlight: options.partitionsInFlight,
-      partitionHistoryBudget: options.historyBudget,
-      skipTraining: !options.train,
-      taskQueues: { frames: queue, embed: queue, train: queue },
-    };
+    const workflowId = queue;
     const started = process.hrtime.bigint();
     const result = (await client.workflow.execute('extractionRun', {
       taskQueue: queue,
       workflowId,
-      args: [input],
+      args: [reportingRunInput(queue, options)],
     })) as ExtractionRunResult;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     let executions = 0;
@@ -151,9 +184,6 @@ export async function runReportingScale(options: ScaleRunOptions): Promise<Scale
     }
     return { result, seconds, executions, maxHistoryLength, maxHistoryBytes };
   } finally {
-    worker.shutdown();
-    await running;
-    await clientConnection.close();
-    await connection.close();
+    await reporting.stop();
   }
 }

@@ -14,10 +14,11 @@ const dir = join(projectRoot, 'test', 'histories');
 const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as Record<string, string>;
 const files = readdirSync(dir).filter((f) => f.endsWith('.json') && f !== 'index.json');
 
-test('recorded histories of extractionRun and extractPartition replay without nondeterminism', async (t) => {
+test('recorded histories of every workflow replay without nondeterminism', async (t) => {
   installQuietRuntime();
-  t.true(files.some((f) => f.startsWith('extractionRun-')));
+  t.true(files.some((f) => f.startsWith('extractionRun-first-')));
   t.true(files.some((f) => f.startsWith('extractPartition-continued-')));
+  t.true(files.some((f) => f.startsWith('reevaluateDataset-')));
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath,
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },

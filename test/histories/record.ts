@@ -9,7 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { execFileSync } from 'node:child_process';
-import { runReportingScale } from '../../bench/orchestrationScale.ts';
+import {
+  reportingRunInput,
+  runReportingScale,
+  startReportingWorker,
+} from '../../bench/orchestrationScale.ts';
+import { runSettings } from '../../cli/reevaluate.ts';
+import type { ReevaluateInput } from '../../workflows/index.ts';
 import { startTemporalDevServer } from '../../infra/devstack.ts';
 import { projectRoot, venvBin } from '../../infra/paths.ts';
 import { freePorts, stopService } from '../../infra/services.ts';
@@ -26,16 +32,28 @@ await startTemporalDevServer({
 });
 const address = `127.0.0.1:${port}`;
 try {
-  const run = await runReportingScale({
-    address,
-    shards: 30,
+  const options = {
     partitionShards: 20,
     pageShards: 10,
     window: 5,
     partitionsInFlight: 2,
     historyBudget: 100,
     train: true,
+  };
+  const run = await runReportingScale({ address, shards: 30, ...options });
+  // The re-evaluation workflow, with two backbones, each evaluated by a child extraction run.
+  const reporting = await startReportingWorker(address, 30);
+  const reevaluation: ReevaluateInput = {
+    run: runSettings(reportingRunInput(reporting.queue, options)),
+    backbones: ['reporting', 'reporting-b'],
+    idleMinutes: 0,
+  };
+  await reporting.client.workflow.execute('reevaluateDataset', {
+    taskQueue: reporting.queue,
+    workflowId: `${reporting.queue}-reevaluate`,
+    args: [reevaluation],
   });
+  await reporting.stop();
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   const out = join(projectRoot, 'test', 'histories');
@@ -61,9 +79,11 @@ try {
     const history = JSON.parse(json) as {
       events?: { workflowExecutionStartedEventAttributes?: { continuedExecutionRunId?: string } }[];
     };
-    const kind = execution.type === 'extractionRun' ? 'extractionRun' : 'extractPartition';
+    const kind = execution.type;
     const first = history.events?.[0]?.workflowExecutionStartedEventAttributes;
-    const label = kind === 'extractionRun' ? 'run' : first?.continuedExecutionRunId ? 'continued' : 'first';
+    const label = first?.continuedExecutionRunId ? 'continued' : 'first';
+    // One history per workflow type and start kind keeps the fixtures small.
+    if (Object.keys(index).some((name) => name.startsWith(`${kind}-${label}-`))) continue;
     const name = `${kind}-${label}-${execution.workflowId.split('/').pop()}-${execution.runId.slice(0, 8)}.json`;
     writeFileSync(join(out, name), json);
     index[name] = execution.workflowId;
