@@ -18,6 +18,11 @@ import {
   type DecodeOptions,
   type DecodeSummary,
 } from '../media/ffmpeg.ts';
+import { createFramesActivities } from '../activities/frames.ts';
+import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
+import { readCommitted } from '../storage/commit.ts';
+import { LocalDirStore } from '../storage/objectStore.ts';
+import { decodeFramesShard } from '../storage/shards.ts';
 import { tempDir } from './helpers/env.ts';
 
 const W = 160;
@@ -289,6 +294,63 @@ test('truncated video: the frames before the damage, each under its own number, 
     ),
   );
   t.regex(summary.error ?? '', /ffmpeg: /);
+});
+
+test('extractFrames on a truncated video commits the frames before the damage with the error recorded', async (t) => {
+  const root = tempDir('frames-activity');
+  const whole = join(root, 'whole.mp4');
+  makeVideo(whole, 60, null, ['-movflags', '+faststart']);
+  writeFileSync(
+    join(root, 'cut.mp4'),
+    readFileSync(whole).subarray(0, Math.floor(statSync(whole).size * 0.6)),
+  );
+  const manifest: Manifest = {
+    format: MANIFEST_FORMAT,
+    datasetId: 'frames-test',
+    root,
+    shardFrames: 60,
+    videos: [
+      {
+        name: 'cut',
+        split: 'Train',
+        source: { kind: 'video', path: 'cut.mp4' },
+        frameCount: 60,
+        fps: 25,
+        width: W,
+        height: H,
+        contentHash: 'c',
+      },
+    ],
+    shards: [{ shardId: 's', video: 'cut', split: 'Train', firstFrame: 1, lastFrame: 60 }],
+    findings: [],
+  };
+  const store = new LocalDirStore(join(root, 'store'));
+  await store.put('manifest.json', JSON.stringify(manifest));
+  const logged: string[] = [];
+  const activities = createFramesActivities({
+    store,
+    config: { stateDir: root },
+    log: (l) => logged.push(l),
+  });
+  const result = await activities.extractFrames({
+    manifestKey: 'manifest.json',
+    shardId: 's',
+    maxCropSide: 64,
+  });
+  t.false(result.reused);
+  t.true(result.frames >= 5 && result.frames < 60);
+  t.is(result.faces, result.frames);
+  t.regex(
+    result.findings![0]!,
+    /^video cut\.mp4: expected 60 frames in 1\.\.60, decoded \d+ \(the last is frame \d+\); ffmpeg: /,
+  );
+  t.true(logged.some((l) => l.startsWith('frames: video cut.mp4: expected 60 frames')));
+  const rows = decodeFramesShard((await readCommitted(store, result.framesKey))!.bytes);
+  t.is(rows.length, result.frames);
+  t.deepEqual(
+    rows.map((r) => [r.box, r.cropWidth, r.cropHeight]),
+    rows.map(() => [[0, 0, W, H], 64, 38]),
+  );
 });
 
 test('zero-frame and unreadable files: VideoError naming the file', async (t) => {
