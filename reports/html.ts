@@ -3,7 +3,7 @@
  * no external resources, so the file opens anywhere (and in headless Chromium in the tests).
  */
 import { barChart, escapeXml, heatmap, lineChart, type LineSeries } from './svg.ts';
-import type { RunReport } from './model.ts';
+import type { BackboneScores, RunReport } from './model.ts';
 
 const STYLE = `
 body { font-family: system-ui, sans-serif; margin: 24px; color: #222; max-width: 1200px; }
@@ -14,6 +14,24 @@ th:first-child, td:first-child { text-align: left; } .best { font-weight: 700; b
 `;
 
 const f3 = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(3));
+
+function comparisonTable(rows: readonly BackboneScores[], tasks: readonly string[]): string {
+  const best = Object.fromEntries(
+    tasks.map((k) => [k, Math.max(...rows.map((c) => c.scores[k] ?? -Infinity))]),
+  );
+  return table(
+    ['backbone', ...tasks],
+    rows.map((c) => [
+      escapeXml(c.backbone),
+      ...tasks.map((k) => {
+        const v = c.scores[k];
+        if (v === undefined) return '—';
+        return v === best[k] && rows.length > 1 ? `<span class="best">${f3(v)}</span>` : f3(v);
+      }),
+    ]),
+    'comparison',
+  );
+}
 
 const bestOf = (w: { window: number; score: number } | undefined): string =>
   w ? `${w.window} (${f3(w.score)})` : '—';
@@ -158,27 +176,7 @@ export function renderReportHtml(report: RunReport): string {
   );
 
   const tasks = [...new Set(report.comparison.flatMap((c) => Object.keys(c.scores)))];
-  const best = Object.fromEntries(
-    tasks.map((k) => [k, Math.max(...report.comparison.map((c) => c.scores[k] ?? -Infinity))]),
-  );
-  body.push(
-    '<h2>Comparison across backbones</h2>',
-    table(
-      ['backbone', ...tasks],
-      report.comparison.map((c) => [
-        escapeXml(c.backbone),
-        ...tasks.map((k) => {
-          const v = c.scores[k];
-          return v === undefined
-            ? '—'
-            : v === best[k] && report.comparison.length > 1
-              ? `<span class="best">${f3(v)}</span>`
-              : f3(v);
-        }),
-      ]),
-      'comparison',
-    ),
-  );
+  body.push('<h2>Comparison across backbones</h2>', comparisonTable(report.comparison, tasks));
 
   if (t.EXPR) {
     body.push(
@@ -272,6 +270,41 @@ export function renderReportHtml(report: RunReport): string {
 <html lang="en"><head><meta charset="utf-8"><title>affectflow report ${escapeXml(report.backbone)}</title><style>${STYLE}</style></head>
 <body>
 ${body.join('\n')}
+</body></html>
+`;
+}
+
+/**
+ * A self-contained page comparing backbones on one dataset: the score table (best per task marked)
+ * and one bar chart per task. rows: one per backbone with its scores by task.
+ */
+export function renderComparisonHtml(datasetId: string, rows: readonly BackboneScores[]): string {
+  const tasks = [...new Set(rows.flatMap((r) => Object.keys(r.scores)))];
+  const parts = [
+    `<h1>affectflow: backbones on dataset ${escapeXml(datasetId)}</h1>`,
+    comparisonTable(rows, tasks),
+    '<div class="plots">',
+  ];
+  for (const task of tasks) {
+    const values = rows.map((r) => r.scores[task] ?? Number.NaN);
+    parts.push(
+      barChart(
+        values.map((v) => (Number.isFinite(v) ? v : 0)),
+        {
+          id: `compare-${task}`,
+          title: `${task} by backbone`,
+          labels: rows.map((r) => r.backbone),
+          min: Math.min(0, ...values.filter(Number.isFinite)),
+          max: 1,
+        },
+      ),
+    );
+  }
+  parts.push('</div>');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>affectflow backbones ${escapeXml(datasetId)}</title><style>${STYLE}</style></head>
+<body>
+${parts.join('\n')}
 </body></html>
 `;
 }

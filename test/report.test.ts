@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { dumpDom, screenshot } from '../reports/chromium.ts';
-import { renderReportHtml } from '../reports/html.ts';
+import { renderComparisonHtml, renderReportHtml } from '../reports/html.ts';
 import { blueScale, escapeXml } from '../reports/svg.ts';
 import { tempDir } from './helpers/env.ts';
 import { sampleReport } from './helpers/reportFixture.ts';
@@ -69,4 +69,22 @@ test('the HTML report renders in headless Chromium: every plot is in the rendere
   t.true(count(0x1f, 0x77, 0xb4, 20) > 300, 'line series drawn');
   const white = count(255, 255, 255, 0);
   t.true(white < info.width * info.height * 0.97, `the page is not blank (${white} white pixels)`);
+});
+
+test('the backbone comparison page renders in Chromium with one bar chart per task and the best score marked', async (t) => {
+  const dir = tempDir('comparison');
+  const htmlPath = join(dir, 'comparison.html');
+  writeFileSync(
+    htmlPath,
+    renderComparisonHtml('dataset-1', [
+      { backbone: 'a@1', scores: { EXPR: 0.4, VA: -0.1 } },
+      { backbone: 'b@1', scores: { EXPR: 0.45, AU: 0.5 } },
+    ]),
+  );
+  const dom = await dumpDom(htmlPath);
+  for (const id of ['compare-EXPR', 'compare-VA', 'compare-AU'])
+    t.true(dom.includes(`data-plot="${id}"`), id);
+  t.is(dom.match(/class="bar"/g)?.length, 6);
+  t.true(dom.includes('<span class="best">0.450</span>'));
+  t.true(dom.includes('<td>—</td>'));
 });
