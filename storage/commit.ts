@@ -9,6 +9,7 @@
  * again returns the first commit unchanged, and racing writers agree on one winner.
  */
 import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
 import type { ObjectStore } from './objectStore.ts';
 
 export interface CommitRecord {
@@ -40,6 +41,24 @@ const MARKER_SUFFIX = '.commit.json';
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Passes bytes through unchanged, counting them and computing their sha256 on the way. */
+export class ChecksumStream extends Transform {
+  private readonly hash = createHash('sha256');
+  /** Bytes seen so far. */
+  size = 0;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk);
+    this.size += chunk.byteLength;
+    callback(null, chunk);
+  }
+
+  /** Hex sha256 of every byte seen; call once, after the stream has ended. */
+  sha256(): string {
+    return this.hash.digest('hex');
+  }
 }
 
 /** The data object for a shard's bytes: beside the logical key, named by their checksum. */

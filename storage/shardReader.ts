@@ -5,15 +5,20 @@
  * the columns asked for. An S3 object is streamed to a temporary local file first (hashed on the
  * way); the local store's files are read in place.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FixedSizeList, Table } from 'apache-arrow';
-import { committedObject, listCommitted, verifyCommitted, type CommitRecord } from './commit.ts';
+import {
+  ChecksumStream,
+  committedObject,
+  listCommitted,
+  verifyCommitted,
+  type CommitRecord,
+} from './commit.ts';
 import { storeKeys } from './keys.ts';
 import { LocalDirStore, type ObjectStore } from './objectStore.ts';
 import { parquetFileMetadata, readParquetFileBatches } from './parquet.ts';
@@ -41,16 +46,6 @@ export async function listEmbeddingShards(
   return records;
 }
 
-class Digest extends Transform {
-  readonly hash = createHash('sha256');
-  size = 0;
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
-    this.size += chunk.byteLength;
-    callback(null, chunk);
-  }
-}
-
 /** A committed shard's verified Parquet file on local disk; close() removes a temporary copy. */
 export class CommittedShardFile {
   private constructor(
@@ -66,19 +61,19 @@ export class CommittedShardFile {
     record: CommitRecord,
     options: { tempDir?: string } = {},
   ): Promise<CommittedShardFile> {
-    const digest = new Digest();
+    const digest = new ChecksumStream();
     if (store instanceof LocalDirStore) {
       const path = store.filePath(committedObject(record));
       await pipeline(createReadStream(path), digest, async function* (source) {
         for await (const _ of source) void _;
       });
-      verifyCommitted(record, digest.size, digest.hash.digest('hex'));
+      verifyCommitted(record, digest.size, digest.sha256());
       return new CommittedShardFile(record, path, false);
     }
     const path = join(options.tempDir ?? tmpdir(), `affectflow-read-${randomUUID()}.parquet`);
     try {
       await pipeline(await store.getStream(committedObject(record)), digest, createWriteStream(path));
-      verifyCommitted(record, digest.size, digest.hash.digest('hex'));
+      verifyCommitted(record, digest.size, digest.sha256());
     } catch (err) {
       await rm(path, { force: true });
       throw err;

@@ -4,14 +4,13 @@
  * shard's data object (a multipart upload on S3, a rename in the local store) before the commit
  * marker is created (storage/commit.ts).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { commitStored, dataObjectKey, findCommit, type CommitRecord } from './commit.ts';
+import { ChecksumStream, commitStored, dataObjectKey, findCommit, type CommitRecord } from './commit.ts';
 import type { ObjectStore } from './objectStore.ts';
 import { ParquetStreamWriter } from './parquet.ts';
 import {
@@ -42,28 +41,13 @@ export class ShardWriterError extends Error {
   }
 }
 
-/** Counts and hashes the bytes that pass through. */
-class Digest extends Transform {
-  readonly hash = createHash('sha256');
-  size = 0;
-  override _transform(
-    chunk: Buffer,
-    _encoding: string,
-    callback: (err?: Error | null, data?: Buffer) => void,
-  ) {
-    this.hash.update(chunk);
-    this.size += chunk.byteLength;
-    callback(null, chunk);
-  }
-}
-
 /**
  * One embedding shard being written: append() rows in order, then commit() once. The file
  * carries embeddingSchema(identity) and embeddingFileMetadata(identity, file).
  */
 export class EmbeddingShardWriter {
   private readonly writer: ParquetStreamWriter;
-  private readonly digest = new Digest();
+  private readonly digest = new ChecksumStream();
   private readonly rowGroupRows: number;
   private state: 'open' | 'committed' | 'aborted' = 'open';
   private pendingRows: FaceRowKey[] = [];
@@ -176,7 +160,7 @@ export class EmbeddingShardWriter {
       this.state = 'committed';
       const existing = await findCommit(this.store, this.key);
       if (existing) return { record: existing, created: false };
-      const sha256 = this.digest.hash.digest('hex');
+      const sha256 = this.digest.sha256();
       const object = dataObjectKey(this.key, sha256);
       await this.store.adoptFile(object, this.tempPath);
       return await commitStored(
