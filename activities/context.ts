@@ -18,7 +18,11 @@ export interface ActivityDeps {
   readonly log: (line: string) => void;
 }
 
-/** Heartbeats when running inside a Temporal activity; a no-op when called directly (tests, benchmarks). */
+/**
+ * Heartbeats when running inside a Temporal activity (a no-op when called directly: tests,
+ * benchmarks), and throws the cancellation once the run has cancelled this activity, so long
+ * work stops at its next progress report.
+ */
 export function reportProgress(details: unknown): void {
   let context: Context | undefined;
   try {

@@ -60,7 +60,12 @@ export async function reevaluateDataset(input: ReevaluateInput): Promise<Reevalu
   setHandler(backboneAddedSignal, (backbone) => {
     if (!pending.includes(backbone)) pending.push(backbone);
   });
-  setHandler(reevaluationQuery, () => ({ pending: [...pending], current, evaluated: [...evaluated.values()], comparisonKey }));
+  setHandler(reevaluationQuery, () => ({
+    pending: [...pending],
+    current,
+    evaluated: [...evaluated.values()],
+    comparisonKey,
+  }));
 
   for (;;) {
     if (!(await condition(() => pending.length > 0, `${input.idleMinutes ?? 10} minutes`))) break;
@@ -81,7 +86,12 @@ export async function reevaluateDataset(input: ReevaluateInput): Promise<Reevalu
     comparisonKey = compared.comparisonKey;
     const info = workflowInfo();
     if (info.continueAsNewSuggested || info.historyLength > 2_000) {
-      await continueAsNew<typeof reevaluateDataset>({ ...input, backbones: pending, evaluated: [...evaluated.values()], round });
+      await continueAsNew<typeof reevaluateDataset>({
+        ...input,
+        backbones: pending,
+        evaluated: [...evaluated.values()],
+        round,
+      });
     }
   }
   return { evaluated: [...evaluated.values()], comparisonKey };
