@@ -145,8 +145,9 @@ async function loadFaces(store: ObjectStore, manifest: Manifest, prefix: string)
       list.push({
         frame: key.frame,
         face: key.faceIndex,
-        embedding: shard.embedding.subarray(i * shard.dim, (i + 1) * shard.dim),
-        scores: shard.scores.subarray(i * shard.scoresDim, (i + 1) * shard.scoresDim),
+        // Copies, so the decoded shard is released once its rows are taken.
+        embedding: shard.embedding.slice(i * shard.dim, (i + 1) * shard.dim),
+        scores: shard.scores.slice(i * shard.scoresDim, (i + 1) * shard.scoresDim),
       });
     });
     reportProgress({ stage: 'read', shards });
@@ -154,6 +155,7 @@ async function loadFaces(store: ObjectStore, manifest: Manifest, prefix: string)
   const videos = new Map<string, VideoFaces>();
   for (const video of manifest.videos) {
     const list = (parts.get(video.name) ?? []).sort((a, b) => a.frame - b.frame || a.face - b.face);
+    parts.delete(video.name);
     const embedding = new Float32Array(list.length * dims.embedding);
     const scores = new Float32Array(list.length * dims.scores);
     list.forEach((r, i) => {
