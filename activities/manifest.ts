@@ -47,7 +47,7 @@ export function createManifestActivities(deps: ActivityDeps) {
         for await (const { video, task, json } of built.labels()) {
           await deps.store.put(storeKeys.labels(manifest.datasetId, task, video), json);
         }
-        const manifestKey = storeKeys.manifest(manifest.datasetId);
+        const manifestKey = storeKeys.manifest(manifest.datasetId, manifest.version);
         await deps.store.put(manifestKey, JSON.stringify(manifest));
         for (const finding of manifest.findings) deps.log(`manifest: ${finding}`);
         return {

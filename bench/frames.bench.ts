@@ -62,6 +62,7 @@ export const benchmarks: Benchmark[] = [
         const manifest: Manifest = {
           format: MANIFEST_FORMAT,
           datasetId: 'bench-frames',
+          version: 'bench',
           root,
           shardFrames: FRAMES,
           videos: [

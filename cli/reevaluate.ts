@@ -31,7 +31,7 @@ export const scheduleId = (datasetPath: string): string => `${reevaluationWorkfl
 export async function knownDatasets(store: ObjectStore): Promise<string[]> {
   const roots = new Set<string>();
   for await (const object of store.list('datasets/')) {
-    if (!object.key.endsWith('/manifest.json')) continue;
+    if (!/^datasets\/[^/]+\/manifests\/[^/]+\.json$/.test(object.key)) continue;
     const manifest = JSON.parse(new TextDecoder().decode(await store.get(object.key))) as Partial<Manifest>;
     if (manifest.format === MANIFEST_FORMAT && typeof manifest.root === 'string') roots.add(manifest.root);
   }

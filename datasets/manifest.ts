@@ -83,9 +83,23 @@ export interface ManifestShard {
   readonly lastFrame: number;
 }
 
+/** `<folder-name>-<hash>`: readable in keys, distinct for datasets read by different adapters. */
+export function datasetIdOf(root: string, kind: string): string {
+  const name = root.split(sep).filter(Boolean).pop() ?? 'dataset';
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'dataset';
+  return `${slug}-${shortHash('dataset/3', kind, name).slice(0, 8)}`;
+}
+
 export interface Manifest {
   readonly format: typeof MANIFEST_FORMAT;
+  /**
+   * The dataset's identity, stable across versions: its folder name and adapter. It namespaces the
+   * dataset's keys; shard ids (video content + frame range) tell versions apart, so a changed video
+   * gets new shards while every other shard keeps its committed frames and embeddings.
+   */
   readonly datasetId: string;
+  /** This version's content hash: videos, splits and labels. */
+  readonly version: string;
   /** Which adapter read the dataset. */
   readonly dataset?: DatasetKind;
   /** Absolute dataset root on the machines that read the videos. */
@@ -498,7 +512,7 @@ export async function assembleManifest(
   const tasks = TASKS.filter((t) => videos.some((v) => v.labels?.[t]));
   const splits = { Train: 0, Validation: 0, Test: 0 };
   for (const v of videos) splits[v.split]++;
-  const datasetId = shortHash(
+  const version = shortHash(
     'dataset/2',
     adapter.kind,
     ...videos.map(
@@ -508,7 +522,8 @@ export async function assembleManifest(
   );
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
-    datasetId,
+    datasetId: datasetIdOf(root, adapter.kind),
+    version,
     dataset: adapter.kind,
     root,
     shardFrames: options.shardFrames,

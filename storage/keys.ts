@@ -3,7 +3,8 @@
  * gives new keys, so nothing committed is ever overwritten.
  */
 export const storeKeys = {
-  manifest: (datasetId: string): string => `datasets/${datasetId}/manifest.json`,
+  /** One manifest per dataset version, so runs on different versions never read each other's. */
+  manifest: (datasetId: string, version: string): string => `datasets/${datasetId}/manifests/${version}.json`,
   labels: (datasetId: string, task: string, video: string): string =>
     `datasets/${datasetId}/labels/${task}/${video}.json`,
   framesShard: (datasetId: string, facesConfig: string, shardId: string): string =>

@@ -104,6 +104,7 @@ function manifestFor(root: string, video: Manifest['videos'][number], first: num
   return {
     format: MANIFEST_FORMAT,
     datasetId: 'faces-test',
+    version: 'test',
     root,
     shardFrames: 100,
     videos: [video],

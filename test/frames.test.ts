@@ -307,6 +307,7 @@ test('extractFrames on a truncated video commits the frames before the damage wi
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     datasetId: 'frames-test',
+    version: 'test',
     root,
     shardFrames: 60,
     videos: [
