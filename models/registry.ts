@@ -70,9 +70,63 @@ export const TINY_BACKBONE_B: BackboneDescriptor = Object.freeze({
   embeddingDim: 64,
 } as const);
 
+/** Where the author publishes the HSEmotion ONNX files (face-emotion-recognition repository). */
+export const HSEMOTION_ONNX_BASE =
+  'https://raw.githubusercontent.com/HSE-asavchenko/face-emotion-recognition/main/models/affectnet_emotions/onnx/';
+
+/** The output that models/surgery.ts adds to a classifier-included file: the final Gemm's input. */
+export const SURGERY_EMBEDDING_OUTPUT = 'embedding';
+
+const AFFECTNET_7 = Object.freeze(AFFECTNET_EXPRESSIONS.filter((label) => label !== 'Contempt'));
+const AFFECTNET_VA = Object.freeze([...AFFECTNET_EXPRESSIONS, 'Valence', 'Arousal']);
+
+function hsemotion(
+  name: string,
+  inputSize: number,
+  normalisation: 'imagenet' | 'half',
+  embeddingDim: number,
+  scoreLabels: readonly string[],
+): BackboneDescriptor {
+  const half = [0.5, 0.5, 0.5] as [number, number, number];
+  return Object.freeze({
+    name,
+    version: '1',
+    // sha256 undefined: `affectflow models pull` records it in the store registry on first pull.
+    source: Object.freeze({ kind: 'url', url: `${HSEMOTION_ONNX_BASE}${name}.onnx`, sha256: undefined }),
+    inputSize,
+    mean: normalisation === 'half' ? half : ([...IMAGENET_MEAN] as [number, number, number]),
+    std: normalisation === 'half' ? half : ([...IMAGENET_STD] as [number, number, number]),
+    channelOrder: 'RGB',
+    layout: 'NCHW',
+    inputName: 'input',
+    embeddingOutput: SURGERY_EMBEDDING_OUTPUT,
+    scoresOutput: 'output',
+    embeddingDim,
+    scoresDim: scoreLabels.length,
+    scoreLabels,
+  } as const);
+}
+
+/**
+ * The published HSEmotion backbones (SPEC §2). Their files hold the classifier: the embedding
+ * output exists only after graph surgery (models/surgery.ts), which `models pull` performs.
+ * Scores: AffectNet logits (7-class files drop Contempt); the multi-task (va_mtl) files append
+ * valence and arousal.
+ */
+export const HSEMOTION_BACKBONES: readonly BackboneDescriptor[] = Object.freeze([
+  hsemotion('enet_b0_8_best_vgaf', 224, 'imagenet', 1280, AFFECTNET_EXPRESSIONS),
+  hsemotion('enet_b0_8_best_afew', 224, 'imagenet', 1280, AFFECTNET_EXPRESSIONS),
+  hsemotion('enet_b0_8_va_mtl', 224, 'imagenet', 1280, AFFECTNET_VA),
+  hsemotion('enet_b2_8', 260, 'imagenet', 1408, AFFECTNET_EXPRESSIONS),
+  hsemotion('enet_b2_7', 260, 'imagenet', 1408, AFFECTNET_7),
+  hsemotion('mbf_va_mtl', 112, 'half', 512, AFFECTNET_VA),
+  hsemotion('mobilevit_va_mtl', 224, 'imagenet', 768, AFFECTNET_VA),
+]);
+
 const BUILTIN: ReadonlyMap<string, BackboneDescriptor> = new Map([
   [TINY_BACKBONE.name, TINY_BACKBONE],
   [TINY_BACKBONE_B.name, TINY_BACKBONE_B],
+  ...HSEMOTION_BACKBONES.map((d) => [d.name, d] as const),
 ]);
 
 export class UnknownBackboneError extends Error {
@@ -162,8 +216,8 @@ export function validateDescriptor(value: unknown, source: string): BackboneDesc
     fail('(root)', 'a JSON object', value);
   const d = value as Record<string, unknown>;
   const text = (field: string): string =>
-    typeof d[field] === 'string' && (d[field]).length > 0
-      ? (d[field])
+    typeof d[field] === 'string' && d[field].length > 0
+      ? d[field]
       : fail(field, 'a non-empty string', d[field]);
   const positive = (field: string): number =>
     Number.isInteger(d[field]) && (d[field] as number) > 0
@@ -225,4 +279,37 @@ export function validateDescriptor(value: unknown, source: string): BackboneDesc
     scoresDim,
     scoreLabels: labels as string[],
   });
+}
+
+export const CHECKSUM_PREFIX = 'registry/checksums/';
+
+/**
+ * The sha256 a backbone's model file must have: the descriptor's own, else the one recorded in the
+ * store on the first pull (recordSha256); undefined when neither exists yet.
+ */
+export async function expectedSha256(
+  store: RegistryStore,
+  descriptor: BackboneDescriptor,
+): Promise<string | undefined> {
+  if (descriptor.source.kind === 'url' && descriptor.source.sha256) return descriptor.source.sha256;
+  const key = `${CHECKSUM_PREFIX}${backboneId(descriptor)}.sha256`;
+  for await (const object of store.list(key)) {
+    if (object.key === key) return new TextDecoder().decode(await store.get(key)).trim();
+  }
+  return undefined;
+}
+
+/** Records the sha256 of a backbone's model file in the store, so every later pull is checked. */
+export async function recordSha256(
+  store: RegistryStore,
+  descriptor: BackboneDescriptor,
+  sha256: string,
+): Promise<void> {
+  if (!/^[0-9a-f]{64}$/.test(sha256))
+    throw new DescriptorError(
+      backboneId(descriptor),
+      'source.sha256',
+      `expected 64 hex digits, got ${sha256}`,
+    );
+  await store.put(`${CHECKSUM_PREFIX}${backboneId(descriptor)}.sha256`, `${sha256}\n`);
 }
