@@ -143,6 +143,8 @@ export interface AuResult extends Trained {
   readonly bestWindow: WindowScore;
   /** Mean F1 of predicting every AU present. */
   readonly allPresentBaseline: number;
+  /** Share of training frames with each AU: the fill for a video without faces. */
+  readonly trainPrevalence: readonly number[];
   readonly config: MlpConfig;
   readonly head: MlpHead;
   readonly provider: string;
@@ -503,6 +505,7 @@ export async function runAu(
     windowScores,
     bestWindow,
     allPresentBaseline: auF1(atWindow.e.truth, new Uint8Array(atWindow.e.truth.length).fill(1), aus).mean,
+    trainPrevalence: prior,
     trainSamples: train.n,
     validationSamples: atWindow.e.truth.length / aus,
     bestEpoch: trained.bestEpoch,
@@ -650,10 +653,7 @@ export async function predictVideo(
   if (heads.au) {
     const [v] = await mlpOutputs(heads.au.head, settings.runtime, [video]);
     const k = heads.au.thresholds.length;
-    out.AU = thresholdRows(
-      smoothed(v!, k, heads.au.window, new Array<number>(k).fill(0)),
-      heads.au.thresholds,
-    );
+    out.AU = thresholdRows(smoothed(v!, k, heads.au.window, heads.au.trainPrevalence), heads.au.thresholds);
   }
   if (heads.ce) {
     const k = COMPOUND_EXPRESSIONS.length;

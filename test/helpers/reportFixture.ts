@@ -75,6 +75,7 @@ export function sampleReport(): RunReport {
         windowScores: windows,
         bestWindow: windows[5]!,
         allPresentBaseline: 0.3,
+        trainPrevalence: AFFWILD2_ACTION_UNITS.map(() => 0.2),
         config: { hidden: 128, epochs: 5, batchSize: 512, learningRate: 1e-3, seed: 1 },
         provider: 'cpu',
         headKey: 'heads/d/AU/x.json',
