@@ -12,6 +12,7 @@ import {
   registerBackbone,
   TINY_BACKBONE,
 } from '../models/registry.ts';
+import { progressRenderer, pullBackbone } from '../models/pull.ts';
 import { openStore } from '../storage/objectStore.ts';
 import type { ExtractionRunInput, RunProgress } from '../workflows/index.ts';
 import { WORKER_ROLES, type WorkerRole } from '../workers/pools.ts';
@@ -194,6 +195,35 @@ program
         say,
       }),
     );
+  });
+
+const models = program
+  .command('models')
+  .description("backbones' model files in this machine's cache (stateDir/models)");
+models
+  .command('pull')
+  .description(
+    "download a backbone's ONNX file (resumable), verify its sha256 and signature, add the embedding output",
+  )
+  .argument('<name>', 'backbone name from the registry')
+  .action(async (name: string) => {
+    const cfg = config();
+    const store = openStore(cfg.store);
+    try {
+      await loadRegistry(store);
+      const descriptor = getBackbone(name);
+      const result = await pullBackbone(descriptor, {
+        cacheDir: join(cfg.stateDir, 'models'),
+        store,
+        progress: progressRenderer(process.stderr, `pull ${name}`),
+        log: say,
+      });
+      say(
+        `models: ${name} ${result.cached ? 'already cached, verified' : 'pulled'}: ${result.path} (sha256 ${result.sha256}${result.surgery ? ', embedding output added' : ''})`,
+      );
+    } finally {
+      store.close();
+    }
   });
 
 const backbones = program

@@ -1,0 +1,374 @@
+/**
+ * `affectflow models pull`: downloads a backbone's ONNX file into the local model cache
+ * (config.stateDir/models), resumably (HTTP Range from a .part file), verifies its sha256 against
+ * the descriptor or the one recorded in the store registry (recording it on the first pull), checks
+ * its input/output signature against the descriptor, and performs the embedding surgery when the
+ * file holds only the classifier's scores. The result is the file the embed workers open.
+ */
+import { createHash } from 'node:crypto';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { onnx } from './onnxGraph.ts';
+import { ModelSignatureError, openGraph } from './onnxRuntime.ts';
+import {
+  backboneId,
+  expectedSha256,
+  recordSha256,
+  type BackboneDescriptor,
+  type RegistryStore,
+} from './registry.ts';
+import { exposeGemmInput } from './surgery.ts';
+
+export class ChecksumMismatchError extends Error {
+  constructor(
+    readonly backbone: string,
+    readonly file: string,
+    readonly expected: string,
+    readonly got: string,
+  ) {
+    super(`backbone ${backbone}: ${file}: sha256 expected ${expected}, got ${got}; file refused and removed`);
+    this.name = 'ChecksumMismatchError';
+  }
+}
+
+export class DownloadError extends Error {
+  constructor(
+    readonly url: string,
+    readonly detail: string,
+  ) {
+    super(`download ${url}: ${detail}`);
+    this.name = 'DownloadError';
+  }
+}
+
+export interface PullOptions {
+  /** The local model cache (config.stateDir/models). */
+  readonly cacheDir: string;
+  /** The store holding the registry: where the first pull records the sha256. */
+  readonly store: RegistryStore;
+  /** Bytes received so far and the total (undefined when the server does not say). */
+  readonly progress?: (received: number, total: number | undefined) => void;
+  readonly log?: (line: string) => void;
+  /** Download attempts; each one after the first resumes from the .part file. */
+  readonly attempts?: number;
+}
+
+export interface PullResult {
+  /** The file the embed workers open: the original, plus the embedding output when surgery was needed. */
+  readonly path: string;
+  /** The downloaded original, as published. */
+  readonly sourcePath: string;
+  /** sha256 of the original. */
+  readonly sha256: string;
+  /** True when this pull recorded the sha256 in the store (the descriptor had none). */
+  readonly recorded: boolean;
+  /** True when the file was already cached and only verified. */
+  readonly cached: boolean;
+  /** Byte offsets at which downloads resumed (empty when none did). */
+  readonly resumedAt: readonly number[];
+  /** True when the embedding output was added by graph surgery. */
+  readonly surgery: boolean;
+}
+
+/** Same naming as ensureModelFile in models/onnxRuntime.ts: the embed workers look there. */
+function cachedName(descriptor: BackboneDescriptor): string {
+  return backboneId(descriptor).replace(/[^A-Za-z0-9._@-]/g, '_');
+}
+
+export function modelPaths(
+  descriptor: BackboneDescriptor,
+  cacheDir: string,
+): { path: string; sourcePath: string } {
+  const name = cachedName(descriptor);
+  return { path: join(cacheDir, `${name}.onnx`), sourcePath: join(cacheDir, `${name}.source.onnx`) };
+}
+
+/** Downloads (or re-verifies) a backbone's model file; refuses one that disagrees with the descriptor. */
+export async function pullBackbone(
+  descriptor: BackboneDescriptor,
+  options: PullOptions,
+): Promise<PullResult> {
+  const id = backboneId(descriptor);
+  if (descriptor.source.kind !== 'url') {
+    throw new DownloadError(id, `backbone ${id} is generated (${descriptor.source.kind}); nothing to pull`);
+  }
+  const url = descriptor.source.url;
+  mkdirSync(options.cacheDir, { recursive: true });
+  const { path, sourcePath } = modelPaths(descriptor, options.cacheDir);
+  const cached = existsSync(sourcePath);
+  const resumedAt: number[] = [];
+  if (!cached) {
+    const part = `${sourcePath}.part`;
+    const attempts = options.attempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      const offset = existsSync(part) ? statSync(part).size : 0;
+      if (offset > 0) resumedAt.push(offset);
+      try {
+        await download(url, part, offset, options);
+        break;
+      } catch (err) {
+        if (attempt >= attempts || !(err instanceof DownloadError)) throw err;
+        options.log?.(`${(err as Error).message}; retrying (${attempt + 1}/${attempts})`);
+      }
+    }
+    renameSync(part, sourcePath);
+  }
+
+  const sha256 = await fileSha256(sourcePath);
+  const expected = await expectedSha256(options.store, descriptor);
+  if (expected !== undefined && expected !== sha256) {
+    rmSync(sourcePath, { force: true });
+    rmSync(path, { force: true });
+    throw new ChecksumMismatchError(id, sourcePath, expected, sha256);
+  }
+  const original = new Uint8Array(await readFile(sourcePath));
+  try {
+    checkDeclaredSignature(descriptor, original);
+  } catch (err) {
+    rmSync(sourcePath, { force: true });
+    throw err;
+  }
+  const session = await openGraph(original, { provider: 'cpu', intraOpThreads: 1, interOpThreads: 1 }, id);
+  const names = { inputs: session.inputNames, outputs: session.outputNames };
+  await session.release();
+  const needsSurgery = !names.outputs.includes(descriptor.embeddingOutput);
+  if (!names.inputs.includes(descriptor.inputName) || !names.outputs.includes(descriptor.scoresOutput)) {
+    rmSync(sourcePath, { force: true });
+    throw signatureError(
+      descriptor,
+      `inputs [${names.inputs.join(', ')}] outputs [${names.outputs.join(', ')}]`,
+    );
+  }
+  const model = needsSurgery
+    ? exposeGemmInput(original, {
+        scoresOutput: descriptor.scoresOutput,
+        embeddingOutput: descriptor.embeddingOutput,
+        label: sourcePath,
+      }).model
+    : original;
+  await checkRunSignature(descriptor, model);
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, model);
+  renameSync(tmp, path);
+  const recorded = expected === undefined;
+  if (recorded) {
+    await recordSha256(options.store, descriptor, sha256);
+    options.log?.(`backbone ${id}: recorded sha256 ${sha256} in the registry (first pull)`);
+  }
+  return { path, sourcePath, sha256, recorded, cached, resumedAt, surgery: needsSurgery };
+}
+
+function signatureError(descriptor: BackboneDescriptor, got: string): ModelSignatureError {
+  const s = descriptor.inputSize;
+  return new ModelSignatureError(
+    backboneId(descriptor),
+    `inputs [${descriptor.inputName} float32 [N,3,${s},${s}]] outputs [${descriptor.scoresOutput} float32 [N,${descriptor.scoresDim}], ${descriptor.embeddingOutput} float32 [N,${descriptor.embeddingDim}] (present, or the final Gemm's input)]`,
+    got,
+  );
+}
+
+type Dim = number | string | undefined;
+
+function declaredDims(info: {
+  type?: {
+    tensorType?: {
+      elemType?: number | null;
+      shape?: { dim?: { dimValue?: unknown; dimParam?: string | null }[] | null } | null;
+    } | null;
+  } | null;
+}): { elem: number | undefined; dims: Dim[] } {
+  const tensor = info.type?.tensorType;
+  return {
+    elem: tensor?.elemType ?? undefined,
+    dims: (tensor?.shape?.dim ?? []).map((d) =>
+      d.dimParam
+        ? d.dimParam
+        : d.dimValue !== undefined && d.dimValue !== null
+          ? Number(d.dimValue)
+          : undefined,
+    ),
+  };
+}
+
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+
+/** The shapes the ONNX protobuf declares for the input and the outputs the descriptor names. */
+function checkDeclaredSignature(descriptor: BackboneDescriptor, model: Uint8Array): void {
+  const graph = onnx.ModelProto.decode(model).graph;
+  const initializers = new Set((graph?.initializer ?? []).map((t) => t.name));
+  const inputs = (graph?.input ?? []).filter((i) => !initializers.has(i.name));
+  const outputs = graph?.output ?? [];
+  const show = (infos: typeof outputs): string =>
+    infos
+      .map((i) => {
+        const { dims } = declaredDims(i);
+        return `${i.name} [${dims.map((d) => d ?? '?').join(',')}]`;
+      })
+      .join(', ');
+  const got = `inputs [${show(inputs)}] outputs [${show(outputs)}]`;
+  const matches = (name: string, want: Dim[]): boolean | undefined => {
+    const info = [...inputs, ...outputs].find((i) => i.name === name);
+    if (!info) return undefined;
+    const { elem, dims } = declaredDims(info);
+    if (elem !== FLOAT || dims.length !== want.length) return false;
+    // Dim 0 is the batch (symbolic or any size); a dimension declared symbolic is accepted.
+    return want.every((w, k) => k === 0 || typeof dims[k] !== 'number' || dims[k] === w);
+  };
+  const s = descriptor.inputSize;
+  const ok =
+    matches(descriptor.inputName, ['N', 3, s, s]) === true &&
+    matches(descriptor.scoresOutput, ['N', descriptor.scoresDim]) === true &&
+    matches(descriptor.embeddingOutput, ['N', descriptor.embeddingDim]) !== false;
+  if (!ok) throw signatureError(descriptor, got);
+}
+
+/** One zero batch through the final graph: the embedding and scores come out with the descriptor's widths. */
+async function checkRunSignature(descriptor: BackboneDescriptor, model: Uint8Array): Promise<void> {
+  const session = await openGraph(
+    model,
+    { provider: 'cpu', intraOpThreads: 1, interOpThreads: 1 },
+    descriptor.name,
+  );
+  try {
+    const s = descriptor.inputSize;
+    const out = await session.run(
+      { [descriptor.inputName]: { data: new Float32Array(3 * s * s), dims: [1, 3, s, s] } },
+      [descriptor.scoresOutput, descriptor.embeddingOutput],
+    );
+    const dims = (name: string): string => `[${out[name]?.dims.join(',') ?? 'missing'}]`;
+    const embedding = out[descriptor.embeddingOutput];
+    const scores = out[descriptor.scoresOutput];
+    if (
+      embedding?.dims.join(',') !== `1,${descriptor.embeddingDim}` ||
+      scores?.dims.join(',') !== `1,${descriptor.scoresDim}`
+    ) {
+      throw signatureError(
+        descriptor,
+        `run on [1,3,${s},${s}]: ${descriptor.scoresOutput} ${dims(descriptor.scoresOutput)}, ${descriptor.embeddingOutput} ${dims(descriptor.embeddingOutput)}`,
+      );
+    }
+  } finally {
+    await session.release();
+  }
+}
+
+export async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Appends the bytes from `offset` on to `part` (a Range request when offset > 0; a server that
+ * answers 200 instead restarts the file). Throws DownloadError when the body ends short.
+ */
+async function download(
+  url: string,
+  part: string,
+  offset: number,
+  options: PullOptions,
+  redirects = 0,
+): Promise<void> {
+  if (url.startsWith('file://')) {
+    const source = fileURLToPath(url);
+    const total = statSync(source).size;
+    await pipeTo(createReadStream(source, { start: offset }), part, offset, total, url, options);
+    return;
+  }
+  if (!/^https?:\/\//.test(url)) throw new DownloadError(url, 'expected an http(s):// or file:// URL');
+  const client = url.startsWith('https:') ? https : http;
+  const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    const request = client.get(url, { headers: offset > 0 ? { Range: `bytes=${offset}-` } : {} }, resolve);
+    request.on('error', (err) => reject(new DownloadError(url, err.message)));
+  });
+  const status = response.statusCode ?? 0;
+  if (status >= 300 && status < 400 && response.headers.location) {
+    response.resume();
+    if (redirects >= 5) throw new DownloadError(url, 'more than 5 redirects');
+    return download(new URL(response.headers.location, url).toString(), part, offset, options, redirects + 1);
+  }
+  if (status !== 200 && status !== 206) {
+    response.resume();
+    throw new DownloadError(url, `expected HTTP 200 or 206, got ${status}`);
+  }
+  const start = status === 206 ? offset : 0;
+  const length = Number(response.headers['content-length'] ?? NaN);
+  const total = Number.isFinite(length) ? start + length : undefined;
+  await pipeTo(response, part, start, total, url, options);
+}
+
+async function pipeTo(
+  body: NodeJS.ReadableStream,
+  part: string,
+  start: number,
+  total: number | undefined,
+  url: string,
+  options: PullOptions,
+): Promise<void> {
+  const file = createWriteStream(part, start > 0 ? { flags: 'a' } : { flags: 'w' });
+  let received = start;
+  options.progress?.(received, total);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      body.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (!file.write(chunk)) body.pause();
+        options.progress?.(received, total);
+      });
+      file.on('drain', () => body.resume());
+      body.on('error', (err: Error) => reject(new DownloadError(url, err.message)));
+      body.on('aborted', () => reject(new DownloadError(url, `connection closed after ${received} bytes`)));
+      body.on('end', resolve);
+    });
+  } finally {
+    await new Promise<void>((resolve) => file.end(resolve));
+  }
+  if (total !== undefined && received !== total) {
+    throw new DownloadError(url, `expected ${total} bytes, got ${received}`);
+  }
+}
+
+/**
+ * A progress renderer: a redrawn bar on a TTY, plain lines at every 10% otherwise (logs, CI).
+ * Sizes in MB (10^6 bytes).
+ */
+export function progressRenderer(
+  stream: { isTTY?: boolean; write(text: string): unknown },
+  label: string,
+): (received: number, total: number | undefined) => void {
+  let lastDecile = -1;
+  let lastDraw = 0;
+  const mb = (n: number): string => (n / 1e6).toFixed(1);
+  return (received, total) => {
+    const fraction = total ? Math.min(1, received / total) : undefined;
+    if (stream.isTTY) {
+      const now = Date.now();
+      if (now - lastDraw < 100 && fraction !== 1) return;
+      lastDraw = now;
+      const width = 30;
+      const filled = fraction === undefined ? 0 : Math.round(fraction * width);
+      const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+      const pct = fraction === undefined ? '  ?%' : `${(fraction * 100).toFixed(0).padStart(3)}%`;
+      stream.write(`\r${label} ${bar} ${pct} ${mb(received)}/${total ? mb(total) : '?'} MB`);
+      if (fraction === 1) stream.write('\n');
+      return;
+    }
+    const decile = fraction === undefined ? -1 : Math.floor(fraction * 10);
+    if (decile > lastDecile) {
+      lastDecile = decile;
+      stream.write(`${label}: ${(decile * 10).toFixed(0)}% ${mb(received)}/${total ? mb(total) : '?'} MB\n`);
+    }
+  };
+}

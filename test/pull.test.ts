@@ -1,0 +1,291 @@
+/**
+ * `models pull` against a local HTTP server started by the test (node:http on 127.0.0.1) serving
+ * generated classifier-included models: resume, checksum recording and refusal, signature refusal.
+ */
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { seededRandom } from '../datasets/synthetic.ts';
+import { encodeModel, floatTensor, floatValueInfo, node } from '../models/onnxGraph.ts';
+import { ModelSignatureError, OnnxSessions } from '../models/onnxRuntime.ts';
+import { ChecksumMismatchError, modelPaths, progressRenderer, pullBackbone } from '../models/pull.ts';
+import { expectedSha256, validateDescriptor, type BackboneDescriptor } from '../models/registry.ts';
+import { openStore, type ObjectStore } from '../storage/objectStore.ts';
+import { tempDir, testConfig } from './helpers/env.ts';
+
+const SIZE = 16;
+const FEATURES = 24;
+
+/** Like the published files: input "input" [N,3,S,S], output "output" = Gemm logits, no embedding output. */
+function classifierModel(seed: number, classes = 8): Uint8Array {
+  const rand = seededRandom(seed);
+  const values = (n: number): Float32Array => Float32Array.from({ length: n }, () => rand() - 0.5);
+  return encodeModel({
+    name: `classifier-${seed}`,
+    input: [floatValueInfo('input', ['batch', 3, SIZE, SIZE])],
+    output: [floatValueInfo('output', ['batch', classes])],
+    initializer: [
+      floatTensor('conv.weight', [FEATURES, 3, 3, 3], values(FEATURES * 27)),
+      floatTensor('conv.bias', [FEATURES], values(FEATURES)),
+      floatTensor('fc.weight', [classes, FEATURES], values(classes * FEATURES)),
+      floatTensor('fc.bias', [classes], values(classes)),
+    ],
+    node: [
+      node('Conv', ['input', 'conv.weight', 'conv.bias'], ['c'], {
+        kernel_shape: [3, 3],
+        pads: [1, 1, 1, 1],
+      }),
+      node('Relu', ['c'], ['r']),
+      node('GlobalAveragePool', ['r'], ['p']),
+      node('Flatten', ['p'], ['f'], { axis: 1 }),
+      node('Gemm', ['f', 'fc.weight', 'fc.bias'], ['output'], { transB: 1 }),
+    ],
+  });
+}
+
+interface Served {
+  body: Uint8Array;
+  /** Bytes to send of the first full response before cutting the connection. */
+  truncateFirstAt?: number;
+}
+
+/** A local file server with Range support; records each request's Range header. */
+async function startServer(files: Map<string, Served>) {
+  const requests: { path: string; range: string | undefined }[] = [];
+  const server = http.createServer((req, res) => {
+    const path = req.url ?? '';
+    const range = req.headers.range;
+    requests.push({ path, range });
+    const served = files.get(path);
+    if (!served) {
+      res.writeHead(404).end();
+      return;
+    }
+    const body = Buffer.from(served.body);
+    const match = range ? /^bytes=(\d+)-$/.exec(range) : null;
+    if (match) {
+      const start = Number(match[1]);
+      res.writeHead(206, {
+        'content-length': body.length - start,
+        'content-range': `bytes ${start}-${body.length - 1}/${body.length}`,
+      });
+      res.end(body.subarray(start));
+      return;
+    }
+    res.writeHead(200, { 'content-length': body.length });
+    if (served.truncateFirstAt !== undefined) {
+      const cut = served.truncateFirstAt;
+      served.truncateFirstAt = undefined;
+      res.write(body.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 20));
+      return;
+    }
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { base, requests, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+function descriptor(base: string, patch: Record<string, unknown> = {}): BackboneDescriptor {
+  return validateDescriptor(
+    {
+      name: 'served',
+      version: '1',
+      source: { kind: 'url', url: `${base}/good.onnx` },
+      inputSize: SIZE,
+      mean: [0.485, 0.456, 0.406],
+      std: [0.229, 0.224, 0.225],
+      inputName: 'input',
+      embeddingOutput: 'embedding',
+      scoresOutput: 'output',
+      embeddingDim: FEATURES,
+      scoresDim: 8,
+      scoreLabels: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'],
+      ...patch,
+    },
+    'test',
+  );
+}
+
+const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+async function withStore<T>(label: string, body: (store: ObjectStore) => Promise<T>): Promise<T> {
+  const store = openStore(testConfig('s3', label).store);
+  try {
+    return await body(store);
+  } finally {
+    store.close();
+  }
+}
+
+test('first pull resumes a cut download, records the sha256 in the store, adds the embedding; later pulls verify', async (t) => {
+  const good = classifierModel(1);
+  const files = new Map<string, Served>([['/good.onnx', { body: good, truncateFirstAt: 700 }]]);
+  const server = await startServer(files);
+  const cacheDir = join(tempDir('pull'), 'models');
+  try {
+    await withStore('pull-good', async (store) => {
+      const d = descriptor(server.base);
+      const logs: string[] = [];
+      const first = await pullBackbone(d, { cacheDir, store, log: (line) => logs.push(line) });
+      t.deepEqual(
+        server.requests.map((r) => r.range),
+        [undefined, 'bytes=700-'],
+      );
+      t.deepEqual(first.resumedAt, [700]);
+      t.is(first.sha256, sha(good));
+      t.true(first.recorded);
+      t.true(first.surgery);
+      t.false(first.cached);
+      t.is(await expectedSha256(store, d), sha(good));
+      t.true(readFileSync(first.sourcePath).equals(good));
+      t.false(existsSync(`${first.sourcePath}.part`));
+      t.true(
+        logs.some((l) => l.includes('connection closed') || l.includes('expected')),
+        logs.join('\n'),
+      );
+      t.true(
+        logs.some((l) => l.includes(`recorded sha256 ${sha(good)}`)),
+        logs.join('\n'),
+      );
+
+      // The embed workers' session finds the pulled file and gets both outputs.
+      const sessions = new OnnxSessions({
+        provider: 'cpu',
+        intraOpThreads: 1,
+        interOpThreads: 1,
+        modelCacheDir: cacheDir,
+      });
+      try {
+        const session = await sessions.get(d);
+        const out = await session.run(new Float32Array(2 * 3 * SIZE * SIZE).fill(0.25), 2);
+        t.is(out.embedding.length, 2 * FEATURES);
+        t.is(out.scores.length, 2 * 8);
+      } finally {
+        await sessions.dispose();
+      }
+
+      const again = await pullBackbone(d, { cacheDir, store });
+      t.true(again.cached);
+      t.false(again.recorded);
+      t.is(again.sha256, sha(good));
+      t.is(server.requests.length, 2);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+test('a file whose sha256 disagrees with the descriptor, or with the recorded one, is refused and removed', async (t) => {
+  const files = new Map<string, Served>([['/good.onnx', { body: classifierModel(2) }]]);
+  const server = await startServer(files);
+  try {
+    await withStore('pull-checksum', async (store) => {
+      const wrong = '0'.repeat(64);
+      const d = descriptor(server.base, {
+        source: { kind: 'url', url: `${server.base}/good.onnx`, sha256: wrong },
+      });
+      const cacheDir = join(tempDir('pull-bad'), 'models');
+      const error = await t.throwsAsync(pullBackbone(d, { cacheDir, store }), {
+        instanceOf: ChecksumMismatchError,
+      });
+      t.is(error.expected, wrong);
+      t.is(error.got, sha(classifierModel(2)));
+      t.regex(error.message, /sha256 expected 0{64}, got [0-9a-f]{64}/);
+      t.false(existsSync(modelPaths(d, cacheDir).sourcePath));
+      t.false(existsSync(modelPaths(d, cacheDir).path));
+      t.is(await expectedSha256(store, d), wrong);
+
+      // Recorded on a first pull, then the published file changes: the next machine refuses it.
+      const open = descriptor(server.base);
+      await pullBackbone(open, { cacheDir: join(tempDir('pull-a'), 'models'), store });
+      files.set('/good.onnx', { body: classifierModel(3) });
+      const changed = await t.throwsAsync(
+        pullBackbone(open, { cacheDir: join(tempDir('pull-b'), 'models'), store }),
+        {
+          instanceOf: ChecksumMismatchError,
+        },
+      );
+      t.is(changed.expected, sha(classifierModel(2)));
+      t.is(changed.got, sha(classifierModel(3)));
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+test('a file whose input/output signature disagrees with the descriptor is refused with both signatures', async (t) => {
+  const files = new Map<string, Served>([
+    ['/good.onnx', { body: classifierModel(4) }],
+    ['/seven.onnx', { body: classifierModel(5, 7) }],
+  ]);
+  const server = await startServer(files);
+  try {
+    await withStore('pull-signature', async (store) => {
+      const cases: [string, Record<string, unknown>, RegExp][] = [
+        [
+          'input size',
+          { inputSize: 32 },
+          /expected inputs \[input float32 \[N,3,32,32\]\].*got inputs \[input \[batch,3,16,16\]\]/,
+        ],
+        ['input name', { inputName: 'pixels' }, /got inputs \[input \[batch,3,16,16\]\]/],
+        ['scores output', { scoresOutput: 'logits' }, /got .*outputs \[output \[batch,8\]\]/],
+        [
+          'scores width',
+          { source: { kind: 'url', url: `${server.base}/seven.onnx` } },
+          /output float32 \[N,8\].*got .*outputs \[output \[batch,7\]\]/,
+        ],
+        [
+          'embedding width',
+          { embeddingDim: 32 },
+          /embedding float32 \[N,32\].*got run on \[1,3,16,16\]: output \[1,8\], embedding \[1,24\]/,
+        ],
+      ];
+      for (const [label, patch, pattern] of cases) {
+        const d = descriptor(server.base, { name: `served-${label.replace(' ', '-')}`, ...patch });
+        const cacheDir = join(tempDir('pull-sig'), 'models');
+        const error = await t.throwsAsync(
+          pullBackbone(d, { cacheDir, store }),
+          { instanceOf: ModelSignatureError },
+          label,
+        );
+        t.regex(error.message, pattern, label);
+        t.false(existsSync(modelPaths(d, cacheDir).path), label);
+        t.is(await expectedSha256(store, d), undefined, `${label}: nothing recorded`);
+      }
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+test('progress: a redrawn bar on a TTY, plain lines every 10% otherwise', (t) => {
+  const plain: string[] = [];
+  const report = progressRenderer({ isTTY: false, write: (s: string) => plain.push(s) }, 'pull x');
+  for (let received = 0; received <= 2_000_000; received += 100_000) report(received, 2_000_000);
+  t.deepEqual(plain, [
+    'pull x: 0% 0.0/2.0 MB\n',
+    'pull x: 10% 0.2/2.0 MB\n',
+    'pull x: 20% 0.4/2.0 MB\n',
+    'pull x: 30% 0.6/2.0 MB\n',
+    'pull x: 40% 0.8/2.0 MB\n',
+    'pull x: 50% 1.0/2.0 MB\n',
+    'pull x: 60% 1.2/2.0 MB\n',
+    'pull x: 70% 1.4/2.0 MB\n',
+    'pull x: 80% 1.6/2.0 MB\n',
+    'pull x: 90% 1.8/2.0 MB\n',
+    'pull x: 100% 2.0/2.0 MB\n',
+  ]);
+  const tty: string[] = [];
+  const bar = progressRenderer({ isTTY: true, write: (s: string) => tty.push(s) }, 'pull x');
+  bar(0, 2_000_000);
+  bar(2_000_000, 2_000_000);
+  t.deepEqual(tty, [
+    `\rpull x [${'-'.repeat(30)}]   0% 0.0/2.0 MB`,
+    `\rpull x [${'#'.repeat(30)}] 100% 2.0/2.0 MB`,
+    '\n',
+  ]);
+});
