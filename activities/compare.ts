@@ -2,6 +2,7 @@
  * Comparison of backbones on one dataset (train pool): the task scores of each backbone's latest
  * report side by side, written to the store as JSON.
  */
+import { renderComparisonHtml } from '../reports/html.ts';
 import { storeKeys } from '../storage/keys.ts';
 import { classifyErrors, type ActivityDeps } from './context.ts';
 
@@ -30,7 +31,9 @@ export function comparisonKey(datasetId: string): string {
 
 export function createCompareActivities(deps: ActivityDeps) {
   return {
-    async compareBackbones(input: CompareBackbonesInput): Promise<{ comparisonKey: string; comparison: BackboneComparison }> {
+    async compareBackbones(
+      input: CompareBackbonesInput,
+    ): Promise<{ comparisonKey: string; comparison: BackboneComparison }> {
       return classifyErrors(async () => {
         const rows: { backbone: string; reportKey: string; scores: Record<string, number> }[] = [];
         for (const { backbone, reportKey } of input.reports) {
@@ -46,12 +49,21 @@ export function createCompareActivities(deps: ActivityDeps) {
         const tasks = [...new Set(rows.flatMap((r) => Object.keys(r.scores)))].sort();
         const best: Record<string, string> = {};
         for (const task of tasks) {
-          const ranked = rows.filter((r) => r.scores[task] !== undefined).sort((a, b) => b.scores[task]! - a.scores[task]!);
+          const ranked = rows
+            .filter((r) => r.scores[task] !== undefined)
+            .sort((a, b) => b.scores[task]! - a.scores[task]!);
           if (ranked[0]) best[task] = ranked[0].backbone;
         }
-        const comparison: BackboneComparison = { datasetId: input.datasetId, createdAt: new Date().toISOString(), tasks, rows, best };
+        const comparison: BackboneComparison = {
+          datasetId: input.datasetId,
+          createdAt: new Date().toISOString(),
+          tasks,
+          rows,
+          best,
+        };
         const key = comparisonKey(input.datasetId);
         await deps.store.put(key, JSON.stringify(comparison, null, 2));
+        await deps.store.put(key.replace(/\.json$/, '.html'), renderComparisonHtml(input.datasetId, rows));
         return { comparisonKey: key, comparison };
       });
     },

@@ -52,6 +52,9 @@ const PERMANENT = [
   DetectorModelError,
 ] as const;
 
+/** Permanent errors declared by activity modules that this module cannot import without a cycle. */
+const PERMANENT_NAMES: ReadonlySet<string> = new Set(['LabelFileError', 'DatasetError', 'DescriptorError']);
+
 /**
  * Runs an activity body, turning permanent input problems into non-retryable failures (typed by
  * error class); everything else stays retryable (network, S3 5xx, a lost worker).
@@ -60,7 +63,7 @@ export async function classifyErrors<T>(body: () => Promise<T>): Promise<T> {
   try {
     return await body();
   } catch (err) {
-    if (PERMANENT.some((cls) => err instanceof cls)) {
+    if (PERMANENT.some((cls) => err instanceof cls) || (err instanceof Error && PERMANENT_NAMES.has(err.name))) {
       throw ApplicationFailure.nonRetryable((err as Error).message, (err as Error).name);
     }
     throw err;

@@ -5,7 +5,7 @@ import { createEmbedActivities } from './embed.ts';
 import { createFramesActivities } from './frames.ts';
 import { createManifestActivities } from './manifest.ts';
 import { createShardActivities } from './shards.ts';
-import { createTrainActivities } from './train.ts';
+import { createTrainActivities, type TrainActivityOptions } from './train.ts';
 
 export type { ActivityDeps } from './context.ts';
 export type { BackboneComparison, CompareBackbonesInput } from './compare.ts';
@@ -32,8 +32,8 @@ export function createEmbedPoolActivities(deps: ActivityDeps) {
 }
 
 /** Train pool: head training and evaluation. */
-export function createTrainPoolActivities(deps: ActivityDeps) {
-  return { ...createTrainActivities(deps), ...createCompareActivities(deps) };
+export function createTrainPoolActivities(deps: ActivityDeps, options: TrainActivityOptions = {}) {
+  return { ...createTrainActivities(deps, options), ...createCompareActivities(deps) };
 }
 
 export type FramesPoolActivities = ReturnType<typeof createFramesPoolActivities>;

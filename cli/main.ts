@@ -1,6 +1,7 @@
 /** The `affectflow` command line. */
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { screenshot } from '../reports/chromium.ts';
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, describeConfig, loadConfig, type AffectflowConfig } from '../config/index.ts';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
@@ -14,6 +15,8 @@ import {
 } from '../models/registry.ts';
 import { progressRenderer, pullBackbone } from '../models/pull.ts';
 import { openStore } from '../storage/objectStore.ts';
+import { FACE_SOURCES, type FaceSource } from '../media/faces.ts';
+import { DATASET_KINDS, type DatasetKind } from '../datasets/manifest.ts';
 import type { ExtractionRunInput, RunProgress } from '../workflows/index.ts';
 import { WORKER_ROLES, type WorkerRole } from '../workers/pools.ts';
 import { openTemporal } from './embedded.ts';
@@ -51,6 +54,17 @@ interface RunFlags {
   hidden?: number;
   externalWorkers?: boolean;
   watch?: boolean;
+  format?: DatasetKind;
+  faces?: string;
+  faceSource?: FaceSource;
+  detectorThreshold?: number;
+  minFace?: number;
+  margin?: number;
+  square?: boolean;
+  sampleEvery?: number;
+  sampleFps?: number;
+  decoderThreads?: number;
+  smooth?: Windows;
 }
 
 function addRunFlags(command: Command): Command {
@@ -63,11 +77,75 @@ function addRunFlags(command: Command): Command {
     .option('--epochs <n>', 'EXPR head epochs (SPEC default 10)', positiveInt)
     .option('--head-batch-size <n>', 'EXPR head batch size (SPEC default 256)', positiveInt)
     .option('--hidden <n>', 'EXPR head hidden units (SPEC default 128)', positiveInt)
+    .option(
+      '--format <kind>',
+      'dataset layout: affwild2 | cexprdb | hume | generic (default: detected)',
+      choice(DATASET_KINDS),
+    )
+    .option('--faces <choice>', 'Aff-Wild2 faces: auto | cropped | cropped_aligned | video')
+    .option(
+      '--face-source <source>',
+      'provided | whole-frame | yunet (default: provided crops, else the whole frame)',
+      choice(FACE_SOURCES),
+    )
+    .option('--detector-threshold <score>', 'YuNet score threshold (0..1)', fraction)
+    .option('--min-face <px>', 'smallest face side kept, in source pixels', positiveInt)
+    .option('--margin <fraction>', 'crop margin around the detected box, per side', fraction)
+    .option('--square', 'grow detected boxes to squares')
+    .option('--sample-every <k>', 'take every k-th frame', positiveInt)
+    .option('--sample-fps <fps>', 'take frames at this rate', positiveNumber)
+    .option('--decoder-threads <n>', 'ffmpeg threads per decode', positiveInt)
+    .option(
+      '--smooth <task=d...>',
+      'smoothing half-width per task, e.g. EXPR=50 VA=50 AU=5 CE=0 (SPEC §5 defaults)',
+      smoothing,
+    )
     .option('--external-workers', 'do not start workers in this process; pools run elsewhere')
     .option('--watch', 'draw progress bars');
 }
 
+function choice<T extends string>(allowed: readonly T[]): (value: string) => T {
+  return (value) => {
+    if (!(allowed as readonly string[]).includes(value))
+      throw new InvalidArgumentError(`expected one of ${allowed.join(', ')}, got ${value}`);
+    return value as T;
+  };
+}
+
+const SMOOTHED_TASKS = ['EXPR', 'VA', 'AU', 'CE'] as const;
+type Windows = Partial<Record<(typeof SMOOTHED_TASKS)[number], number>>;
+
+function smoothing(value: string, previous: Windows | undefined): Windows {
+  const match = /^(EXPR|VA|AU|CE)=(\d+)$/.exec(value);
+  if (!match)
+    throw new InvalidArgumentError(
+      `expected TASK=d with TASK one of ${SMOOTHED_TASKS.join(', ')} and d >= 0, got ${value}`,
+    );
+  return { ...previous, [match[1]!]: Number(match[2]) };
+}
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`expected a number in 0..1, got ${value}`);
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n))
+    throw new InvalidArgumentError(`expected a positive number, got ${value}`);
+  return n;
+}
+
 function inputFrom(datasetPath: string, flags: RunFlags): ExtractionRunInput {
+  const detector = (
+    [
+      ['scoreThreshold', flags.detectorThreshold],
+      ['minFaceSize', flags.minFace],
+      ['margin', flags.margin],
+      ['square', flags.square],
+    ] as const
+  ).filter(([, v]) => v !== undefined);
   const expr = {
     ...(flags.epochs ? { epochs: flags.epochs } : {}),
     ...(flags.headBatchSize ? { batchSize: flags.headBatchSize } : {}),
@@ -81,6 +159,19 @@ function inputFrom(datasetPath: string, flags: RunFlags): ExtractionRunInput {
     embedBatchSize: flags.batchSize,
     maxCropSide: flags.maxCropSide,
     expr,
+    ...(flags.format ? { format: flags.format } : {}),
+    ...(flags.faces ? { faces: flags.faces as NonNullable<ExtractionRunInput['faces']> } : {}),
+    ...(flags.faceSource ? { faceSource: flags.faceSource } : {}),
+    ...(detector.length > 0
+      ? { detector: Object.fromEntries(detector) as NonNullable<ExtractionRunInput['detector']> }
+      : {}),
+    ...(flags.sampleEvery
+      ? { sampling: { every: flags.sampleEvery } }
+      : flags.sampleFps
+        ? { sampling: { targetFps: flags.sampleFps } }
+        : {}),
+    ...(flags.decoderThreads ? { decoderThreads: flags.decoderThreads } : {}),
+    ...(flags.smooth ? { windows: flags.smooth } : {}),
   };
 }
 
@@ -93,11 +184,15 @@ async function runAndReport(
   cfg: AffectflowConfig,
   input: ExtractionRunInput,
   flags: RunFlags,
-): Promise<void> {
-  reportOutcome(
-    cfg,
-    await runExtraction(cfg, { input, embeddedWorkers: !flags.externalWorkers, watch: !!flags.watch, say }),
-  );
+): Promise<RunOutcome> {
+  const outcome = await runExtraction(cfg, {
+    input,
+    embeddedWorkers: !flags.externalWorkers,
+    watch: !!flags.watch,
+    say,
+  });
+  reportOutcome(cfg, outcome);
+  return outcome;
 }
 
 addRunFlags(
@@ -122,15 +217,27 @@ addRunFlags(
   say(
     `demo: sample dataset ${root} (${videos.length} videos, ${written ? 'generated now' : 'already there'})`,
   );
-  // The sample is tiny: small shards show the fan-out, and the head needs more, smaller steps.
+  // The sample is tiny: small shards show the fan-out, the heads need more, smaller steps, and
+  // its expression segments last 6-15 frames, so SPEC's 101-frame EXPR/VA windows would flatten them.
   const demoFlags: RunFlags = {
     ...flags,
     shardFrames: 16,
     epochs: flags.epochs ?? 40,
     headBatchSize: flags.headBatchSize ?? 32,
     hidden: flags.hidden ?? 64,
+    smooth: { EXPR: 2, VA: 5, AU: 1, CE: 0, ...flags.smooth },
   };
-  await runAndReport(cfg, inputFrom(root, demoFlags), demoFlags);
+  const outcome = await runAndReport(cfg, inputFrom(root, demoFlags), demoFlags);
+  if (outcome.report?.htmlKey && outcome.reportPath) {
+    const html = join(dirname(outcome.reportPath), basename(outcome.report.htmlKey));
+    const png = join(cfg.stateDir, 'demo-report.png');
+    try {
+      await screenshot(html, png);
+      say(`report: HTML ${html}; screenshot ${png}`);
+    } catch (err) {
+      say(`report: HTML ${html} (no screenshot: ${(err as Error).message.split('\n')[0]})`);
+    }
+  }
 });
 
 program

@@ -184,11 +184,19 @@ export function summarise(outcome: RunOutcome, storeUri: string): string[] {
     lines.push(`run: completed with failures: ${result.failedCount} shard(s) failed`);
     for (const f of result.failedShards) lines.push(`  shard ${f.shardId} (${f.stage}): ${f.error}`);
   }
-  const expr = report?.tasks.EXPR;
-  if (expr) {
+  for (const [task, result] of Object.entries(report?.tasks ?? {})) {
+    const r = result as {
+      metric?: string;
+      score?: number;
+      majorityBaseline?: number;
+      allPresentBaseline?: number;
+    };
+    if (typeof r.score !== 'number') continue;
+    // VA (CCC) and EMI (Pearson) have chance level 0.
+    const baseline = r.majorityBaseline ?? r.allPresentBaseline ?? 0;
     lines.push(
-      `report: EXPR macro F1 ${expr.score.toFixed(3)} on ${expr.validationSamples} validation frames ` +
-        `(majority-class baseline ${expr.majorityBaseline.toFixed(3)}; best epoch ${expr.bestEpoch})`,
+      `report: ${task} ${r.metric ?? 'score'} ${r.score.toFixed(3)}` +
+        (typeof baseline === 'number' ? ` (chance level ${baseline.toFixed(3)})` : ''),
     );
   }
   if (result.reportKey) lines.push(`report: ${outcome.reportPath ?? `${storeUri}/${result.reportKey}`}`);

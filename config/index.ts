@@ -30,6 +30,8 @@ export interface AffectflowConfig {
   readonly temporalNamespace: string;
   readonly store: StoreConfig;
   readonly concurrency: PoolConcurrency;
+  /** ONNX Runtime execution provider of the embed and train pools; 'cuda' falls back to the CPU with a log line. */
+  readonly executionProvider: 'cpu' | 'cuda';
   /** Where the embedded stack keeps its SQLite file, logs, sample data and local store. */
   readonly stateDir: string;
   /** Ports of the embedded dev stack (loopback only). */
@@ -60,6 +62,7 @@ const KEYS = {
   embedConcurrency: { env: 'AFFECTFLOW_EMBED_CONCURRENCY', file: 'workers.embed.concurrency' },
   trainConcurrency: { env: 'AFFECTFLOW_TRAIN_CONCURRENCY', file: 'workers.train.concurrency' },
   stateDir: { env: 'AFFECTFLOW_HOME', file: 'stateDir' },
+  executionProvider: { env: 'AFFECTFLOW_EXECUTION_PROVIDER', file: 'workers.executionProvider' },
   temporalPort: { env: 'AFFECTFLOW_TEMPORAL_PORT', file: 'dev.temporalPort' },
   temporalUiPort: { env: 'AFFECTFLOW_TEMPORAL_UI_PORT', file: 'dev.temporalUiPort' },
   s3Port: { env: 'AFFECTFLOW_S3_PORT', file: 'dev.s3Port' },
@@ -140,6 +143,13 @@ export function loadConfig(
     throw new ConfigError(KEYS[key].env, 'true or false', r.value, r.source);
   };
 
+  const provider = (): 'cpu' | 'cuda' => {
+    const value = str('executionProvider', 'cpu');
+    if (value !== 'cpu' && value !== 'cuda') {
+      throw new ConfigError(KEYS.executionProvider.env, '"cpu" or "cuda"', value, raw('executionProvider')!.source);
+    }
+    return value;
+  };
   const stateDir = resolve(cwd, str('stateDir', join(projectRoot, '.affectflow'))!);
   const temporalAddress = str('temporalAddress', undefined);
   if (temporalAddress !== undefined && !/^[^\s:/]+:\d{1,5}$/.test(temporalAddress)) {
@@ -170,6 +180,7 @@ export function loadConfig(
       embed: int('embedConcurrency', 1, 1, 256),
       train: int('trainConcurrency', 1, 1, 64),
     },
+    executionProvider: provider(),
     stateDir,
     devPorts: {
       temporal: int('temporalPort', 7233, 1, 65535),
@@ -205,6 +216,7 @@ export function describeConfig(config: AffectflowConfig): Record<string, unknown
     store: config.store.uri,
     s3Endpoint: config.store.s3Endpoint,
     concurrency: config.concurrency,
+    executionProvider: config.executionProvider,
     stateDir: config.stateDir,
   };
 }

@@ -30,6 +30,12 @@ export type Split = 'Train' | 'Validation' | 'Test';
 export const SPLITS: readonly Split[] = ['Train', 'Validation', 'Test'];
 
 export type DatasetKind = 'affwild2' | 'cexprdb' | 'hume' | 'generic';
+export const DATASET_KINDS: readonly DatasetKind[] = Object.freeze([
+  'affwild2',
+  'cexprdb',
+  'hume',
+  'generic',
+]);
 
 /**
  * Where a video's frames come from, relative to the dataset root: a video file, or a folder of
@@ -86,7 +92,12 @@ export interface ManifestShard {
 /** `<folder-name>-<hash>`: readable in keys, distinct for datasets read by different adapters. */
 export function datasetIdOf(root: string, kind: string): string {
   const name = root.split(sep).filter(Boolean).pop() ?? 'dataset';
-  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'dataset';
+  const slug =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 40) || 'dataset';
   return `${slug}-${shortHash('dataset/3', kind, name).slice(0, 8)}`;
 }
 

@@ -185,13 +185,14 @@ async function buildDataset(store: LocalDirStore): Promise<Manifest> {
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     datasetId: DATASET,
+    version: 'test',
     root: '/nonexistent',
     shardFrames: FRAMES,
     videos,
     shards,
     findings: [],
   };
-  await store.put(storeKeys.manifest(DATASET), JSON.stringify(manifest));
+  await store.put(storeKeys.manifest(DATASET, 'test'), JSON.stringify(manifest));
   return manifest;
 }
 
@@ -200,7 +201,7 @@ test('every task trains and scores above chance by the stated margins; heads, re
   await buildDataset(store);
   const activities = createTrainActivities({ store, config: { stateDir: tmpdir() }, log: () => {} });
   const input = {
-    manifestKey: storeKeys.manifest(DATASET),
+    manifestKey: storeKeys.manifest(DATASET, 'test'),
     backbone: TINY_BACKBONE.name,
     expr: { epochs: 8, batchSize: 64 },
     va: { epochs: 40, batchSize: 256, learningRate: 1e-2 },

@@ -95,7 +95,7 @@ export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOpti
   const sessions =
     role === 'embed'
       ? new OnnxSessions({
-          provider: 'cpu',
+          provider: config.executionProvider,
           intraOpThreads: 0,
           interOpThreads: 1,
           modelCacheDir: join(config.stateDir, 'models'),
@@ -109,7 +109,7 @@ export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOpti
       ? createFramesPoolActivities(deps)
       : role === 'embed'
         ? createEmbedPoolActivities(deps)
-        : createTrainPoolActivities(deps);
+        : createTrainPoolActivities(deps, { provider: config.executionProvider });
   const worker = await Worker.create({
     ...base,
     taskQueue: options.taskQueue ?? TASK_QUEUES[role],

@@ -15,6 +15,11 @@ const NON_RETRYABLE = [
   'ModelSignatureError',
   'UnknownBackboneError',
   'UnknownShard',
+  'FaceSourceError',
+  'DetectorModelError',
+  'LabelFileError',
+  'DatasetError',
+  'DescriptorError',
 ];
 
 export interface ActivityTuning {

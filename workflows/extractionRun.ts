@@ -6,6 +6,7 @@
  * partitions report.
  */
 import { ParentClosePolicy, log, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
+import type { ExtractFramesInput, ManifestDatasetInput, TrainAndEvaluateInput } from '../activities/index.ts';
 import { poolActivities, type ActivityTuning } from './activities.ts';
 import { extractPartition, type PartitionInput } from './partition.ts';
 import {
@@ -20,7 +21,21 @@ import {
   type RunStage,
 } from './progress.ts';
 
-export interface ExtractionRunInput extends ActivityTuning {
+/** How frames and faces are taken (see docs/FRAMES.md and docs/DATASETS.md). */
+export interface FrameOptions {
+  /** Dataset layout; detected from the folder when absent. */
+  readonly format?: ManifestDatasetInput['format'];
+  /** Aff-Wild2: cropped/, cropped_aligned/ or the raw video (default: auto). */
+  readonly faces?: ManifestDatasetInput['faces'];
+  /** Default: 'provided' for frame folders, 'whole-frame' for videos; 'yunet' detects faces. */
+  readonly faceSource?: ExtractFramesInput['faceSource'];
+  readonly detector?: ExtractFramesInput['detector'];
+  /** Every k-th frame or a target fps (default: every frame). */
+  readonly sampling?: ExtractFramesInput['sampling'];
+  readonly decoderThreads?: number;
+}
+
+export interface ExtractionRunInput extends ActivityTuning, FrameOptions {
   /** Dataset root, as the frames pool sees it. */
   readonly datasetPath: string;
   readonly backbones: readonly string[];
@@ -31,8 +46,13 @@ export interface ExtractionRunInput extends ActivityTuning {
   /** Checkpoint interval of embedding, which a retried shard resumes from (default 2 s). */
   readonly embedCheckpointSeconds?: number;
   readonly maxCropSide: number;
-  /** Overrides of the EXPR head settings (SPEC §4 defaults otherwise). */
-  readonly expr?: { readonly epochs?: number; readonly batchSize?: number; readonly hidden?: number };
+  /** Overrides of the head settings per task (SPEC §4 defaults otherwise). */
+  readonly expr?: TrainAndEvaluateInput['expr'];
+  readonly va?: TrainAndEvaluateInput['va'];
+  readonly au?: TrainAndEvaluateInput['au'];
+  readonly emi?: TrainAndEvaluateInput['emi'];
+  /** Smoothing half-widths per task (SPEC §5 reference windows otherwise). */
+  readonly windows?: TrainAndEvaluateInput['windows'];
   /** Shards per partition child workflow (default 1,000). */
   readonly partitionShards?: number;
   /** Shards planned per page inside a partition (default 200). */
@@ -118,6 +138,8 @@ export async function extractionRun(input: ExtractionRunInput): Promise<Extracti
   const manifest = await frames.manifestDataset({
     datasetPath: input.datasetPath,
     shardFrames: input.shardFrames,
+    ...(input.format ? { format: input.format } : {}),
+    ...(input.faces ? { faces: input.faces } : {}),
   });
   // Counts only: the shard list stays in the store and partitions read it page by page.
   const summary = await frames.describeManifest({ manifestKey: manifest.manifestKey });
@@ -145,6 +167,12 @@ export async function extractionRun(input: ExtractionRunInput): Promise<Extracti
         pageShards: input.pageShards ?? 200,
         embedBatchSize: input.embedBatchSize,
         embedCheckpointSeconds: input.embedCheckpointSeconds,
+        frameOptions: {
+          faceSource: input.faceSource,
+          detector: input.detector,
+          sampling: input.sampling,
+          decoderThreads: input.decoderThreads,
+        },
         maxCropSide: input.maxCropSide,
         taskQueues: input.taskQueues,
         heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds,
@@ -191,7 +219,11 @@ export async function extractionRun(input: ExtractionRunInput): Promise<Extracti
         backbone,
         // Reports are kept per workflow execution, so a re-run never overwrites an earlier one.
         runId: `${workflowInfo().runId}/${backbone}`,
-        expr: input.expr,
+        ...(input.expr ? { expr: input.expr } : {}),
+        ...(input.va ? { va: input.va } : {}),
+        ...(input.au ? { au: input.au } : {}),
+        ...(input.emi ? { emi: input.emi } : {}),
+        ...(input.windows ? { windows: input.windows } : {}),
       });
       reports.push({ backbone, ...evaluated });
       trained.push(backbone);

@@ -12,7 +12,7 @@ import {
   isCancellation,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ShardTask } from '../activities/index.ts';
+import type { ExtractFramesInput, ShardTask } from '../activities/index.ts';
 import { poolActivities, type ActivityTuning } from './activities.ts';
 import {
   MAX_FAILURES_KEPT,
@@ -33,6 +33,8 @@ export interface PartitionInput extends ActivityTuning {
   readonly pageShards: number;
   readonly embedBatchSize: number;
   readonly embedCheckpointSeconds?: number | undefined;
+  /** Face source, detector, sampling and decoder threads for extractFrames. */
+  readonly frameOptions?: Pick<ExtractFramesInput, 'faceSource' | 'detector' | 'sampling' | 'decoderThreads'>;
   readonly maxCropSide: number;
   /** Continue as new past this many history events (default PARTITION_HISTORY_BUDGET). */
   readonly historyBudget?: number;
@@ -87,7 +89,14 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
             ...options.frames,
             summary: `frames of shard ${shard.shardId} (#${shard.index}, ${shard.frames} frames)`,
           },
-          [{ manifestKey: input.manifestKey, shardId: shard.shardId, maxCropSide: input.maxCropSide }],
+          [
+            {
+              manifestKey: input.manifestKey,
+              shardId: shard.shardId,
+              maxCropSide: input.maxCropSide,
+              ...input.frameOptions,
+            },
+          ],
         );
         framesKey = extracted.framesKey;
         if (extracted.reused) counts.framesShardsReused++;
