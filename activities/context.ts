@@ -63,7 +63,10 @@ export async function classifyErrors<T>(body: () => Promise<T>): Promise<T> {
   try {
     return await body();
   } catch (err) {
-    if (PERMANENT.some((cls) => err instanceof cls) || (err instanceof Error && PERMANENT_NAMES.has(err.name))) {
+    if (
+      PERMANENT.some((cls) => err instanceof cls) ||
+      (err instanceof Error && PERMANENT_NAMES.has(err.name))
+    ) {
       throw ApplicationFailure.nonRetryable((err as Error).message, (err as Error).name);
     }
     throw err;

@@ -146,7 +146,12 @@ export function loadConfig(
   const provider = (): 'cpu' | 'cuda' => {
     const value = str('executionProvider', 'cpu');
     if (value !== 'cpu' && value !== 'cuda') {
-      throw new ConfigError(KEYS.executionProvider.env, '"cpu" or "cuda"', value, raw('executionProvider')!.source);
+      throw new ConfigError(
+        KEYS.executionProvider.env,
+        '"cpu" or "cuda"',
+        value,
+        raw('executionProvider')!.source,
+      );
     }
     return value;
   };
