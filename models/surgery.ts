@@ -82,7 +82,7 @@ export function exposeGemmInput(model: Uint8Array, options: SurgeryOptions = {})
   if (attribute('transA') !== 0)
     throw new SurgeryError(place, `expected the final Gemm with transA = 0, got 1`);
   const [input, weightName] = gemm.input ?? [];
-  const weight = weightName ? initializers.get(weightName) : undefined;
+  const weight = weightName ? resolveInitializer(weightName, producers, initializers) : undefined;
   if (!input || !weight || weight.dims?.length !== 2) {
     throw new SurgeryError(
       place,
@@ -118,6 +118,26 @@ export function exposeGemmInput(model: Uint8Array, options: SurgeryOptions = {})
     embeddingDim,
     unchanged: false,
   };
+}
+
+/**
+ * The initializer behind a tensor name, through Identity nodes (the TorchScript exporter shares
+ * identical initializers that way).
+ */
+export function resolveInitializer(
+  name: string,
+  producers: ReadonlyMap<string, onnxProto.onnx.INodeProto>,
+  initializers: ReadonlyMap<string, onnxProto.onnx.ITensorProto>,
+): onnxProto.onnx.ITensorProto | undefined {
+  let current = name;
+  for (let step = 0; step < 8; step++) {
+    const found = initializers.get(current);
+    if (found) return found;
+    const producer = producers.get(current);
+    if (producer?.opType !== 'Identity' || !producer.input?.[0]) return undefined;
+    current = producer.input[0];
+  }
+  return undefined;
 }
 
 /**

@@ -104,16 +104,18 @@ test('surgery refuses a graph whose scores output does not come from a Gemm, nam
   t.is(missing.message, 'graph surgery on no-gemm.onnx: expected a graph output logits, got [output]');
 });
 
-test('surgery through a pass-through node, with a non-transposed weight, cached next to the original', async (t) => {
+test('surgery through a pass-through node, with a non-transposed weight behind an Identity, cached next to the original', async (t) => {
   const rand = seededRandom(5);
   const w = Float32Array.from({ length: 6 * 3 }, () => rand() - 0.5);
   const model = encodeModel({
     name: 'gemm-identity',
     input: [floatValueInfo('input', ['batch', 6])],
     output: [floatValueInfo('output', ['batch', 3])],
-    initializer: [floatTensor('w', [6, 3], w), floatTensor('b', [3], Float32Array.from([1, 2, 3]))],
+    initializer: [floatTensor('shared.w', [6, 3], w), floatTensor('b', [3], Float32Array.from([1, 2, 3]))],
     node: [
       node('Relu', ['input'], ['h']),
+      // The TorchScript exporter shares identical initializers through Identity nodes.
+      node('Identity', ['shared.w'], ['w']),
       node('Gemm', ['h', 'w', 'b'], ['g']),
       node('Identity', ['g'], ['output']),
     ],
