@@ -3,6 +3,7 @@
  * generated classifier-included models: resume, checksum recording and refusal, signature refusal.
  */
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -12,9 +13,15 @@ import { seededRandom } from '../datasets/synthetic.ts';
 import { encodeModel, floatTensor, floatValueInfo, node } from '../models/onnxGraph.ts';
 import { ModelSignatureError, OnnxSessions } from '../models/onnxRuntime.ts';
 import { ChecksumMismatchError, modelPaths, progressRenderer, pullBackbone } from '../models/pull.ts';
-import { expectedSha256, validateDescriptor, type BackboneDescriptor } from '../models/registry.ts';
+import {
+  expectedSha256,
+  registerBackbone,
+  validateDescriptor,
+  type BackboneDescriptor,
+} from '../models/registry.ts';
 import { openStore, type ObjectStore } from '../storage/objectStore.ts';
-import { tempDir, testConfig } from './helpers/env.ts';
+import { projectRoot } from '../infra/paths.ts';
+import { tempDir, testConfig, testServices } from './helpers/env.ts';
 
 const SIZE = 16;
 const FEATURES = 24;
@@ -288,4 +295,49 @@ test('progress: a redrawn bar on a TTY, plain lines every 10% otherwise', (t) =>
     `\rpull x [${'#'.repeat(30)}] 100% 2.0/2.0 MB`,
     '\n',
   ]);
+});
+
+test('affectflow models pull NAME: a registered backbone lands in stateDir/models, progress as plain lines off a TTY', async (t) => {
+  const good = classifierModel(6);
+  const server = await startServer(new Map([['/good.onnx', { body: good }]]));
+  const cfg = testConfig('local', 'pull-cli');
+  try {
+    const store = openStore(cfg.store);
+    try {
+      await registerBackbone(store, { ...descriptor(server.base), name: 'served-cli' }, 'test');
+    } finally {
+      store.close();
+    }
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'cli/main.ts', 'models', 'pull', 'served-cli'],
+      {
+        cwd: projectRoot,
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: testServices.temporalAddress(),
+          AFFECTFLOW_STORE: cfg.store.uri,
+          AFFECTFLOW_HOME: cfg.stateDir,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    t.is(code, 0, stderr);
+    const path = join(cfg.stateDir, 'models', 'served-cli@1.onnx');
+    t.true(existsSync(path));
+    t.true(stdout.includes(`recorded sha256 ${sha(good)}`), stdout);
+    t.true(
+      stdout.includes(`models: served-cli pulled: ${path} (sha256 ${sha(good)}, embedding output added)`),
+      stdout,
+    );
+    t.regex(stderr, /^pull served-cli: 0% 0\.0\/0\.0 MB\n/);
+    t.regex(stderr, /pull served-cli: 100% 0\.0\/0\.0 MB\n$/);
+  } finally {
+    await server.close();
+  }
 });
