@@ -158,7 +158,12 @@ export async function pullBackbone(
         label: sourcePath,
       }).model
     : original;
-  await checkRunSignature(descriptor, model);
+  try {
+    await checkRunSignature(descriptor, model);
+  } catch (err) {
+    rmSync(sourcePath, { force: true });
+    throw err;
+  }
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, model);
   renameSync(tmp, path);

@@ -261,6 +261,7 @@ test('a file whose input/output signature disagrees with the descriptor is refus
         );
         t.regex(error.message, pattern, label);
         t.false(existsSync(modelPaths(d, cacheDir).path), label);
+        t.false(existsSync(modelPaths(d, cacheDir).sourcePath), label);
         t.is(await expectedSha256(store, d), undefined, `${label}: nothing recorded`);
       }
     });
