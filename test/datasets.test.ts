@@ -311,7 +311,9 @@ test('the same dataset manifests to identical shard ids twice; changing one vide
   t.deepEqual(again, first);
   await solidVideo(join(root, 'videos', '1-30-1280x720.mp4'), 6, 200);
   const changed = (await buildManifest(root, { shardFrames: 4 })).manifest;
-  t.not(changed.datasetId, first.datasetId);
+  // A new version of the same dataset: same identity (key namespace), new content hash.
+  t.is(changed.datasetId, first.datasetId);
+  t.not(changed.version, first.version);
   for (const [i, shard] of first.shards.entries()) {
     const now = changed.shards[i]!;
     t.deepEqual([now.video, now.firstFrame, now.lastFrame], [shard.video, shard.firstFrame, shard.lastFrame]);

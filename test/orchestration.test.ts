@@ -132,7 +132,7 @@ test('cancel stops a run: heartbeating activities notice and the run ends cancel
   });
   for (let i = 0; i < 300; i++) {
     const progress = await handle.query<RunProgress>('progress').catch(() => undefined);
-    if (progress && progress.counts.shardsInFlight > 0 && started > 0) break;
+    if (progress && progress.stage === 'extract' && started > 0) break;
     await sleep(100);
   }
   t.true(started > 0);

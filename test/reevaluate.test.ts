@@ -70,7 +70,7 @@ test('a second backbone re-embeds the existing frames shards and is compared wit
   const waitFor = async (evaluated: number): Promise<ReevaluationState> => {
     for (let i = 0; i < 1800; i++) {
       const state = await handle.query<ReevaluationState>('reevaluation').catch(() => undefined);
-      if (state && state.evaluated.length >= evaluated && state.comparisonKey) return state;
+      if (state && state.compared >= evaluated && state.comparisonKey) return state;
       await sleep(100);
     }
     throw new Error(`re-evaluation did not reach ${evaluated} backbones`);

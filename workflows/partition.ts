@@ -10,6 +10,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ExtractFramesInput, ShardTask } from '../activities/index.ts';
@@ -49,6 +50,9 @@ export interface PartitionResult {
   readonly failures: readonly FailedShard[];
 }
 
+/** Partitions report counts to the run at most this often during a page (workflow time). */
+export const PROGRESS_INTERVAL_MS = 5_000;
+
 /** Continue as new past this many history events (Temporal warns at 10,240). */
 export const PARTITION_HISTORY_BUDGET = 4_000;
 
@@ -70,6 +74,16 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
       failures,
       finished,
     });
+
+  // Progress during a page, not only at its end: added after histories were recorded, so
+  // executions that started without it replay as they ran.
+  const reportDuringPage = patched('partition-progress-during-page');
+  let lastReportMs = Date.now();
+  const reportIfDue = async (): Promise<void> => {
+    if (!reportDuringPage || Date.now() - lastReportMs < PROGRESS_INTERVAL_MS) return;
+    lastReportMs = Date.now();
+    await report(false);
+  };
 
   const fail = (shard: ShardTask, stage: FailedShard['stage'], err: unknown): void => {
     // A cancelled run is not a failed shard: let the cancellation end the partition.
@@ -150,11 +164,15 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
     // Sliding window over the page: at most `window` shards between extraction and commit.
     let cursor = 0;
     const lane = async (): Promise<void> => {
-      while (cursor < page.todo.length) await processShard(page.todo[cursor++]!);
+      while (cursor < page.todo.length) {
+        await processShard(page.todo[cursor++]!);
+        await reportIfDue();
+      }
     };
     await Promise.all(Array.from({ length: Math.min(input.window, page.todo.length) }, lane));
     next += limit;
     await report(next >= input.end);
+    lastReportMs = Date.now();
     const info = workflowInfo();
     if (
       next < input.end &&

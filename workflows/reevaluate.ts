@@ -39,6 +39,8 @@ export interface ReevaluationState {
   readonly current: string | undefined;
   readonly evaluated: readonly EvaluatedBackbone[];
   readonly comparisonKey: string | undefined;
+  /** Backbones in the comparison at comparisonKey. */
+  readonly compared: number;
 }
 
 export interface ReevaluateResult {
@@ -56,6 +58,7 @@ export async function reevaluateDataset(input: ReevaluateInput): Promise<Reevalu
   let round = input.round ?? 0;
   let current: string | undefined;
   let comparisonKey: string | undefined;
+  let compared = 0;
 
   setHandler(backboneAddedSignal, (backbone) => {
     if (!pending.includes(backbone)) pending.push(backbone);
@@ -65,6 +68,7 @@ export async function reevaluateDataset(input: ReevaluateInput): Promise<Reevalu
     current,
     evaluated: [...evaluated.values()],
     comparisonKey,
+    compared,
   }));
 
   for (;;) {
@@ -79,11 +83,12 @@ export async function reevaluateDataset(input: ReevaluateInput): Promise<Reevalu
     });
     current = undefined;
     evaluated.set(backbone, { backbone, reportKey: result.reportKey, scores: result.scores });
-    const compared = await train.compareBackbones({
+    const comparison = await train.compareBackbones({
       datasetId: result.datasetId,
       reports: [...evaluated.values()].map(({ backbone: b, reportKey }) => ({ backbone: b, reportKey })),
     });
-    comparisonKey = compared.comparisonKey;
+    comparisonKey = comparison.comparisonKey;
+    compared = evaluated.size;
     const info = workflowInfo();
     if (info.continueAsNewSuggested || info.historyLength > 2_000) {
       await continueAsNew<typeof reevaluateDataset>({

@@ -4,7 +4,7 @@
  * one JSON history per execution: the run, a partition's first execution (which continues as
  * new) and its continuation. Re-record when a workflow change is deliberate and patched.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -57,7 +57,10 @@ try {
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   const out = join(projectRoot, 'test', 'histories');
-  const index: Record<string, string> = {};
+  // Histories recorded earlier stay: they replay the code paths that patches keep for them.
+  const indexPath = join(out, 'index.json');
+  const index = JSON.parse(readFileSync(indexPath, 'utf8')) as Record<string, string>;
+  const recordedBefore = new Set(Object.keys(index));
   for await (const execution of client.workflow.list({ query: `WorkflowId STARTS_WITH 'scale-'` })) {
     // The Temporal CLI writes proto JSON, the format the replayer reads.
     const json = execFileSync(
@@ -83,13 +86,14 @@ try {
     const first = history.events?.[0]?.workflowExecutionStartedEventAttributes;
     const label = first?.continuedExecutionRunId ? 'continued' : 'first';
     // One history per workflow type and start kind keeps the fixtures small.
-    if (Object.keys(index).some((name) => name.startsWith(`${kind}-${label}-`))) continue;
+    if (Object.keys(index).some((name) => !recordedBefore.has(name) && name.startsWith(`${kind}-${label}-`)))
+      continue;
     const name = `${kind}-${label}-${execution.workflowId.split('/').pop()}-${execution.runId.slice(0, 8)}.json`;
     writeFileSync(join(out, name), json);
     index[name] = execution.workflowId;
   }
   // The replayer needs each history's workflow id.
-  writeFileSync(join(out, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
+  writeFileSync(indexPath, `${JSON.stringify(index, null, 2)}\n`);
   await connection.close();
   console.log(
     `recorded ${Object.keys(index).length} histories of ${run.executions} executions into test/histories/`,
