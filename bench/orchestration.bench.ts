@@ -3,11 +3,7 @@
  * in-memory Temporal dev server, activities that only report. Fails if any history reaches
  * Temporal's warning threshold (10,240 events).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startTemporalDevServer } from '../infra/devstack.ts';
-import { freePorts, stopService } from '../infra/services.ts';
+import { withThrowawayTemporal } from '../infra/devstack.ts';
 import type { Benchmark } from './harness.ts';
 import { runReportingScale } from './orchestrationScale.ts';
 
@@ -16,28 +12,19 @@ const SHARDS = 20_000;
 export const benchmarks: Benchmark[] = [
   {
     name: 'orchestration',
-    async run() {
-      const stateDir = mkdtempSync(join(tmpdir(), 'affectflow-bench-temporal-'));
-      const [port, uiPort, s3Port] = await freePorts(3);
-      await startTemporalDevServer({
-        stateDir,
-        temporalPort: port!,
-        temporalUiPort: uiPort!,
-        s3Port: s3Port!,
-        ui: false,
-        ephemeral: true,
-      });
-      try {
+    run: () =>
+      withThrowawayTemporal(async (address) => {
         const run = await runReportingScale({
-          address: `127.0.0.1:${port}`,
+          address,
           shards: SHARDS,
           partitionShards: 1_000,
           pageShards: 200,
           window: 50,
           partitionsInFlight: 4,
         });
-        if (run.result.embeddingShardsWritten !== SHARDS)
+        if (run.result.embeddingShardsWritten !== SHARDS) {
           throw new Error(`scale run finished ${run.result.embeddingShardsWritten} of ${SHARDS} shards`);
+        }
         if (run.maxHistoryLength >= 10_240)
           throw new Error(`a history reached ${run.maxHistoryLength} events`);
         return {
@@ -47,10 +34,6 @@ export const benchmarks: Benchmark[] = [
           'orchestration.max_history_kb': { value: run.maxHistoryBytes / 1024, unit: 'KB' },
           'orchestration.executions': { value: run.executions, unit: 'workflow runs' },
         };
-      } finally {
-        await stopService(join(stateDir, 'temporal'), 'temporal');
-        rmSync(stateDir, { recursive: true, force: true });
-      }
-    },
+      }),
   },
 ];

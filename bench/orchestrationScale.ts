@@ -16,7 +16,7 @@ import type {
   PlanShardPageInput,
   ShardPage,
 } from '../activities/index.ts';
-import { installQuietRuntime, workflowsPath } from '../workers/pools.ts';
+import { installQuietRuntime, quietBundlerLogger, workflowsPath } from '../workers/pools.ts';
 import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';
 
 export interface ScaleRunOptions {
@@ -104,14 +104,7 @@ export async function startReportingWorker(address: string, shards: number): Pro
   const connection = await NativeConnection.connect({ address });
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath,
-    logger: {
-      log() {},
-      trace() {},
-      debug() {},
-      info() {},
-      warn() {},
-      error: (m: string) => console.error(m),
-    },
+    logger: quietBundlerLogger,
   });
   const worker = await Worker.create({
     connection,

@@ -13,6 +13,7 @@ import type { ObjectStore } from '../storage/objectStore.ts';
 import {
   createPoolWorker,
   installQuietRuntime,
+  quietBundlerLogger,
   WORKER_ROLES,
   workflowsPath,
   type PoolWorker,
@@ -91,12 +92,3 @@ export async function startEmbeddedWorkers(
     },
   };
 }
-
-const quietBundlerLogger = {
-  log: () => {},
-  trace: () => {},
-  debug: () => {},
-  info: () => {},
-  warn: (message: string) => console.error(`workflow bundler: ${message}`),
-  error: (message: string) => console.error(`workflow bundler: ${message}`),
-};

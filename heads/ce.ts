@@ -3,6 +3,8 @@
  * (valence/arousal columns excluded); each compound class is the mean of two basic probabilities;
  * the per-class maximum over the faces of a frame; argmax after filling and smoothing.
  */
+import { AFFECTNET_EXPRESSIONS } from '../datasets/labels.ts';
+
 /** The two AffectNet basic expressions averaged into each compound class, in C-EXPR-DB class order. */
 export const COMPOUND_BASICS: readonly (readonly [string, string])[] = Object.freeze([
   ['Fear', 'Surprise'],
@@ -21,16 +23,7 @@ export class CompoundScoresError extends Error {
   }
 }
 
-const EXPRESSION_LOGITS = new Set([
-  'Anger',
-  'Contempt',
-  'Disgust',
-  'Fear',
-  'Happiness',
-  'Neutral',
-  'Sadness',
-  'Surprise',
-]);
+const EXPRESSION_LOGITS: ReadonlySet<string> = new Set(AFFECTNET_EXPRESSIONS);
 
 /**
  * Compound probabilities [n, 7] from scores [n, scoreLabels.length] (logits named by scoreLabels,

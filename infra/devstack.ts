@@ -2,7 +2,8 @@
  * The local development stack: a real Temporal CLI dev server (SQLite file, UI) and a real
  * S3-compatible server (SeaweedFS), both from the project-local Python environment, on loopback.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
@@ -214,4 +215,27 @@ export async function stopDevStack(stateDir: string): Promise<void> {
 
 export function devStackStatus(stateDir: string): ServiceStatus[] {
   return [serviceStatus(temporalDir(stateDir), 'temporal'), serviceStatus(s3Dir(stateDir), 'seaweedfs')];
+}
+
+/**
+ * Runs fn against a fresh in-memory, headless Temporal dev server on free ports, and stops the
+ * server afterwards whatever fn does (benchmarks, history recording).
+ */
+export async function withThrowawayTemporal<T>(fn: (address: string) => Promise<T>): Promise<T> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'affectflow-temporal-'));
+  try {
+    const [port, uiPort, s3Port] = await freePorts(3);
+    await startTemporalDevServer({
+      stateDir,
+      temporalPort: port!,
+      temporalUiPort: uiPort!,
+      s3Port: s3Port!,
+      ui: false,
+      ephemeral: true,
+    });
+    return await fn(`127.0.0.1:${port}`);
+  } finally {
+    await stopService(temporalDir(stateDir), 'temporal');
+    rmSync(stateDir, { recursive: true, force: true });
+  }
 }

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { projectRoot } from '../infra/paths.ts';
-import { installQuietRuntime, workflowsPath } from '../workers/pools.ts';
+import { installQuietRuntime, quietBundlerLogger, workflowsPath } from '../workers/pools.ts';
 
 const dir = join(projectRoot, 'test', 'histories');
 const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as Record<string, string>;
@@ -21,7 +21,7 @@ test('recorded histories of every workflow replay without nondeterminism', async
   t.true(files.some((f) => f.startsWith('reevaluateDataset-')));
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath,
-    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+    logger: quietBundlerLogger,
   });
   const histories = files.map((file) => ({
     workflowId: index[file] ?? file,

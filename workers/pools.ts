@@ -28,6 +28,16 @@ export const WORKER_ROLES: readonly WorkerRole[] = ['orchestrator', 'frames', 'e
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
+/** A logger for bundleWorkflowCode that prints only the bundler's warnings and errors. */
+export const quietBundlerLogger = {
+  log: () => {},
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (message: string) => console.error(`workflow bundler: ${message}`),
+  error: (message: string) => console.error(`workflow bundler: ${message}`),
+};
+
 let runtimeInstalled = false;
 /** Quiet Temporal SDK logging (errors only: pools without workflows or activities warn by design); once per process. */
 export function installQuietRuntime(): void {

@@ -10,6 +10,7 @@ import type { ObjectStore } from '../../storage/objectStore.ts';
 import {
   createPoolWorker,
   installQuietRuntime,
+  quietBundlerLogger,
   workflowsPath,
   type PoolWorker,
   type WorkerRole,
@@ -18,14 +19,6 @@ import type { Pool } from '../../workflows/taskQueues.ts';
 import { testServices } from './env.ts';
 
 let bundle: Promise<WorkflowBundle> | undefined;
-const quiet = {
-  log() {},
-  trace() {},
-  debug() {},
-  info() {},
-  warn() {},
-  error: (m: string) => console.error(m),
-};
 
 export type TestQueues = Record<WorkerRole, string>;
 
@@ -57,7 +50,7 @@ export async function startTestWorkers(
   roles: readonly WorkerRole[] = ['orchestrator', 'frames', 'embed', 'train'],
 ): Promise<TestWorkers> {
   installQuietRuntime();
-  bundle ??= bundleWorkflowCode({ workflowsPath, logger: quiet });
+  bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
   const workflowBundle = await bundle;
   const connection = await NativeConnection.connect({ address: testServices.temporalAddress() });
   const pools: PoolWorker[] = [];

@@ -4,8 +4,7 @@
  * one JSON history per execution: the run, a partition's first execution (which continues as
  * new) and its continuation. Re-record when a workflow change is deliberate and patched.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { execFileSync } from 'node:child_process';
@@ -16,22 +15,10 @@ import {
 } from '../../bench/orchestrationScale.ts';
 import { runSettings } from '../../cli/reevaluate.ts';
 import type { ReevaluateInput } from '../../workflows/index.ts';
-import { startTemporalDevServer } from '../../infra/devstack.ts';
+import { withThrowawayTemporal } from '../../infra/devstack.ts';
 import { projectRoot, venvBin } from '../../infra/paths.ts';
-import { freePorts, stopService } from '../../infra/services.ts';
 
-const stateDir = mkdtempSync(join(tmpdir(), 'affectflow-record-'));
-const [port, uiPort, s3Port] = await freePorts(3);
-await startTemporalDevServer({
-  stateDir,
-  temporalPort: port!,
-  temporalUiPort: uiPort!,
-  s3Port: s3Port!,
-  ui: false,
-  ephemeral: true,
-});
-const address = `127.0.0.1:${port}`;
-try {
+await withThrowawayTemporal(async (address) => {
   const options = {
     partitionShards: 20,
     pageShards: 10,
@@ -98,7 +85,4 @@ try {
   console.log(
     `recorded ${Object.keys(index).length} histories of ${run.executions} executions into test/histories/`,
   );
-} finally {
-  await stopService(join(stateDir, 'temporal'), 'temporal');
-  rmSync(stateDir, { recursive: true, force: true });
-}
+});
