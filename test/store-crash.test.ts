@@ -150,7 +150,9 @@ for (const { kind, shards, budgetMs, seed } of cases) {
           }),
         );
         for (const w of writers) {
-          t.is(await w.exited, null, 'killed, not exited');
+          // Killed (null), or done with its list before its moment came (0); never a failure.
+          const code = await w.exited;
+          t.true(code === null || code === 0, `writer exit code ${code}: ${w.output}`);
           const cut = interrupted(w.output);
           killedMidShard.push(...cut.shards);
           killedUploading.push(...cut.uploading);
