@@ -26,6 +26,12 @@ import { resumeExtraction, runExtraction, summarise, uiLink, type RunOutcome } f
 
 const say = (line: string): void => console.log(line);
 
+function windowSize(value: string): number {
+  const n = positiveInt(value);
+  if (n > 1_000) throw new InvalidArgumentError(`expected at most 1000 shards in flight, got ${value}`);
+  return n;
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1)
@@ -71,7 +77,12 @@ function addRunFlags(command: Command): Command {
   return command
     .option('--backbone <name...>', 'backbone(s) from the registry', [TINY_BACKBONE.name])
     .option('--shard-frames <n>', 'target frames per shard', positiveInt, 64)
-    .option('--window <n>', 'shards in flight at once', positiveInt, 8)
+    .option(
+      '--window <n>',
+      'shards in flight per partition (at most 1,000: Temporal allows 2,000 pending activities)',
+      windowSize,
+      8,
+    )
     .option('--batch-size <n>', 'embedding batch size', positiveInt, 32)
     .option('--max-crop-side <px>', 'longest side of stored face crops', positiveInt, 256)
     .option('--epochs <n>', 'EXPR head epochs (SPEC default 10)', positiveInt)
