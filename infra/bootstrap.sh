@@ -14,7 +14,7 @@ missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 # chromium renders the HTML reports headless (report tests, the demo's screenshot).
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-liberation)
 if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"
   sudo=""
@@ -24,7 +24,7 @@ if ((${#missing[@]})); then
 fi
 
 # npm dependencies, from the lock file. onnxruntime-node's install script would download CUDA
-# provider libraries from outside the registries; it is skipped (docs/GPU.md covers GPU workers).
+# provider libraries from outside the registries; it is skipped (README, GPU workers).
 lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1)"
 stamp="node_modules/.affectflow-lock.sha256"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
