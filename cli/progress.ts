@@ -31,6 +31,8 @@ export function progressLines(p: RunProgress): string[] {
       ` (${n(c.shardsSkipped)} already committed), ${n(c.shardsFailed)} failed, ${n(c.shardsInFlight)} in flight`,
     `frames   ${bar(frameFraction)} ${(frameFraction * 100).toFixed(0).padStart(3)}%  ${n(c.framesDone)}/${n(p.frames)}` +
       ` (${n(c.framesDecoded)} decoded now), ${p.framesPerSecond.toFixed(1)} frames/s, ETA ${formatDuration(p.etaSeconds)}`,
+    `  frames stage: ${n(c.framesStageDone ?? 0)} shards done, ${n(c.framesStageFailed ?? 0)} failed, ${n(c.framesStageInFlight ?? 0)} in flight` +
+      ` | embed stage: ${n(c.embedStageDone ?? 0)} done, ${n(c.embedStageFailed ?? 0)} failed, ${n(c.embedStageInFlight ?? 0)} in flight`,
     `embed    ${n(c.embeddingShardsWritten)} shards written, ${n(c.embeddingShardsReused)} reused, ${n(c.embeddingRows)} rows` +
       ` | partitions ${p.partitions.finished}/${p.partitions.total} finished, ${p.partitions.running} running`,
   ];

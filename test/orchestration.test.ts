@@ -86,6 +86,18 @@ test('a shard that always fails is recorded, the run completes with failures, an
   t.is(first.embeddingShardsWritten, first.shards - 1);
   t.is(calls.filter((id) => id === broken).length, 1, 'a non-retryable failure is not retried');
   t.truthy(first.reportKey, 'training still runs on the shards that succeeded');
+  // The run's progress, per stage (queries answer after completion too).
+  const progress = await workers.client.workflow.getHandle(workflowId).query<RunProgress>('progress');
+  t.like(progress.counts, {
+    framesStageDone: first.shards - 1,
+    framesStageFailed: 1,
+    framesStageInFlight: 0,
+    embedStageDone: first.shards - 1,
+    embedStageFailed: 0,
+    embedStageInFlight: 0,
+    shardsFailed: 1,
+  });
+  t.is(progress.failures[0]?.shardId, broken);
 
   fixed = true;
   calls.length = 0;

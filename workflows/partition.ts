@@ -64,7 +64,8 @@ function failureText(err: unknown): string {
 
 export async function extractPartition(input: PartitionInput): Promise<PartitionResult> {
   const { frames, embed, options } = poolActivities(input);
-  const counts = { ...(input.counts ?? zeroCounts()) };
+  // Counts carried from executions that predate a counter start it at zero.
+  const counts = { ...zeroCounts(), ...input.counts };
   const failures = [...(input.failures ?? [])];
   const parent = getExternalWorkflowHandle(input.runWorkflowId);
   const report = (finished: boolean): Promise<void> =>
@@ -97,6 +98,7 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
     counts.shardsInFlight++;
     try {
       let framesKey: string;
+      counts.framesStageInFlight++;
       try {
         const extracted = await frames.extractFrames.executeWithOptions(
           {
@@ -115,32 +117,48 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
         framesKey = extracted.framesKey;
         if (extracted.reused) counts.framesShardsReused++;
         else counts.framesDecoded += extracted.frames;
+        counts.framesStageDone++;
       } catch (err) {
+        counts.framesStageFailed++;
         fail(shard, 'frames', err);
         return;
+      } finally {
+        counts.framesStageInFlight--;
       }
-      for (const backbone of shard.backbones) {
-        try {
-          const embedded = await embed.embedShard.executeWithOptions(
-            { ...options.embed, summary: `embed shard ${shard.shardId} (#${shard.index}) with ${backbone}` },
-            [
+      counts.embedStageInFlight++;
+      try {
+        for (const backbone of shard.backbones) {
+          try {
+            const embedded = await embed.embedShard.executeWithOptions(
               {
-                manifestKey: input.manifestKey,
-                shardId: shard.shardId,
-                framesKey,
-                backbone,
-                batchSize: input.embedBatchSize,
-                ...(input.embedCheckpointSeconds ? { checkpointSeconds: input.embedCheckpointSeconds } : {}),
+                ...options.embed,
+                summary: `embed shard ${shard.shardId} (#${shard.index}) with ${backbone}`,
               },
-            ],
-          );
-          if (embedded.reused) counts.embeddingShardsReused++;
-          else counts.embeddingShardsWritten++;
-          counts.embeddingRows += embedded.rows;
-        } catch (err) {
-          fail(shard, 'embed', err);
-          return;
+              [
+                {
+                  manifestKey: input.manifestKey,
+                  shardId: shard.shardId,
+                  framesKey,
+                  backbone,
+                  batchSize: input.embedBatchSize,
+                  ...(input.embedCheckpointSeconds
+                    ? { checkpointSeconds: input.embedCheckpointSeconds }
+                    : {}),
+                },
+              ],
+            );
+            if (embedded.reused) counts.embeddingShardsReused++;
+            else counts.embeddingShardsWritten++;
+            counts.embeddingRows += embedded.rows;
+          } catch (err) {
+            counts.embedStageFailed++;
+            fail(shard, 'embed', err);
+            return;
+          }
         }
+        counts.embedStageDone++;
+      } finally {
+        counts.embedStageInFlight--;
       }
       counts.shardsDone++;
       counts.framesDone += shard.frames;
@@ -158,6 +176,8 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
     );
     counts.shardsDone += page.skipped;
     counts.shardsSkipped += page.skipped;
+    counts.framesStageDone += page.skipped;
+    counts.embedStageDone += page.skipped;
     counts.framesDone += page.skippedFrames;
     counts.framesShardsReused += page.skipped;
     counts.embeddingShardsReused += page.skipped * input.backbones.length;

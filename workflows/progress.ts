@@ -19,6 +19,13 @@ export interface PartitionCounts {
   embeddingShardsWritten: number;
   embeddingShardsReused: number;
   embeddingRows: number;
+  /** Per stage, in shards: frames extraction, and embedding (all of a shard's backbones). */
+  framesStageDone: number;
+  framesStageFailed: number;
+  framesStageInFlight: number;
+  embedStageDone: number;
+  embedStageFailed: number;
+  embedStageInFlight: number;
 }
 
 export interface FailedShard {
@@ -67,6 +74,12 @@ export function zeroCounts(): PartitionCounts {
     embeddingShardsWritten: 0,
     embeddingShardsReused: 0,
     embeddingRows: 0,
+    framesStageDone: 0,
+    framesStageFailed: 0,
+    framesStageInFlight: 0,
+    embedStageDone: 0,
+    embedStageFailed: 0,
+    embedStageInFlight: 0,
   };
 }
 
