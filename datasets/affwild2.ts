@@ -142,17 +142,9 @@ export function readAffWild2(root: string, faces: FacesChoice = 'auto'): Adapter
   for (const name of [...names].sort()) {
     const dir = folders.get(name);
     const files = videoFiles.get(name) ?? videoFiles.get(name.replace(LEFT_RIGHT, '')) ?? [];
-    let source: VideoSource;
-    if (dir) source = { kind: 'frames', dir };
-    else if (files.length === 1) source = { kind: 'video', path: files[0]! };
-    else if (files.length > 1) {
-      findings.push({
-        severity: 'error',
-        file: files[0]!,
-        message: `dataset: duplicate video name ${JSON.stringify(name)} (${files.join(' and ')}); left out`,
-      });
-      continue;
-    } else {
+    const source = frameSource(name, dir, files, findings);
+    if (source === 'duplicate') continue;
+    if (!source) {
       const where = labels.get(name)?.[0]?.file ?? (testNames.has(name) ? 'a test-set list' : 'the dataset');
       findings.push({
         severity: 'error',
@@ -170,4 +162,25 @@ export function readAffWild2(root: string, faces: FacesChoice = 'auto'): Adapter
     });
   }
   return { kind: 'affwild2', entries, findings };
+}
+
+/**
+ * A video's frame source: its frame folder, else its one video file. Several video files under
+ * one name are a finding that leaves the video out ('duplicate'); neither gives undefined.
+ */
+export function frameSource(
+  name: string,
+  dir: string | undefined,
+  files: readonly string[],
+  findings: Finding[],
+): VideoSource | 'duplicate' | undefined {
+  if (dir) return { kind: 'frames', dir };
+  if (files.length === 1) return { kind: 'video', path: files[0]! };
+  if (files.length === 0) return undefined;
+  findings.push({
+    severity: 'error',
+    file: files[0]!,
+    message: `dataset: duplicate video name ${JSON.stringify(name)} (${files.join(' and ')}); left out`,
+  });
+  return 'duplicate';
 }

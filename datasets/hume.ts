@@ -9,15 +9,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AnnotationError, parseEmiCsv, type EmiRow } from './annotations.ts';
-import { listVideoFiles } from './affwild2.ts';
-import {
-  insideRoot,
-  type AdapterResult,
-  type Finding,
-  type Split,
-  type VideoEntry,
-  type VideoSource,
-} from './manifest.ts';
+import { frameSource, listVideoFiles } from './affwild2.ts';
+import { insideRoot, type AdapterResult, type Finding, type Split, type VideoEntry } from './manifest.ts';
 
 export const HUME_SPLIT_FILES: readonly (readonly [string, Split])[] = [
   ['train_split.csv', 'Train'],
@@ -75,17 +68,9 @@ export function readHumeVidmimic(root: string): AdapterResult {
   for (const name of [...names].sort()) {
     const labelled = rows.get(name);
     const files = videoFiles.get(name) ?? [];
-    let source: VideoSource;
-    if (folders.has(name)) source = { kind: 'frames', dir: `face_images/${name}` };
-    else if (files.length === 1) source = { kind: 'video', path: files[0]! };
-    else if (files.length > 1) {
-      findings.push({
-        severity: 'error',
-        file: files[0]!,
-        message: `dataset: duplicate video name ${JSON.stringify(name)} (${files.join(' and ')}); left out`,
-      });
-      continue;
-    } else {
+    const source = frameSource(name, folders.has(name) ? `face_images/${name}` : undefined, files, findings);
+    if (source === 'duplicate') continue;
+    if (!source) {
       findings.push({
         severity: 'error',
         file: labelled!.file,
