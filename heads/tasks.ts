@@ -255,6 +255,33 @@ function smoothed(v: VideoOutputs, dims: number, window: number, fallback: Array
   return fillAndSmooth(v.frames, v.values, dims, v.video.faces.frameCount, window, fallback);
 }
 
+/** Truth and argmax decision of every annotated frame, after filling and smoothing with half-width d. */
+interface ClassDecisions {
+  readonly truth: number[];
+  readonly predicted: number[];
+}
+
+function classDecisions(
+  outputs: readonly VideoOutputs[],
+  task: 'EXPR' | 'CE',
+  classes: number,
+  d: number,
+): ClassDecisions {
+  const uniform = new Array<number>(classes).fill(1 / classes);
+  const truth: number[] = [];
+  const predicted: number[] = [];
+  for (const v of outputs) {
+    const labels = v.video.labels[task]!;
+    const decided = argmaxRows(smoothed(v, classes, d, uniform), classes);
+    for (let f = 0; f < v.video.faces.frameCount && f < labels.length; f++) {
+      if (labels[f]! < 0) continue;
+      truth.push(labels[f]!);
+      predicted.push(decided[f]!);
+    }
+  }
+  return { truth, predicted };
+}
+
 function scoreWindows(
   window: number,
   score: (d: number) => number,
@@ -310,21 +337,7 @@ export async function runExpr(
     settings.runtime,
   );
   const outputs = await mlpOutputs(trained.head, settings.runtime, videosOf(videos, 'EXPR', 'Validation'));
-  const uniform = new Array<number>(classes).fill(1 / classes);
-  const evaluate = (d: number): { truth: number[]; predicted: number[] } => {
-    const truth: number[] = [];
-    const predicted: number[] = [];
-    for (const v of outputs) {
-      const labels = v.video.labels.EXPR!;
-      const decided = argmaxRows(smoothed(v, classes, d, uniform), classes);
-      for (let f = 0; f < v.video.faces.frameCount && f < labels.length; f++) {
-        if (labels[f]! < 0) continue;
-        truth.push(labels[f]!);
-        predicted.push(decided[f]!);
-      }
-    }
-    return { truth, predicted };
-  };
+  const evaluate = (d: number): ClassDecisions => classDecisions(outputs, 'EXPR', classes, d);
   const window = settings.windows.EXPR;
   const { score, windowScores, bestWindow } = scoreWindows(window, (d) => {
     const { truth, predicted } = evaluate(d);
@@ -531,21 +544,7 @@ export function runCe(
     const merged = maxOverFaces(video.faces.frames, probabilities, classes);
     return { video, frames: Int32Array.from(merged.frames), values: merged.rows };
   });
-  const uniform = new Array<number>(classes).fill(1 / classes);
-  const evaluate = (d: number): { truth: number[]; predicted: number[] } => {
-    const truth: number[] = [];
-    const predicted: number[] = [];
-    for (const v of outputs) {
-      const labels = v.video.labels.CE!;
-      const decided = argmaxRows(smoothed(v, classes, d, uniform), classes);
-      for (let f = 0; f < v.video.faces.frameCount && f < labels.length; f++) {
-        if (labels[f]! < 0) continue;
-        truth.push(labels[f]!);
-        predicted.push(decided[f]!);
-      }
-    }
-    return { truth, predicted };
-  };
+  const evaluate = (d: number): ClassDecisions => classDecisions(outputs, 'CE', classes, d);
   const window = settings.windows.CE;
   const atWindow = evaluate(window);
   if (atWindow.truth.length === 0) return undefined;
