@@ -9,9 +9,17 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { AnnotationError, parseFrameAnnotation, parseVideoList } from './annotations.ts';
+import { parseFrameAnnotation, parseVideoList } from './annotations.ts';
 import type { Task } from './labels.ts';
-import type { AdapterResult, Finding, LabelSource, Split, VideoEntry, VideoSource } from './manifest.ts';
+import {
+  annotationFinding,
+  type AdapterResult,
+  type Finding,
+  type LabelSource,
+  type Split,
+  type VideoEntry,
+  type VideoSource,
+} from './manifest.ts';
 
 export { AnnotationError, EXPR_HEADER, formatExprAnnotation, parseExprAnnotation } from './annotations.ts';
 
@@ -112,13 +120,7 @@ export function readAffWild2(root: string, faces: FacesChoice = 'auto'): Adapter
           names.add(name);
         }
       } catch (err) {
-        if (!(err instanceof AnnotationError)) throw err;
-        findings.push({
-          severity: 'error',
-          file: err.file,
-          line: err.line,
-          message: `${err.message}; the list is ignored`,
-        });
+        findings.push(annotationFinding(err, 'the list is ignored'));
       }
     }
   }

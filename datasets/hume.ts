@@ -8,9 +8,16 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { AnnotationError, parseEmiCsv, type EmiRow } from './annotations.ts';
+import { parseEmiCsv, type EmiRow } from './annotations.ts';
 import { frameSource, listVideoFiles } from './affwild2.ts';
-import { insideRoot, type AdapterResult, type Finding, type Split, type VideoEntry } from './manifest.ts';
+import {
+  annotationFinding,
+  insideRoot,
+  type AdapterResult,
+  type Finding,
+  type Split,
+  type VideoEntry,
+} from './manifest.ts';
 
 export const HUME_SPLIT_FILES: readonly (readonly [string, Split])[] = [
   ['train_split.csv', 'Train'],
@@ -26,13 +33,7 @@ export function readHumeVidmimic(root: string): AdapterResult {
     try {
       parsed = parseEmiCsv(readFileSync(join(root, file), 'utf8'), file);
     } catch (err) {
-      if (!(err instanceof AnnotationError)) throw err;
-      findings.push({
-        severity: 'error',
-        file: err.file,
-        line: err.line,
-        message: `${err.message}; the CSV is ignored`,
-      });
+      findings.push(annotationFinding(err, 'the CSV is ignored'));
       continue;
     }
     for (const row of parsed) {

@@ -143,6 +143,12 @@ export interface Finding {
 
 export const formatFinding = (f: Finding): string => `${f.severity}: ${f.message}`;
 
+/** The error finding for a malformed annotation file; any other error is rethrown. */
+export function annotationFinding(err: unknown, consequence: string): Finding {
+  if (!(err instanceof AnnotationError)) throw err;
+  return { severity: 'error', file: err.file, line: err.line, message: `${err.message}; ${consequence}` };
+}
+
 /** Where one task's labels of a video come from; `load` re-reads the file each time (throws AnnotationError). */
 export interface LabelSource {
   readonly task: Task;
