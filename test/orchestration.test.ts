@@ -10,11 +10,11 @@ import { WorkflowFailedError, WorkflowIdReusePolicy } from '@temporalio/client';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
 import { openStore } from '../storage/objectStore.ts';
 import { reportProgress } from '../activities/context.ts';
-import type { ExtractFramesInput, ExtractFramesResult } from '../activities/index.ts';
+import type { ExtractFramesResult } from '../activities/index.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
 import type { ExtractionRunInput, ExtractionRunResult, RunProgress } from '../workflows/index.ts';
 import { tempDir, testConfig } from './helpers/env.ts';
-import { activityQueues, startTestWorkers, uniqueQueues } from './helpers/workers.ts';
+import { activityQueues, aroundExtractFrames, startTestWorkers, uniqueQueues } from './helpers/workers.ts';
 
 const SYNTHETIC = { ...TINY_SYNTHETIC, trainVideos: 2, validationVideos: 1, framesPerVideo: 32 };
 
@@ -33,8 +33,6 @@ function runInput(datasetPath: string, queues: ReturnType<typeof uniqueQueues>):
   };
 }
 
-type FramesActivities = { extractFrames: (input: ExtractFramesInput) => Promise<ExtractFramesResult> };
-
 test('a shard that always fails is recorded, the run completes with failures, and resume redoes only that shard', async (t) => {
   const config = testConfig('local', 'orch-fail');
   const datasetPath = join(tempDir('orch-fail-data'), 'ds');
@@ -45,23 +43,17 @@ test('a shard that always fails is recorded, the run completes with failures, an
   let fixed = false;
   const calls: string[] = [];
   const workers = await startTestWorkers(config, store, queues, {
-    frames: <A extends object>(activities: A): A => {
-      const real = activities as unknown as FramesActivities;
-      return {
-        ...activities,
-        async extractFrames(input: ExtractFramesInput) {
-          calls.push(input.shardId);
-          broken ??= input.shardId;
-          if (input.shardId === broken && !fixed) {
-            throw ApplicationFailure.nonRetryable(
-              `video for shard ${input.shardId}: corrupt input (injected)`,
-              'VideoError',
-            );
-          }
-          return real.extractFrames(input);
-        },
-      };
-    },
+    frames: aroundExtractFrames(async (real, input) => {
+      calls.push(input.shardId);
+      broken ??= input.shardId;
+      if (input.shardId === broken && !fixed) {
+        throw ApplicationFailure.nonRetryable(
+          `video for shard ${input.shardId}: corrupt input (injected)`,
+          'VideoError',
+        );
+      }
+      return real(input);
+    }),
   });
   t.teardown(async () => {
     await workers.stop();

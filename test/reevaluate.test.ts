@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
 import { openStore } from '../storage/objectStore.ts';
-import type { BackboneComparison, ExtractFramesInput, ExtractFramesResult } from '../activities/index.ts';
+import type { BackboneComparison } from '../activities/index.ts';
 import { TINY_BACKBONE, TINY_BACKBONE_B } from '../models/registry.ts';
 import type { ReevaluateResult, ReevaluationState } from '../workflows/index.ts';
 import {
@@ -20,10 +20,9 @@ import {
   type RunSettings,
 } from '../cli/reevaluate.ts';
 import { tempDir, testConfig } from './helpers/env.ts';
-import { activityQueues, startTestWorkers, uniqueQueues } from './helpers/workers.ts';
+import { activityQueues, aroundExtractFrames, startTestWorkers, uniqueQueues } from './helpers/workers.ts';
 
 const SYNTHETIC = { ...TINY_SYNTHETIC, trainVideos: 2, validationVideos: 1, framesPerVideo: 32 };
-type FramesActivities = { extractFrames: (input: ExtractFramesInput) => Promise<ExtractFramesResult> };
 
 async function setUp(label: string) {
   const config = testConfig('local', label);
@@ -33,17 +32,11 @@ async function setUp(label: string) {
   const queues = uniqueQueues(label);
   const decoded: string[] = [];
   const workers = await startTestWorkers(config, store, queues, {
-    frames: <A extends object>(activities: A): A => {
-      const real = activities as unknown as FramesActivities;
-      return {
-        ...activities,
-        async extractFrames(input: ExtractFramesInput) {
-          const result = await real.extractFrames(input);
-          if (!result.reused) decoded.push(input.shardId);
-          return result;
-        },
-      };
-    },
+    frames: aroundExtractFrames(async (real, input) => {
+      const result = await real(input);
+      if (!result.reused) decoded.push(input.shardId);
+      return result;
+    }),
   });
   const settings: RunSettings = runSettings({
     datasetPath,

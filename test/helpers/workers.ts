@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import type { ExtractFramesInput, ExtractFramesResult } from '../../activities/index.ts';
 import type { AffectflowConfig } from '../../config/index.ts';
 import type { ObjectStore } from '../../storage/objectStore.ts';
 import {
@@ -79,5 +80,17 @@ export async function startTestWorkers(
       await connection.close();
       await clientConnection.close();
     },
+  };
+}
+
+type ExtractFrames = (input: ExtractFramesInput) => Promise<ExtractFramesResult>;
+
+/** A frames-pool wrap that runs `around` in place of extractFrames, with the real one at hand. */
+export function aroundExtractFrames(
+  around: (real: ExtractFrames, input: ExtractFramesInput) => Promise<ExtractFramesResult>,
+): <A extends object>(activities: A) => A {
+  return <A extends object>(activities: A): A => {
+    const real = (activities as unknown as { extractFrames: ExtractFrames }).extractFrames;
+    return { ...activities, extractFrames: (input: ExtractFramesInput) => around(real, input) };
   };
 }
