@@ -16,7 +16,9 @@ import {
 } from '../datasets/labels.ts';
 import {
   DEFAULT_HEAD_SETTINGS,
+  EmbeddingRowRouter,
   predictEmiVideo,
+  predictKeyed,
   predictVideo,
   runAu,
   runCe,
@@ -24,11 +26,13 @@ import {
   runExpr,
   runVa,
   type AuResult,
+  type EmbeddingRows,
   type EmiResult,
   type ExprResult,
   type HeadSettings,
   type LabelledVideo,
   type Split,
+  type StreamingSettings,
   type VaResult,
   type VideoFaces,
   type VideoLabelSet,
@@ -39,12 +43,13 @@ import { renderReportHtml } from '../reports/html.ts';
 import type { BackboneScores, RunReport, Stored } from '../reports/model.ts';
 import type { ExecutionProvider } from '../models/onnxRuntime.ts';
 import { backboneId, getBackbone } from '../models/registry.ts';
-import { listCommitted, readCommitted } from '../storage/commit.ts';
+import { listCommitted } from '../storage/commit.ts';
 import { storeKeys } from '../storage/keys.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
-import { decodeEmbeddingShard } from '../storage/shards.ts';
+import { CommittedShardFile, floatVectors } from '../storage/shardReader.ts';
 import { embeddingConfigHash } from './embed.ts';
 import { classifyErrors, manifestReader, reportProgress, type ActivityDeps } from './context.ts';
+import { SpillDirectory } from './trainSpill.ts';
 
 export interface TrainAndEvaluateInput {
   readonly manifestKey: string;
@@ -57,6 +62,8 @@ export interface TrainAndEvaluateInput {
   readonly emi?: Partial<LinearConfig & { frameStride: number }>;
   /** Overrides of the smoothing half-widths (SPEC §5 reference windows otherwise). */
   readonly windows?: Partial<HeadSettings['windows']>;
+  /** Overrides of how the EXPR and AU rows are spilled and streamed (heads/tasks.ts DEFAULT_STREAMING). */
+  readonly streaming?: Partial<StreamingSettings>;
 }
 
 export type { AuReport, CeReport, EmiReport, ExprReport, RunReport, VaReport } from '../reports/model.ts';
@@ -114,64 +121,184 @@ function splitOf(video: ManifestVideo, task: Task): Split {
   return video.taskSplits?.[task] ?? video.split;
 }
 
-interface LoadedFaces {
+/** What one pass over the committed shards leaves: keys and scores per video, embeddings spilled. */
+export interface FaceRowsRead {
+  /** Per manifest video: its face rows' keys and scores, sorted by frame and face (no embeddings). */
   readonly videos: Map<string, VideoFaces>;
+  /** The EXPR and AU heads' embedding rows, spilled under the activity's state directory. */
+  readonly embeddings: EmbeddingRows;
   readonly shards: number;
+  /** Rows of the shards read (no-face rows included). */
   readonly rows: number;
+  /** Wall seconds of the pass (store reads, Parquet decoding, spill writes). */
+  readonly seconds: number;
 }
 
-/** Every face row of the manifest's committed shards, grouped by video and sorted by frame, face. */
-async function loadFaces(store: ObjectStore, manifest: Manifest, prefix: string): Promise<LoadedFaces> {
+interface ShardKeys {
+  /** Index of the row's video in the manifest; -1 for a video the manifest does not list. */
+  readonly video: Int32Array;
+  readonly frame: Int32Array;
+  /** 1 for the first face (lowest face index) of its frame, 2 for any other face, 0 for no face. */
+  readonly face: Int32Array;
+  readonly faceIndex: Int32Array;
+}
+
+const KEY_COLUMNS = ['video', 'frame', 'face_index', 'no_face'] as const;
+
+/** The key columns of a shard file (a few int32 a row), and which row is the first face of its frame. */
+async function shardKeys(
+  file: CommittedShardFile,
+  videoIndex: ReadonlyMap<string, number>,
+): Promise<ShardKeys> {
+  const video: number[] = [];
+  const frame: number[] = [];
+  const faceIndex: number[] = [];
+  const isFace: boolean[] = [];
+  for await (const table of file.batches({ columns: KEY_COLUMNS, batchSize: 8192 })) {
+    const [names, frames, faces, noFace] = KEY_COLUMNS.map((c) => table.getChild(c)!);
+    let last: { name: string; index: number } | undefined;
+    for (let i = 0; i < table.numRows; i++) {
+      const name = String(names!.get(i));
+      if (last?.name !== name) last = { name, index: videoIndex.get(name) ?? -1 };
+      video.push(last.index);
+      frame.push(Number(frames!.get(i)));
+      faceIndex.push(Number(faces!.get(i)));
+      isFace.push(noFace!.get(i) !== true);
+    }
+  }
+  // The first face of a frame: the lowest face index among the frame's rows in this shard (a
+  // shard holds whole frames of one video).
+  const lowest = new Map<number, number>();
+  const slot = (i: number): number => video[i]! * 2 ** 24 + frame[i]!;
+  isFace.forEach((f, i) => {
+    if (f) lowest.set(slot(i), Math.min(lowest.get(slot(i)) ?? Infinity, faceIndex[i]!));
+  });
+  return {
+    video: Int32Array.from(video),
+    frame: Int32Array.from(frame),
+    face: Int32Array.from(isFace, (f, i) => (!f ? 0 : lowest.get(slot(i)) === faceIndex[i] ? 1 : 2)),
+    faceIndex: Int32Array.from(faceIndex),
+  };
+}
+
+interface FacePart {
+  readonly frames: Int32Array;
+  readonly faces: Int32Array;
+  scores: Float32Array;
+  filled: number;
+}
+
+/**
+ * One pass over the manifest's committed embedding shards, one shard file at a time: the key
+ * columns first, then the embedding and scores in batches of 1,024 rows. Each face row's key and
+ * scores are kept per video; the first face of each frame goes to the EXPR and AU row sets
+ * (EmbeddingRowRouter) in `spill`. Memory: one shard's keys, one batch, the spill writers' stages.
+ */
+export async function readFaceRows(
+  store: ObjectStore,
+  manifest: Manifest,
+  prefix: string,
+  labelled: readonly Pick<LabelledVideo, 'labels' | 'splits'>[],
+  settings: HeadSettings,
+  spill: SpillDirectory,
+): Promise<FaceRowsRead> {
+  const started = process.hrtime.bigint();
   const shardIds = new Set(manifest.shards.map((s) => s.shardId));
-  const parts = new Map<
-    string,
-    { frame: number; face: number; embedding: Float32Array; scores: Float32Array }[]
-  >();
+  const videoIndex = new Map(manifest.videos.map((v, i) => [v.name, i]));
+  const router = new EmbeddingRowRouter(
+    labelled,
+    settings.streaming,
+    { EXPR: settings.expr.seed, AU: settings.au.seed },
+    (name, layout) => spill.writer(name, layout),
+  );
+  const parts = manifest.videos.map((): FacePart[] => []);
   let shards = 0;
   let rows = 0;
-  let dims = { embedding: 0, scores: 0 };
+  let scoresDim = 0;
   for await (const record of listCommitted(store, prefix)) {
     if (!shardIds.has(String(record.meta['shardId']))) continue;
-    const committed = await readCommitted(store, record.key);
-    if (!committed) continue;
+    const file = await CommittedShardFile.open(store, record, { tempDir: spill.path });
+    try {
+      const keys = await shardKeys(file, videoIndex);
+      const shardParts = new Map<number, FacePart>();
+      keys.video.forEach((v, i) => {
+        if (v < 0 || keys.face[i] === 0) return;
+        let part = shardParts.get(v);
+        if (!part) {
+          const count = keys.video.filter((w, j) => w === v && keys.face[j] !== 0).length;
+          part = {
+            frames: new Int32Array(count),
+            faces: new Int32Array(count),
+            scores: new Float32Array(0),
+            filled: 0,
+          };
+          shardParts.set(v, part);
+          parts[v]!.push(part);
+        }
+      });
+      let base = 0;
+      for await (const table of file.batches({ columns: ['embedding', 'scores'], batchSize: 1024 })) {
+        const embedding = floatVectors(table, 'embedding');
+        const scores = floatVectors(table, 'scores');
+        scoresDim = scores.dim;
+        for (let r = 0; r < table.numRows; r++) {
+          const i = base + r;
+          const part = shardParts.get(keys.video[i]!);
+          if (!part || keys.face[i] === 0) continue;
+          if (part.scores.length === 0) part.scores = new Float32Array(part.frames.length * scoresDim);
+          part.frames[part.filled] = keys.frame[i]!;
+          part.faces[part.filled] = keys.faceIndex[i]!;
+          part.scores.set(
+            scores.values.subarray(r * scoresDim, (r + 1) * scoresDim),
+            part.filled * scoresDim,
+          );
+          part.filled++;
+          if (keys.face[i] === 1) {
+            const d = embedding.dim;
+            await router.add(keys.video[i]!, keys.frame[i]!, embedding.values.subarray(r * d, (r + 1) * d));
+          }
+        }
+        base += table.numRows;
+      }
+    } finally {
+      await file.close();
+    }
     shards++;
     rows += record.rows;
-    const shard = decodeEmbeddingShard(committed.bytes);
-    dims = { embedding: shard.dim, scores: shard.scoresDim };
-    shard.keys.forEach((key, i) => {
-      if (key.noFace) return;
-      let list = parts.get(key.video);
-      if (!list) parts.set(key.video, (list = []));
-      list.push({
-        frame: key.frame,
-        face: key.faceIndex,
-        // Copies, so the decoded shard is released once its rows are taken.
-        embedding: shard.embedding.slice(i * shard.dim, (i + 1) * shard.dim),
-        scores: shard.scores.slice(i * shard.scoresDim, (i + 1) * shard.scoresDim),
-      });
-    });
     reportProgress({ stage: 'read', shards });
   }
+  const embeddings = await router.finish();
   const videos = new Map<string, VideoFaces>();
-  for (const video of manifest.videos) {
-    const list = (parts.get(video.name) ?? []).sort((a, b) => a.frame - b.frame || a.face - b.face);
-    parts.delete(video.name);
-    const embedding = new Float32Array(list.length * dims.embedding);
-    const scores = new Float32Array(list.length * dims.scores);
-    list.forEach((r, i) => {
-      embedding.set(r.embedding, i * dims.embedding);
-      scores.set(r.scores, i * dims.scores);
-    });
+  manifest.videos.forEach((video, v) => {
+    const list = parts[v]!;
+    const n = list.reduce((a, p) => a + p.filled, 0);
+    const frames = new Int32Array(n);
+    const faces = new Int32Array(n);
+    const scores = new Float32Array(n * scoresDim);
+    let o = 0;
+    for (const p of list) {
+      frames.set(p.frames.subarray(0, p.filled), o);
+      faces.set(p.faces.subarray(0, p.filled), o);
+      scores.set(p.scores.subarray(0, p.filled * scoresDim), o * scoresDim);
+      o += p.filled;
+    }
+    const order = Array.from({ length: n }, (_, i) => i).sort(
+      (a, b) => frames[a]! - frames[b]! || faces[a]! - faces[b]!,
+    );
+    const sortedScores = new Float32Array(n * scoresDim);
+    order.forEach((from, to) =>
+      sortedScores.set(scores.subarray(from * scoresDim, (from + 1) * scoresDim), to * scoresDim),
+    );
     videos.set(video.name, {
       video: video.name,
       frameCount: video.frameCount,
-      frames: Int32Array.from(list, (r) => r.frame),
-      faceIndex: Int32Array.from(list, (r) => r.face),
-      embedding,
-      scores,
+      frames: Int32Array.from(order, (i) => frames[i]!),
+      faceIndex: Int32Array.from(order, (i) => faces[i]!),
+      scores: sortedScores,
     });
-  }
-  return { videos, shards, rows };
+    parts[v] = [];
+  });
+  return { videos, embeddings, shards, rows, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
 }
 
 /** The labels of every task that the manifest lists for a video (or, for older manifests, that exist). */
@@ -234,112 +361,134 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
             intraOpThreads: options.intraOpThreads ?? 1,
             log: deps.log,
           },
+          streaming: { ...DEFAULT_HEAD_SETTINGS.streaming, ...input.streaming },
         };
-        const faces = await loadFaces(deps.store, manifest, prefix);
-        const videos: LabelledVideo[] = [];
+        const labelled: Pick<LabelledVideo, 'labels' | 'splits'>[] = [];
         for (const video of manifest.videos) {
-          const labels = await loadLabels(deps.store, manifest, video);
           const splits: Partial<Record<Task, Split>> = {};
           for (const task of TASKS) splits[task] = splitOf(video, task);
-          videos.push({ faces: faces.videos.get(video.name)!, labels, splits });
+          labelled.push({ labels: await loadLabels(deps.store, manifest, video), splits });
         }
-
-        reportProgress({ stage: 'EXPR' });
-        const expr = await runExpr(videos, settings);
-        if (!expr) {
-          throw new Error(
-            `trainAndEvaluate: dataset ${manifest.datasetId}: expected annotated EXPR frames with a face in Train and Validation, got none in at least one`,
+        const spill = await SpillDirectory.create(deps.config.stateDir);
+        try {
+          const faces = await readFaceRows(deps.store, manifest, prefix, labelled, settings, spill);
+          deps.log(
+            `trainAndEvaluate ${input.runId}: read ${faces.rows} rows of ${faces.shards} shards in ${faces.seconds.toFixed(1)} s`,
           );
+          const videos: LabelledVideo[] = manifest.videos.map((video, i) => ({
+            faces: faces.videos.get(video.name)!,
+            ...labelled[i]!,
+          }));
+
+          reportProgress({ stage: 'EXPR' });
+          const expr = await runExpr(videos, faces.embeddings.EXPR, settings);
+          if (!expr) {
+            throw new Error(
+              `trainAndEvaluate: dataset ${manifest.datasetId}: expected annotated EXPR frames with a face in Train and Validation, got none in at least one`,
+            );
+          }
+          reportProgress({ stage: 'VA' });
+          const va = runVa(videos, settings);
+          reportProgress({ stage: 'AU' });
+          const au = await runAu(videos, faces.embeddings.AU, settings);
+          const ce = runCe(videos, descriptor.scoreLabels, settings);
+          reportProgress({ stage: 'EMI' });
+          const emi = runEmi(videos, settings);
+
+          const saveHead = async (
+            task: Task,
+            config: unknown,
+            trainSamples: number,
+            head: unknown,
+            extra: object,
+          ) => {
+            const key = storeKeys.head(
+              manifest.datasetId,
+              task,
+              shortHash(
+                prefix,
+                task,
+                JSON.stringify(config),
+                JSON.stringify(settings.windows),
+                JSON.stringify(settings.streaming),
+                trainSamples,
+              ),
+            );
+            const plain = JSON.stringify(head, (_k, v: unknown) =>
+              ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v,
+            );
+            await deps.store.put(
+              key,
+              `{"task":${JSON.stringify(task)},"backbone":${JSON.stringify(backboneId(descriptor))},"config":${JSON.stringify(config)},"extra":${JSON.stringify(extra)},"head":${plain}}`,
+            );
+            return key;
+          };
+          const exprKey = await saveHead('EXPR', expr.config, expr.trainSamples, expr.head, {
+            bestEpoch: expr.bestEpoch,
+            window: expr.window,
+            score: expr.score,
+          });
+          const vaKey = va
+            ? await saveHead('VA', va.config, va.trainSamples, va.head, {
+                window: va.window,
+                score: va.score,
+              })
+            : undefined;
+          const auKey = au
+            ? await saveHead('AU', au.config, au.trainSamples, au.head, {
+                thresholds: au.thresholds,
+                window: au.window,
+                score: au.score,
+              })
+            : undefined;
+          const emiKey = emi
+            ? await saveHead('EMI', emi.config, emi.trainSamples, emi.head, { score: emi.score })
+            : undefined;
+
+          const reportKey = storeKeys.report(input.runId);
+          const runFolder = reportKey.slice(0, -'report.json'.length);
+          const predictionKeys = await writeTestPredictions(deps.store, manifest, faces, runFolder, {
+            expr,
+            va,
+            au,
+            ce: ce ? { scoreLabels: descriptor.scoreLabels } : undefined,
+            emi,
+            settings,
+          });
+
+          const scores: Record<string, number> = { EXPR: expr.score };
+          if (va) scores['VA'] = va.score;
+          if (au) scores['AU'] = au.score;
+          if (ce) scores['CE'] = ce.score;
+          if (emi) scores['EMI'] = emi.score;
+          const comparison = await earlierBackbones(deps.store, input.runId);
+          comparison.push({ backbone: backboneId(descriptor), scores });
+          const htmlKey = `${runFolder}report.html`;
+          const report: RunReport = {
+            runId: input.runId,
+            datasetId: manifest.datasetId,
+            backbone: backboneId(descriptor),
+            embeddingShards: faces.shards,
+            embeddingRows: faces.rows,
+            createdAt: new Date().toISOString(),
+            provider: expr.provider === 'cuda' ? 'cuda' : 'cpu',
+            tasks: {
+              EXPR: stripHead(expr, exprKey),
+              ...(va && vaKey ? { VA: stripHead(va, vaKey) } : {}),
+              ...(au && auKey ? { AU: stripHead(au, auKey) } : {}),
+              ...(ce ? { CE: ce } : {}),
+              ...(emi && emiKey ? { EMI: stripHead(emi, emiKey) } : {}),
+            },
+            comparison,
+            htmlKey,
+            predictionKeys,
+          };
+          await deps.store.put(htmlKey, renderReportHtml(report));
+          await deps.store.put(reportKey, JSON.stringify(report, null, 2));
+          return { reportKey, scores };
+        } finally {
+          await spill.dispose();
         }
-        reportProgress({ stage: 'VA' });
-        const va = runVa(videos, settings);
-        reportProgress({ stage: 'AU' });
-        const au = await runAu(videos, settings);
-        const ce = runCe(videos, descriptor.scoreLabels, settings);
-        reportProgress({ stage: 'EMI' });
-        const emi = runEmi(videos, settings);
-
-        const saveHead = async (
-          task: Task,
-          config: unknown,
-          trainSamples: number,
-          head: unknown,
-          extra: object,
-        ) => {
-          const key = storeKeys.head(
-            manifest.datasetId,
-            task,
-            shortHash(prefix, task, JSON.stringify(config), JSON.stringify(settings.windows), trainSamples),
-          );
-          const plain = JSON.stringify(head, (_k, v: unknown) =>
-            ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v,
-          );
-          await deps.store.put(
-            key,
-            `{"task":${JSON.stringify(task)},"backbone":${JSON.stringify(backboneId(descriptor))},"config":${JSON.stringify(config)},"extra":${JSON.stringify(extra)},"head":${plain}}`,
-          );
-          return key;
-        };
-        const exprKey = await saveHead('EXPR', expr.config, expr.trainSamples, expr.head, {
-          bestEpoch: expr.bestEpoch,
-          window: expr.window,
-          score: expr.score,
-        });
-        const vaKey = va
-          ? await saveHead('VA', va.config, va.trainSamples, va.head, { window: va.window, score: va.score })
-          : undefined;
-        const auKey = au
-          ? await saveHead('AU', au.config, au.trainSamples, au.head, {
-              thresholds: au.thresholds,
-              window: au.window,
-              score: au.score,
-            })
-          : undefined;
-        const emiKey = emi
-          ? await saveHead('EMI', emi.config, emi.trainSamples, emi.head, { score: emi.score })
-          : undefined;
-
-        const reportKey = storeKeys.report(input.runId);
-        const runFolder = reportKey.slice(0, -'report.json'.length);
-        const predictionKeys = await writeTestPredictions(deps.store, manifest, faces.videos, runFolder, {
-          expr,
-          va,
-          au,
-          ce: ce ? { scoreLabels: descriptor.scoreLabels } : undefined,
-          emi,
-          settings,
-        });
-
-        const scores: Record<string, number> = { EXPR: expr.score };
-        if (va) scores['VA'] = va.score;
-        if (au) scores['AU'] = au.score;
-        if (ce) scores['CE'] = ce.score;
-        if (emi) scores['EMI'] = emi.score;
-        const comparison = await earlierBackbones(deps.store, input.runId);
-        comparison.push({ backbone: backboneId(descriptor), scores });
-        const htmlKey = `${runFolder}report.html`;
-        const report: RunReport = {
-          runId: input.runId,
-          datasetId: manifest.datasetId,
-          backbone: backboneId(descriptor),
-          embeddingShards: faces.shards,
-          embeddingRows: faces.rows,
-          createdAt: new Date().toISOString(),
-          provider: expr.provider === 'cuda' ? 'cuda' : 'cpu',
-          tasks: {
-            EXPR: stripHead(expr, exprKey),
-            ...(va && vaKey ? { VA: stripHead(va, vaKey) } : {}),
-            ...(au && auKey ? { AU: stripHead(au, auKey) } : {}),
-            ...(ce ? { CE: ce } : {}),
-            ...(emi && emiKey ? { EMI: stripHead(emi, emiKey) } : {}),
-          },
-          comparison,
-          htmlKey,
-          predictionKeys,
-        };
-        await deps.store.put(htmlKey, renderReportHtml(report));
-        await deps.store.put(reportKey, JSON.stringify(report, null, 2));
-        return { reportKey, scores };
       });
     },
   };
@@ -372,7 +521,7 @@ async function earlierBackbones(store: ObjectStore, runId: string): Promise<Back
 async function writeTestPredictions(
   store: ObjectStore,
   manifest: Manifest,
-  faces: ReadonlyMap<string, VideoFaces>,
+  faces: FaceRowsRead,
   runFolder: string,
   heads: {
     expr: ExprResult;
@@ -390,17 +539,23 @@ async function writeTestPredictions(
     (keys[task] ??= []).push(key);
   };
   const emiRows: string[] = [];
-  for (const video of manifest.videos) {
-    const videoFaces = faces.get(video.name);
+  // Head outputs per Test frame (8 or 12 floats a frame) in memory; the embeddings stream.
+  const runtime = heads.settings.runtime;
+  const exprOutputs = await predictKeyed(heads.expr.head, faces.embeddings.EXPR.test, runtime);
+  const auOutputs = heads.au
+    ? await predictKeyed(heads.au.head, faces.embeddings.AU.test, runtime)
+    : undefined;
+  for (const [index, video] of manifest.videos.entries()) {
+    const videoFaces = faces.videos.get(video.name);
     if (!videoFaces) continue;
     const tested = (task: Task): boolean => splitOf(video, task) === 'Test';
     if (!TASKS.some(tested)) continue;
-    const predicted = await predictVideo(
+    const predicted = predictVideo(
       videoFaces,
       {
-        expr: tested('EXPR') ? heads.expr : undefined,
+        expr: tested('EXPR') ? { result: heads.expr, outputs: exprOutputs.get(index) } : undefined,
         va: tested('VA') ? heads.va : undefined,
-        au: tested('AU') ? heads.au : undefined,
+        au: tested('AU') && heads.au ? { result: heads.au, outputs: auOutputs?.get(index) } : undefined,
         ce: tested('CE') ? heads.ce : undefined,
       },
       heads.settings,

@@ -4,7 +4,15 @@
  * chosen on validation from 0.1..0.9 to maximise that AU's F1.
  */
 import { auF1, binaryF1 } from './metrics.ts';
-import { CPU_RUNTIME, trainMlp, type MlpConfig, type TrainedMlp, type TrainingRuntime } from './mlp.ts';
+import {
+  CPU_RUNTIME,
+  trainMlp,
+  type MlpConfig,
+  type MlpPredictor,
+  type TrainedMlp,
+  type TrainingRuntime,
+} from './mlp.ts';
+import { memoryRowSet, type RowSet } from './rowset.ts';
 import { thresholdRows } from './rows.ts';
 
 export const AU_DEFAULTS: MlpConfig = Object.freeze({
@@ -35,27 +43,18 @@ export function auClassWeights(
 ): { w0: Float32Array; w1: Float32Array } {
   const pos = new Float64Array(aus);
   for (let i = 0; i < n; i++) for (let j = 0; j < aus; j++) pos[j]! += y[i * aus + j]!;
+  return auClassWeightsOfPositives(pos, n);
+}
+
+/** The same from the positives per AU among n rows. */
+export function auClassWeightsOfPositives(
+  pos: ArrayLike<number>,
+  n: number,
+): { w0: Float32Array; w1: Float32Array } {
   return {
     w0: Float32Array.from(pos, (p) => (n - p > 0 ? n / (2 * (n - p)) : 0)),
     w1: Float32Array.from(pos, (p) => (p > 0 ? n / (2 * p) : 0)),
   };
-}
-
-/** Training-graph feeds of the weighted BCE: target = w1 y, weight = w0 (1 - y) + w1 y. */
-export function weightedBceFeeds(
-  y: Uint8Array,
-  w0: Float32Array,
-  w1: Float32Array,
-): { target: Float32Array; weight: Float32Array } {
-  const aus = w0.length;
-  const target = new Float32Array(y.length);
-  const weight = new Float32Array(y.length);
-  for (let i = 0; i < y.length; i++) {
-    const j = i % aus;
-    target[i] = y[i] ? w1[j]! : 0;
-    weight[i] = y[i] ? w1[j]! : w0[j]!;
-  }
-  return { target, weight };
 }
 
 /**
@@ -91,24 +90,57 @@ export interface TrainedAuHead extends TrainedMlp {
   readonly w1: Float32Array;
 }
 
-/** Trains the head; the best epoch by mean F1 at threshold 0.5 on `valid` (last epoch without it). */
+/**
+ * Trains on a row set whose label columns are the 0/1 AUs (weights from their sums), as the
+ * training graph's weighted BCE wants them: target = w1 y, weight = w0 (1 - y) + w1 y; `validate`
+ * scores each epoch for best-epoch selection (NaN: keep the last).
+ */
+export async function trainAuHeadOnRows(
+  train: RowSet,
+  validate: (predictor: MlpPredictor) => Promise<number>,
+  config: MlpConfig = AU_DEFAULTS,
+  runtime: TrainingRuntime = CPU_RUNTIME,
+): Promise<TrainedAuHead> {
+  const aus = train.width - train.dim;
+  const { w0, w1 } = auClassWeightsOfPositives(train.labelSums, train.n);
+  const trained = await trainMlp(
+    {
+      rows: train,
+      encode: (row, l, target, weight, t) => {
+        for (let j = 0; j < aus; j++) {
+          const present = row[l + j]! > 0;
+          target[t + j] = present ? w1[j]! : 0;
+          weight[t + j] = present ? w1[j]! : w0[j]!;
+        }
+      },
+    },
+    { output: 'sigmoid', outputs: aus },
+    config,
+    validate,
+    runtime,
+  );
+  return { ...trained, w0, w1 };
+}
+
+/** Trains on rows in memory; the best epoch by mean F1 at threshold 0.5 on `valid` (last epoch without it). */
 export async function trainAuHead(
   train: MultiLabelSamples,
   valid: MultiLabelSamples | undefined,
   config: MlpConfig = AU_DEFAULTS,
   runtime: TrainingRuntime = CPU_RUNTIME,
 ): Promise<TrainedAuHead> {
-  const { w0, w1 } = auClassWeights(train.y, train.n, train.aus);
+  const rows = memoryRowSet(train.x, train.n, train.dim, {
+    labels: Float32Array.from(train.y),
+    labelWidth: train.aus,
+  });
   const half = new Array<number>(train.aus).fill(0.5);
-  const trained = await trainMlp(
-    { x: train.x, n: train.n, dim: train.dim, ...weightedBceFeeds(train.y, w0, w1) },
-    { output: 'sigmoid', outputs: train.aus },
-    config,
+  return trainAuHeadOnRows(
+    rows,
     async (predictor) =>
       valid && valid.n > 0
         ? auF1(valid.y, thresholdRows(await predictor.predict(valid.x, valid.n), half), valid.aus).mean
         : NaN,
+    config,
     runtime,
   );
-  return { ...trained, w0, w1 };
 }

@@ -3,7 +3,15 @@
  * weights max_count / count, Adam lr 1e-3, batch 256, 10 epochs, best epoch by validation macro F1.
  */
 import { macroF1 } from './metrics.ts';
-import { CPU_RUNTIME, trainMlp, type MlpConfig, type TrainedMlp, type TrainingRuntime } from './mlp.ts';
+import {
+  CPU_RUNTIME,
+  trainMlp,
+  type MlpConfig,
+  type MlpPredictor,
+  type TrainedMlp,
+  type TrainingRuntime,
+} from './mlp.ts';
+import { memoryRowSet, type RowSet } from './rowset.ts';
 import { argmaxRows } from './rows.ts';
 
 export const EXPR_DEFAULTS: MlpConfig = Object.freeze({
@@ -26,23 +34,55 @@ export interface ClassSamples {
 export function classWeights(y: ArrayLike<number>, classes: number): Float32Array {
   const counts = new Float64Array(classes);
   for (let i = 0; i < y.length; i++) counts[y[i]!]!++;
-  const max = Math.max(...counts);
+  return classWeightsOfCounts(counts);
+}
+
+/** The same from the count of each class. */
+export function classWeightsOfCounts(counts: ArrayLike<number>): Float32Array {
+  const max = Math.max(...Array.from(counts));
   return Float32Array.from(counts, (c) => (c > 0 ? max / c : 0));
 }
 
-/** Softmax-head targets: the class weight at the true class, 0 elsewhere; float32 [n, classes]. */
-export function weightedOneHot(y: ArrayLike<number>, weights: Float32Array): Float32Array {
-  const classes = weights.length;
-  const target = new Float32Array(y.length * classes);
-  for (let i = 0; i < y.length; i++) target[i * classes + y[i]!] = weights[y[i]!]!;
-  return target;
+/** One-hot label columns float32 [n, classes] of class indices y [n]. */
+export function oneHot(y: ArrayLike<number>, classes: number): Float32Array {
+  const out = new Float32Array(y.length * classes);
+  for (let i = 0; i < y.length; i++) out[i * classes + y[i]!] = 1;
+  return out;
 }
 
 export interface TrainedExprHead extends TrainedMlp {
   readonly classWeights: Float32Array;
 }
 
-/** Trains the head; the best epoch is chosen by frame-level macro F1 on `valid` (last epoch without it). */
+/**
+ * Trains on a row set whose label columns are one-hot classes (class weights from their sums);
+ * `validate` scores each epoch for best-epoch selection (NaN: keep the last).
+ */
+export async function trainExprHeadOnRows(
+  train: RowSet,
+  validate: (predictor: MlpPredictor) => Promise<number>,
+  config: MlpConfig = EXPR_DEFAULTS,
+  runtime: TrainingRuntime = CPU_RUNTIME,
+): Promise<TrainedExprHead> {
+  const classes = train.width - train.dim;
+  const weights = classWeightsOfCounts(train.labelSums);
+  const trained = await trainMlp(
+    {
+      rows: train,
+      // Softmax targets: the class weight at the true class, 0 elsewhere.
+      encode: (row, l, target, _weight, t) => {
+        for (let k = 0; k < classes; k++) target[t + k] = row[l + k]! * weights[k]!;
+      },
+    },
+    { output: 'softmax', outputs: classes },
+    config,
+    validate,
+    runtime,
+  );
+  return { ...trained, classWeights: weights };
+}
+
+/** Trains on rows in memory; the best epoch is chosen by frame-level macro F1 on `valid` (last epoch without it). */
 export async function trainExprHead(
   train: ClassSamples,
   valid: ClassSamples | undefined,
@@ -50,16 +90,17 @@ export async function trainExprHead(
   config: MlpConfig = EXPR_DEFAULTS,
   runtime: TrainingRuntime = CPU_RUNTIME,
 ): Promise<TrainedExprHead> {
-  const weights = classWeights(train.y, classes);
-  const trained = await trainMlp(
-    { x: train.x, n: train.n, dim: train.dim, target: weightedOneHot(train.y, weights) },
-    { output: 'softmax', outputs: classes },
-    config,
+  const rows = memoryRowSet(train.x, train.n, train.dim, {
+    labels: oneHot(train.y, classes),
+    labelWidth: classes,
+  });
+  return trainExprHeadOnRows(
+    rows,
     async (predictor) =>
       valid && valid.n > 0
         ? macroF1(valid.y, argmaxRows(await predictor.predict(valid.x, valid.n), classes), classes)
         : NaN,
+    config,
     runtime,
   );
-  return { ...trained, classWeights: weights };
 }

@@ -1,8 +1,9 @@
 /**
  * Training the one-hidden-layer heads (EXPR, AU) on ONNX Runtime: per batch, the training graph of
- * heads/graphs.ts returns loss and gradients, and Adam updates the parameters here. Inputs are
- * standardised with moments fitted on the training set. Seeded: the same data, config and seed give
- * the same head on the same execution provider.
+ * heads/graphs.ts returns loss and gradients and takes the Adam step. The rows stream from a row
+ * set (heads/rowset.ts) chunk by chunk; inputs are standardised with the training set's moments.
+ * Seeded: the same rows in the same chunks, config and seed give the same head on the same
+ * execution provider.
  */
 import { seededRandom } from '../datasets/synthetic.ts';
 import {
@@ -13,6 +14,7 @@ import {
 } from '../models/onnxRuntime.ts';
 import { adamStepSize } from './adam.ts';
 import { buildMlpPredictGraph, buildMlpTrainingGraph, MLP_PARAMS, type MlpShape } from './graphs.ts';
+import { RowSetError, rowSetMoments, type ColumnMoments, type RowSet } from './rowset.ts';
 
 export interface MlpConfig {
   readonly hidden: number;
@@ -47,15 +49,20 @@ export interface MlpHead {
 }
 
 /**
- * Training rows: x float32 [n, dim]; target and (sigmoid heads) weight float32 [n, outputs] as the
- * training graph defines them.
+ * Training rows streamed chunk by chunk: each row of `rows` is the embedding (rows.dim floats) and
+ * `outputs` label columns, which `encode` turns into the training graph's target (and, sigmoid
+ * heads, weight) values: target[t .. t + outputs) and weight[t .. t + outputs) from
+ * row[l .. l + outputs).
  */
 export interface MlpTrainingSet {
-  readonly x: Float32Array;
-  readonly n: number;
-  readonly dim: number;
-  readonly target: Float32Array;
-  readonly weight?: Float32Array;
+  readonly rows: RowSet;
+  readonly encode: (
+    row: Float32Array,
+    l: number,
+    target: Float32Array,
+    weight: Float32Array,
+    t: number,
+  ) => void;
 }
 
 export interface EpochRecord {
@@ -64,44 +71,49 @@ export interface EpochRecord {
   readonly validScore: number;
 }
 
+/** What the batch loop held, whatever the number of rows: the bound on training memory. */
+export interface StreamingFootprint {
+  readonly chunkRows: number;
+  /** Float32 values of the two chunk buffers (one read ahead) and the batch buffers. */
+  readonly bufferFloats: number;
+  /** Chunks read over all epochs. */
+  readonly chunkReads: number;
+}
+
 export interface TrainedMlp {
   readonly head: MlpHead;
   readonly bestEpoch: number;
   readonly history: readonly EpochRecord[];
-  /** Seconds spent in the batch loop (graph runs and Adam), validation excluded. */
+  /** Seconds spent in the batch loop (chunk reads, graph runs with the Adam step), validation excluded. */
   readonly trainSeconds: number;
   /** CPU seconds of this process (all threads) in the batch loop: the cost without other processes' contention. */
   readonly trainCpuSeconds: number;
   readonly provider: ExecutionProvider;
+  readonly footprint: StreamingFootprint;
 }
 
-export function standardisation(
-  x: Float32Array,
-  n: number,
-  dim: number,
-): { mean: Float32Array; scale: Float32Array } {
-  const mean = new Float64Array(dim);
-  const variance = new Float64Array(dim);
-  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j]! += x[i * dim + j]!;
-  for (let j = 0; j < dim; j++) mean[j]! /= Math.max(n, 1);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < dim; j++) {
-      const d = x[i * dim + j]! - mean[j]!;
-      variance[j]! += d * d;
-    }
-  }
+/** Standardisation of the inputs from their moments: mean and 1 / sqrt(variance + 1e-6), float32 [dim]. */
+export function standardisation(moments: ColumnMoments): { mean: Float32Array; scale: Float32Array } {
   return {
-    mean: Float32Array.from(mean),
-    scale: Float32Array.from(variance, (v) => 1 / Math.sqrt(v / Math.max(n, 1) + 1e-6)),
+    mean: Float32Array.from(moments.mean),
+    scale: Float32Array.from(moments.variance, (v) => 1 / Math.sqrt(v + 1e-6)),
   };
 }
 
-function standardise(x: Float32Array, rows: number, mean: Float32Array, scale: Float32Array): Float32Array {
+/** Standardised rows into out [rows, dim] from rows of `stride` floats in x (the embedding first). */
+function standardiseInto(
+  x: Float32Array,
+  stride: number,
+  rows: number,
+  mean: Float32Array,
+  scale: Float32Array,
+  out: Float32Array,
+): Float32Array {
   const dim = mean.length;
-  const out = new Float32Array(rows * dim);
   for (let i = 0; i < rows; i++) {
+    const s = i * stride;
     const o = i * dim;
-    for (let j = 0; j < dim; j++) out[o + j] = (x[o + j]! - mean[j]!) * scale[j]!;
+    for (let j = 0; j < dim; j++) out[o + j] = (x[s + j]! - mean[j]!) * scale[j]!;
   }
   return out;
 }
@@ -112,9 +124,21 @@ function glorot(rand: () => number, fanIn: number, fanOut: number): Float32Array
   return Float32Array.from({ length: fanIn * fanOut }, () => (rand() * 2 - 1) * limit);
 }
 
+/** Fisher-Yates in place on a[0 .. n). */
+function shuffle(a: Int32Array, n: number, rand: () => number): void {
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const t = a[i]!;
+    a[i] = a[j]!;
+    a[j] = t;
+  }
+}
+
 /** A head's predict session: probabilities float32 [n, outputs] for raw (unstandardised) rows. */
 export interface MlpPredictor {
   predict(x: Float32Array, n: number): Promise<Float32Array>;
+  /** Probabilities float32 [set.n, outputs] of every row of a set, read chunk by chunk, in set order. */
+  predictRows(set: RowSet): Promise<Float32Array>;
   release(): Promise<void>;
 }
 
@@ -134,20 +158,43 @@ export async function openMlpPredictor(
 
 function predictorOn(session: GraphSession, head: MlpHead): MlpPredictor {
   const { inputDim: d, hidden: h, outputs: c } = head.shape;
+  /** Probabilities of `rows` rows of `stride` floats into out at row `at`. */
+  const run = async (x: Float32Array, stride: number, rows: number, out: Float32Array, at: number) => {
+    for (let start = 0; start < rows; start += PREDICT_CHUNK) {
+      const m = Math.min(PREDICT_CHUNK, rows - start);
+      const xs = standardiseInto(
+        x.subarray(start * stride),
+        stride,
+        m,
+        head.mean,
+        head.scale,
+        new Float32Array(m * d),
+      );
+      const result = await session.run({
+        x: { data: xs, dims: [m, d] },
+        w1: { data: head.w1, dims: [d, h] },
+        b1: { data: head.b1, dims: [h] },
+        w2: { data: head.w2, dims: [h, c] },
+        b2: { data: head.b2, dims: [c] },
+      });
+      out.set(result['p']!.data as Float32Array, (at + start) * c);
+    }
+  };
   return {
     async predict(x, n) {
       const out = new Float32Array(n * c);
-      for (let start = 0; start < n; start += PREDICT_CHUNK) {
-        const rows = Math.min(PREDICT_CHUNK, n - start);
-        const xs = standardise(x.subarray(start * d, (start + rows) * d), rows, head.mean, head.scale);
-        const result = await session.run({
-          x: { data: xs, dims: [rows, d] },
-          w1: { data: head.w1, dims: [d, h] },
-          b1: { data: head.b1, dims: [h] },
-          w2: { data: head.w2, dims: [h, c] },
-          b2: { data: head.b2, dims: [c] },
-        });
-        out.set(result['p']!.data as Float32Array, start * c);
+      await run(x, d, n, out, 0);
+      return out;
+    },
+    async predictRows(set) {
+      if (set.dim !== d) throw new RowSetError('predict', `expected ${d}-d rows, got ${set.dim}`);
+      const out = new Float32Array(set.n * c);
+      const scratch = new Float32Array(set.chunkRows * set.width);
+      let at = 0;
+      for (let k = 0; k < set.chunks.length; k++) {
+        const rows = await set.read(k, scratch);
+        await run(rows, set.width, set.chunks[k]!, out, at);
+        at += set.chunks[k]!;
       }
       return out;
     },
@@ -156,9 +203,12 @@ function predictorOn(session: GraphSession, head: MlpHead): MlpPredictor {
 }
 
 /**
- * Trains with Adam on shuffled batches; after each epoch `validate` scores the current head
- * (higher is better) and the best epoch's parameters are kept (the last epoch's when there is no
- * validation: validate returns NaN).
+ * Trains with Adam, streaming the rows chunk by chunk: each epoch visits the chunks in a seeded
+ * random order and the rows of each chunk in a seeded random order, reading the next chunk while
+ * the current one trains; batches run across chunk ends, so every batch but the epoch's last is
+ * full. Memory is two chunk buffers and one batch, whatever rows.n is. After each epoch
+ * `validate` scores the current head (higher is better) and the best epoch's parameters are kept
+ * (the last epoch's when there is no validation: validate returns NaN).
  */
 export async function trainMlp(
   data: MlpTrainingSet,
@@ -167,21 +217,17 @@ export async function trainMlp(
   validate: (predictor: MlpPredictor) => Promise<number>,
   runtime: TrainingRuntime = CPU_RUNTIME,
 ): Promise<TrainedMlp> {
-  const full: MlpShape = { ...shape, inputDim: data.dim, hidden: config.hidden };
+  const { rows } = data;
+  const full: MlpShape = { ...shape, inputDim: rows.dim, hidden: config.hidden };
   const { inputDim: d, hidden: h, outputs: c } = full;
-  if (data.x.length !== data.n * d || data.target.length !== data.n * c) {
-    throw new Error(
-      `mlp: expected x [${data.n}, ${d}] and target [${data.n}, ${c}], got ${data.x.length} and ${data.target.length} values`,
-    );
-  }
-  if (shape.output === 'sigmoid' && data.weight?.length !== data.n * c) {
-    throw new Error(
-      `mlp: a sigmoid head expects weight [${data.n}, ${c}], got ${data.weight?.length ?? 'none'}`,
+  if (rows.width !== d + c) {
+    throw new RowSetError(
+      'mlp',
+      `expected rows of ${d} embedding and ${c} label values, got width ${rows.width}`,
     );
   }
   const rand = seededRandom(config.seed);
-  const { mean, scale } = standardisation(data.x, data.n, d);
-  const xs = standardise(data.x, data.n, mean, scale);
+  const { mean, scale } = standardisation(await rowSetMoments(rows));
   const head: MlpHead = {
     shape: full,
     mean,
@@ -214,63 +260,78 @@ export async function trainMlp(
   );
   const predictor = predictorOn(predictSession, head);
   try {
-    const order = Int32Array.from({ length: data.n }, (_, i) => i);
     const history: EpochRecord[] = [];
     let best: { epoch: number; score: number; params: Float32Array[] } | undefined;
     let trainSeconds = 0;
     let trainCpuSeconds = 0;
-    const bx = new Float32Array(config.batchSize * d);
-    const bt = new Float32Array(config.batchSize * c);
-    const bw = new Float32Array(config.batchSize * c);
+    let chunkReads = 0;
+    const b = config.batchSize;
+    const bx = new Float32Array(b * d);
+    const bt = new Float32Array(b * c);
+    const bw = new Float32Array(b * c);
+    const buffers = [
+      new Float32Array(rows.chunkRows * rows.width),
+      new Float32Array(rows.chunkRows * rows.width),
+    ];
+    const chunkOrder = Int32Array.from(rows.chunks, (_, i) => i);
+    const rowOrder = new Int32Array(rows.chunkRows);
+
+    const runBatch = async (m: number): Promise<number> => {
+      const whole = m === b;
+      const feeds: Record<string, GraphTensor> = {
+        x: { data: whole ? bx : bx.slice(0, m * d), dims: [m, d] },
+        target: { data: whole ? bt : bt.slice(0, m * c), dims: [m, c] },
+        scale: { data: Float32Array.of(shape.output === 'sigmoid' ? 1 / (m * c) : 1 / m), dims: [1] },
+        lr: { data: Float32Array.of(adamStepSize(config.learningRate, ++step)), dims: [1] },
+      };
+      if (shape.output === 'sigmoid')
+        feeds['weight'] = { data: whole ? bw : bw.slice(0, m * c), dims: [m, c] };
+      MLP_PARAMS.forEach((p, i) => {
+        feeds[p] = { data: current[i]!, dims: dims[i]! };
+        feeds[`m_${p}`] = { data: moments[i]!.m, dims: dims[i]! };
+        feeds[`v_${p}`] = { data: moments[i]!.v, dims: dims[i]! };
+      });
+      const result = await trainSession.run(feeds, fetch);
+      current = MLP_PARAMS.map((p) => result[`new_${p}`]!.data as Float32Array);
+      moments = MLP_PARAMS.map((p) => ({
+        m: result[`new_m_${p}`]!.data as Float32Array,
+        v: result[`new_v_${p}`]!.data as Float32Array,
+      }));
+      return (result['loss']!.data as Float32Array)[0]! * m;
+    };
+
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = Math.floor(rand() * (i + 1));
-        const t = order[i]!;
-        order[i] = order[j]!;
-        order[j] = t;
-      }
+      shuffle(chunkOrder, chunkOrder.length, rand);
       const started = process.hrtime.bigint();
       const cpuStarted = process.cpuUsage();
       let lossSum = 0;
-      for (let start = 0; start < data.n; start += config.batchSize) {
-        const m = Math.min(config.batchSize, data.n - start);
-        const whole = m === config.batchSize;
-        const x = whole ? bx : new Float32Array(m * d);
-        const target = whole ? bt : new Float32Array(m * c);
-        const weight = whole ? bw : new Float32Array(m * c);
-        for (let r = 0; r < m; r++) {
-          const row = order[start + r]!;
-          x.set(xs.subarray(row * d, (row + 1) * d), r * d);
-          target.set(data.target.subarray(row * c, (row + 1) * c), r * c);
-          if (data.weight) weight.set(data.weight.subarray(row * c, (row + 1) * c), r * c);
+      let filled = 0;
+      let next = chunkOrder.length > 0 ? rows.read(chunkOrder[0]!, buffers[0]!) : undefined;
+      for (let k = 0; k < chunkOrder.length; k++) {
+        const chunk = await next!;
+        chunkReads++;
+        next = k + 1 < chunkOrder.length ? rows.read(chunkOrder[k + 1]!, buffers[(k + 1) % 2]!) : undefined;
+        const n = rows.chunks[chunkOrder[k]!]!;
+        for (let i = 0; i < n; i++) rowOrder[i] = i;
+        shuffle(rowOrder, n, rand);
+        for (let i = 0; i < n; i++) {
+          const s = rowOrder[i]! * rows.width;
+          const o = filled * d;
+          for (let j = 0; j < d; j++) bx[o + j] = (chunk[s + j]! - mean[j]!) * scale[j]!;
+          data.encode(chunk, s + d, bt, bw, filled * c);
+          if (++filled === b) {
+            lossSum += await runBatch(b);
+            filled = 0;
+          }
         }
-        step++;
-        const feeds: Record<string, GraphTensor> = {
-          x: { data: x, dims: [m, d] },
-          target: { data: target, dims: [m, c] },
-          scale: { data: Float32Array.of(shape.output === 'sigmoid' ? 1 / (m * c) : 1 / m), dims: [1] },
-          lr: { data: Float32Array.of(adamStepSize(config.learningRate, step)), dims: [1] },
-        };
-        if (shape.output === 'sigmoid') feeds['weight'] = { data: weight, dims: [m, c] };
-        MLP_PARAMS.forEach((p, i) => {
-          feeds[p] = { data: current[i]!, dims: dims[i]! };
-          feeds[`m_${p}`] = { data: moments[i]!.m, dims: dims[i]! };
-          feeds[`v_${p}`] = { data: moments[i]!.v, dims: dims[i]! };
-        });
-        const result = await trainSession.run(feeds, fetch);
-        lossSum += (result['loss']!.data as Float32Array)[0]! * m;
-        current = MLP_PARAMS.map((p) => result[`new_${p}`]!.data as Float32Array);
-        moments = MLP_PARAMS.map((p) => ({
-          m: result[`new_m_${p}`]!.data as Float32Array,
-          v: result[`new_v_${p}`]!.data as Float32Array,
-        }));
       }
+      if (filled > 0) lossSum += await runBatch(filled);
       trainSeconds += Number(process.hrtime.bigint() - started) / 1e9;
       const cpu = process.cpuUsage(cpuStarted);
       trainCpuSeconds += (cpu.user + cpu.system) / 1e6;
       params.forEach((p, i) => p.set(current[i]!));
       const score = await validate(predictor);
-      history.push({ epoch, trainLoss: lossSum / data.n, validScore: score });
+      history.push({ epoch, trainLoss: lossSum / Math.max(rows.n, 1), validScore: score });
       if (!best || Number.isNaN(score) || score > best.score) {
         best = { epoch, score, params: params.map((p) => p.slice()) };
       }
@@ -283,6 +344,11 @@ export async function trainMlp(
       trainSeconds,
       trainCpuSeconds,
       provider: trainSession.provider,
+      footprint: {
+        chunkRows: rows.chunkRows,
+        bufferFloats: buffers.reduce((a, x) => a + x.length, 0) + bx.length + bt.length + bw.length,
+        chunkReads,
+      },
     };
   } finally {
     await trainSession.release();

@@ -1,8 +1,11 @@
 /**
- * Training and evaluation of the five task heads on in-memory face rows grouped by video (the train
- * activity reads them from the store). Per-frame tasks use the first face of each frame for EXPR,
- * VA and AU and every face for CE; every frame 1..frameCount of an evaluated video gets a
+ * Training and evaluation of the five task heads. Per-frame tasks use the first face of each frame
+ * for EXPR, VA and AU and every face for CE; every frame 1..frameCount of an evaluated video gets a
  * prediction (filled and smoothed as SPEC §5) before the metric looks at its annotated frames.
+ *
+ * Memory: the face keys and scores (8 or 10 floats a face) are held per video; the embeddings
+ * are not. The EXPR and AU heads read theirs from row sets (heads/rowset.ts) that
+ * EmbeddingRowRouter fills in one pass over the face rows, and stream them chunk by chunk.
  */
 import {
   AFFWILD2_ACTION_UNITS,
@@ -10,28 +13,34 @@ import {
   COMPOUND_EXPRESSIONS,
   EMI_DIMENSIONS,
 } from '../datasets/labels.ts';
-import { AU_DEFAULTS, searchThresholds, trainAuHead } from './au.ts';
+import { AU_DEFAULTS, searchThresholds, trainAuHeadOnRows } from './au.ts';
 import { compoundProbabilities, maxOverFaces } from './ce.ts';
 import { EMI_DEFAULTS, poolVideo, trainEmiHead } from './emi.ts';
-import { EXPR_DEFAULTS, trainExprHead } from './expr.ts';
+import { EXPR_DEFAULTS, trainExprHeadOnRows } from './expr.ts';
 import { predictLinear, type LinearConfig, type LinearHead } from './linear.ts';
 import { auF1, confusionMatrix, emiScore, macroF1, perClassF1, vaScore } from './metrics.ts';
-import { CPU_RUNTIME, openMlpPredictor, type MlpConfig, type MlpHead, type TrainingRuntime } from './mlp.ts';
+import {
+  CPU_RUNTIME,
+  openMlpPredictor,
+  type MlpConfig,
+  type MlpHead,
+  type MlpPredictor,
+  type TrainingRuntime,
+} from './mlp.ts';
+import type { OpenRowSet, RowSet, RowSetWriter } from './rowset.ts';
 import { argmaxRows, thresholdRows } from './rows.ts';
 import { fillAndSmooth, SMOOTHING_WINDOWS } from './smoothing.ts';
 import { trainVaHead, VA_DEFAULTS } from './va.ts';
 
 export type Split = 'Train' | 'Validation' | 'Test';
 
-/** One video's face rows, sorted by frame then face index. */
+/** One video's face rows, sorted by frame then face index; the embeddings live in TaskRows. */
 export interface VideoFaces {
   readonly video: string;
   readonly frameCount: number;
   /** 1-based frame of each row. */
   readonly frames: Int32Array;
   readonly faceIndex: Int32Array;
-  /** float32 [rows, embeddingDim]. */
-  readonly embedding: Float32Array;
   /** float32 [rows, scoresDim]. */
   readonly scores: Float32Array;
 }
@@ -55,6 +64,16 @@ export interface LabelledVideo {
   readonly splits: Readonly<Partial<Record<keyof VideoLabelSet, Split>>>;
 }
 
+/** How the MLP heads' embedding rows are laid out for streaming. */
+export interface StreamingSettings {
+  /** Rows per chunk read back (a chunk of 1280-d rows is 5 KB x chunkRows). */
+  readonly chunkRows: number;
+  /** Files a training set's rows are scattered over, so each chunk samples the whole split. */
+  readonly buckets: number;
+}
+
+export const DEFAULT_STREAMING: StreamingSettings = Object.freeze({ chunkRows: 4096, buckets: 32 });
+
 export interface HeadSettings {
   readonly expr: MlpConfig;
   readonly va: LinearConfig;
@@ -63,6 +82,7 @@ export interface HeadSettings {
   /** Half-width d of the mean filter per per-frame task. */
   readonly windows: Readonly<Record<'EXPR' | 'VA' | 'AU' | 'CE', number>>;
   readonly runtime: TrainingRuntime;
+  readonly streaming: StreamingSettings;
 }
 
 export const DEFAULT_HEAD_SETTINGS: HeadSettings = Object.freeze({
@@ -72,6 +92,7 @@ export const DEFAULT_HEAD_SETTINGS: HeadSettings = Object.freeze({
   emi: EMI_DEFAULTS,
   windows: SMOOTHING_WINDOWS,
   runtime: CPU_RUNTIME,
+  streaming: DEFAULT_STREAMING,
 });
 
 /** The windows every report scores, to plot score versus smoothing window. */
@@ -194,41 +215,29 @@ function gatherRows(source: Float32Array, dim: number, rows: ArrayLike<number>):
   return out;
 }
 
-function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 type FrameTask = 'EXPR' | 'VA' | 'AU';
 
-/** Primary-face rows of the videos in `split` whose frame is annotated for the task. */
+/** Primary-face scores of the videos in `split` whose frame is annotated for the task. */
 function frameSamples(
   videos: readonly LabelledVideo[],
   task: FrameTask,
   split: Split,
-  source: 'embedding' | 'scores',
   annotated: (labels: VideoLabelSet, frame: number) => boolean,
 ): { x: Float32Array; n: number; dim: number; picks: { video: LabelledVideo; frame: number }[] } {
-  const parts: Float32Array[] = [];
-  const picks: { video: LabelledVideo; frame: number }[] = [];
+  const picks: { video: LabelledVideo; frame: number; row: number }[] = [];
   let dim = 0;
   for (const video of videos) {
     if (!video.labels[task] || video.splits[task] !== split) continue;
     const faces = video.faces;
+    if (faces.frames.length > 0) dim = faces.scores.length / faces.frames.length;
     const { rows, frames } = primaryRows(faces);
-    const width = source === 'embedding' ? faces.embedding.length : faces.scores.length;
-    dim = faces.frames.length > 0 ? width / faces.frames.length : dim;
-    const keep = Array.from(rows).filter((_, i) => annotated(video.labels, frames[i]!));
-    if (keep.length === 0) continue;
-    parts.push(gatherRows(source === 'embedding' ? faces.embedding : faces.scores, dim, keep));
-    for (const r of keep) picks.push({ video, frame: faces.frames[r]! });
+    rows.forEach((row, i) => {
+      if (annotated(video.labels, frames[i]!)) picks.push({ video, frame: frames[i]!, row });
+    });
   }
-  return { x: concat(parts), n: picks.length, dim, picks };
+  const x = new Float32Array(picks.length * dim);
+  picks.forEach((p, i) => x.set(p.video.faces.scores.subarray(p.row * dim, (p.row + 1) * dim), i * dim));
+  return { x, n: picks.length, dim, picks };
 }
 
 const exprAnnotated = (l: VideoLabelSet, f: number): boolean => (l.EXPR?.[f - 1] ?? -1) >= 0;
@@ -292,23 +301,203 @@ function scoreWindows(
   return { score: windowScores.find((w) => w.window === window)!.score, windowScores, bestWindow };
 }
 
-async function mlpOutputs(
+/** The tasks whose heads train on the embedding (the others use the scores held per video). */
+export type EmbeddingTask = 'EXPR' | 'AU';
+
+/** Rows of a prediction set and what each one is: the index of its video in the list, and its frame. */
+export interface KeyedRows {
+  readonly rows: RowSet;
+  readonly video: Int32Array;
+  readonly frame: Int32Array;
+}
+
+/** Primary-face embedding rows of one task, per split. */
+export interface TaskRows {
+  /** Annotated Train frames; label columns one-hot over the 8 classes (EXPR) or the 12 AUs as 0/1. */
+  readonly train: RowSet;
+  /** Every primary-face row of the task's labelled Validation videos. */
+  readonly validation: KeyedRows;
+  /** Every primary-face row of the task's Test videos. */
+  readonly test: KeyedRows;
+}
+
+export type EmbeddingRows = Readonly<Record<EmbeddingTask, TaskRows>>;
+
+/** The label columns of a training row, or undefined when the frame is not annotated. */
+const TRAIN_LABELS: Readonly<
+  Record<
+    EmbeddingTask,
+    { width: number; of(labels: VideoLabelSet, frame: number): ArrayLike<number> | undefined }
+  >
+> = {
+  EXPR: {
+    width: AFFWILD2_EXPRESSIONS.length,
+    of(labels, frame) {
+      if (!exprAnnotated(labels, frame)) return undefined;
+      const row = new Float32Array(AFFWILD2_EXPRESSIONS.length);
+      row[labels.EXPR![frame - 1]!] = 1;
+      return row;
+    },
+  },
+  AU: {
+    width: AFFWILD2_ACTION_UNITS.length,
+    of: (labels, frame) =>
+      auAnnotated(labels, frame) ? labels.AU!.subarray((frame - 1) * 12, frame * 12) : undefined,
+  },
+};
+
+interface KeyedWriter {
+  readonly writer: RowSetWriter;
+  readonly video: number[];
+  readonly frame: number[];
+}
+
+/**
+ * Sends each primary-face embedding row to the row sets of the tasks and splits it belongs to
+ * (EXPR and AU: Train when annotated, with its labels; every row of a labelled Validation video;
+ * every row of a Test video), as the rows arrive, in one pass. Only the keys of the prediction
+ * rows (two int32 a row) stay in memory.
+ */
+export class EmbeddingRowRouter {
+  private sets:
+    Record<EmbeddingTask, { train: RowSetWriter; validation: KeyedWriter; test: KeyedWriter }> | undefined;
+
+  /** videos: labels and splits, indexed as `add` names them. */
+  constructor(
+    private readonly videos: readonly Pick<LabelledVideo, 'labels' | 'splits'>[],
+    private readonly streaming: StreamingSettings,
+    private readonly seeds: Readonly<Record<EmbeddingTask, number>>,
+    private readonly openSet: OpenRowSet,
+  ) {}
+
+  private async open(dim: number) {
+    const keyed = async (name: string): Promise<KeyedWriter> => ({
+      writer: await this.openSet(name, {
+        dim,
+        labelWidth: 0,
+        chunkRows: this.streaming.chunkRows,
+        buckets: 1,
+        seed: 0,
+        moments: false,
+      }),
+      video: [],
+      frame: [],
+    });
+    const task = async (t: EmbeddingTask) => ({
+      train: await this.openSet(`${t}-train`, {
+        dim,
+        labelWidth: TRAIN_LABELS[t].width,
+        chunkRows: this.streaming.chunkRows,
+        buckets: this.streaming.buckets,
+        seed: this.seeds[t],
+        moments: true,
+      }),
+      validation: await keyed(`${t}-validation`),
+      test: await keyed(`${t}-test`),
+    });
+    return { EXPR: await task('EXPR'), AU: await task('AU') };
+  }
+
+  /** The embedding of the first face of `frame` of video `video` (index into the list). */
+  async add(video: number, frame: number, embedding: Float32Array): Promise<void> {
+    this.sets ??= await this.open(embedding.length);
+    const { labels, splits } = this.videos[video]!;
+    for (const task of ['EXPR', 'AU'] as const) {
+      const sets = this.sets[task];
+      const split = splits[task];
+      let keyed: KeyedWriter | undefined;
+      if (split === 'Train' && labels[task]) {
+        const y = TRAIN_LABELS[task].of(labels, frame);
+        if (y) await sets.train.append(embedding, y);
+      } else if (split === 'Validation' && labels[task]) keyed = sets.validation;
+      else if (split === 'Test') keyed = sets.test;
+      if (!keyed) continue;
+      await keyed.writer.append(embedding);
+      keyed.video.push(video);
+      keyed.frame.push(frame);
+    }
+  }
+
+  async finish(): Promise<EmbeddingRows> {
+    this.sets ??= await this.open(0);
+    const keyed = async (k: KeyedWriter): Promise<KeyedRows> => ({
+      rows: await k.writer.finish(),
+      video: Int32Array.from(k.video),
+      frame: Int32Array.from(k.frame),
+    });
+    const task = async (t: EmbeddingTask): Promise<TaskRows> => ({
+      train: await this.sets![t].train.finish(),
+      validation: await keyed(this.sets![t].validation),
+      test: await keyed(this.sets![t].test),
+    });
+    return { EXPR: await task('EXPR'), AU: await task('AU') };
+  }
+}
+
+/** One video's primary-face outputs: frames [rows] ascending, values [rows, k]. */
+export interface FrameOutputs {
+  readonly frames: Int32Array;
+  readonly values: Float32Array | Float64Array;
+}
+
+const NO_OUTPUTS: FrameOutputs = Object.freeze({ frames: new Int32Array(0), values: new Float32Array(0) });
+
+/** Outputs [set rows, k] of a keyed set regrouped per video index, sorted by frame. */
+function outputsByVideo(keyed: KeyedRows, values: Float32Array, k: number): Map<number, FrameOutputs> {
+  const positions = new Map<number, number[]>();
+  keyed.video.forEach((v, i) => {
+    let list = positions.get(v);
+    if (!list) positions.set(v, (list = []));
+    list.push(i);
+  });
+  const out = new Map<number, FrameOutputs>();
+  for (const [video, list] of positions) {
+    list.sort((a, b) => keyed.frame[a]! - keyed.frame[b]!);
+    const rows = new Float32Array(list.length * k);
+    list.forEach((p, i) => rows.set(values.subarray(p * k, (p + 1) * k), i * k));
+    out.set(video, { frames: Int32Array.from(list, (p) => keyed.frame[p]!), values: rows });
+  }
+  return out;
+}
+
+/** A head's outputs on every row of a keyed set, per video index, streamed chunk by chunk. */
+export async function predictKeyed(
   head: MlpHead,
+  keyed: KeyedRows,
   runtime: TrainingRuntime,
-  videos: readonly LabelledVideo[],
-): Promise<VideoOutputs[]> {
+): Promise<Map<number, FrameOutputs>> {
   const predictor = await openMlpPredictor(head, runtime);
   try {
-    const out: VideoOutputs[] = [];
-    for (const video of videos) {
-      const { rows, frames } = primaryRows(video.faces);
-      const x = gatherRows(video.faces.embedding, head.shape.inputDim, rows);
-      out.push({ video, frames, values: await predictor.predict(x, rows.length) });
-    }
-    return out;
+    return outputsByVideo(keyed, await predictor.predictRows(keyed.rows), head.shape.outputs);
   } finally {
     await predictor.release();
   }
+}
+
+/** Outputs of the evaluated videos (every one, with or without face rows) from a keyed prediction. */
+function evaluatedOutputs(
+  videos: readonly LabelledVideo[],
+  task: EmbeddingTask,
+  byVideo: ReadonlyMap<number, FrameOutputs>,
+): VideoOutputs[] {
+  const out: VideoOutputs[] = [];
+  videos.forEach((video, i) => {
+    if (video.labels[task] && video.splits[task] === 'Validation') {
+      out.push({ video, ...(byVideo.get(i) ?? NO_OUTPUTS) });
+    }
+  });
+  return out;
+}
+
+/**
+ * The per-epoch validation score of an MLP head on a keyed set: predictions of every row, scored
+ * on the annotated ones by `score`.
+ */
+function keyedValidation(
+  keyed: KeyedRows,
+  score: (p: Float32Array) => number,
+): (predictor: MlpPredictor) => Promise<number> {
+  return async (predictor) => score(await predictor.predictRows(keyed.rows));
 }
 
 function videosOf(
@@ -319,24 +508,49 @@ function videosOf(
   return videos.filter((v) => v.labels[task] && v.splits[task] === split);
 }
 
+/** Positions in a keyed set of the rows whose frame is annotated. */
+function annotatedRows(
+  videos: readonly LabelledVideo[],
+  keyed: KeyedRows,
+  annotated: (labels: VideoLabelSet, frame: number) => boolean,
+): Int32Array {
+  const out: number[] = [];
+  keyed.video.forEach((v, i) => {
+    if (annotated(videos[v]!.labels, keyed.frame[i]!)) out.push(i);
+  });
+  return Int32Array.from(out);
+}
+
+/** Rows `positions` of values [_, k]. */
+function pickRows(values: Float32Array, positions: Int32Array, k: number): Float32Array {
+  const out = new Float32Array(positions.length * k);
+  positions.forEach((p, i) => out.set(values.subarray(p * k, (p + 1) * k), i * k));
+  return out;
+}
+
+/** EXPR on the embedding rows of `rows`; videos indexed as the rows' keys name them. */
 export async function runExpr(
   videos: readonly LabelledVideo[],
+  rows: TaskRows,
   settings: HeadSettings = DEFAULT_HEAD_SETTINGS,
 ): Promise<ExprResult | undefined> {
   const classes = AFFWILD2_EXPRESSIONS.length;
-  const train = frameSamples(videos, 'EXPR', 'Train', 'embedding', exprAnnotated);
-  const valid = frameSamples(videos, 'EXPR', 'Validation', 'embedding', exprAnnotated);
-  if (train.n === 0 || valid.n === 0) return undefined;
-  const label = (p: { video: LabelledVideo; frame: number }): number => p.video.labels.EXPR![p.frame - 1]!;
-  const trainY = Int32Array.from(train.picks, label);
-  const trained = await trainExprHead(
-    { x: train.x, y: trainY, n: train.n, dim: train.dim },
-    { x: valid.x, y: Int32Array.from(valid.picks, label), n: valid.n, dim: valid.dim },
-    classes,
+  const valid = rows.validation;
+  const annotated = annotatedRows(videos, valid, exprAnnotated);
+  if (rows.train.n === 0 || annotated.length === 0) return undefined;
+  const truth = Int32Array.from(
+    annotated,
+    (i) => videos[valid.video[i]!]!.labels.EXPR![valid.frame[i]! - 1]!,
+  );
+  const trained = await trainExprHeadOnRows(
+    rows.train,
+    keyedValidation(valid, (p) =>
+      macroF1(truth, argmaxRows(pickRows(p, annotated, classes), classes), classes),
+    ),
     settings.expr,
     settings.runtime,
   );
-  const outputs = await mlpOutputs(trained.head, settings.runtime, videosOf(videos, 'EXPR', 'Validation'));
+  const outputs = evaluatedOutputs(videos, 'EXPR', await predictKeyed(trained.head, valid, settings.runtime));
   const evaluate = (d: number): ClassDecisions => classDecisions(outputs, 'EXPR', classes, d);
   const window = settings.windows.EXPR;
   const { score, windowScores, bestWindow } = scoreWindows(window, (d) => {
@@ -344,8 +558,7 @@ export async function runExpr(
     return macroF1(truth, predicted, classes);
   });
   const atWindow = evaluate(window);
-  const counts = new Array<number>(classes).fill(0);
-  trainY.forEach((c) => counts[c]!++);
+  const counts = Array.from(rows.train.labelSums);
   const majority = counts.indexOf(Math.max(...counts));
   return {
     task: 'EXPR',
@@ -359,7 +572,7 @@ export async function runExpr(
       new Array<number>(atWindow.truth.length).fill(majority),
       classes,
     ),
-    trainSamples: train.n,
+    trainSamples: rows.train.n,
     validationSamples: atWindow.truth.length,
     bestEpoch: trained.bestEpoch,
     history: trained.history,
@@ -388,8 +601,8 @@ export function runVa(
   videos: readonly LabelledVideo[],
   settings: HeadSettings = DEFAULT_HEAD_SETTINGS,
 ): VaResult | undefined {
-  const train = frameSamples(videos, 'VA', 'Train', 'scores', vaAnnotated);
-  const valid = frameSamples(videos, 'VA', 'Validation', 'scores', vaAnnotated);
+  const train = frameSamples(videos, 'VA', 'Train', vaAnnotated);
+  const valid = frameSamples(videos, 'VA', 'Validation', vaAnnotated);
   if (train.n < 2 || valid.n < 2) return undefined;
   const target = (s: typeof train): Float64Array => {
     const out = new Float64Array(s.n * 2);
@@ -457,31 +670,30 @@ export function runVa(
   };
 }
 
+/** AU on the embedding rows of `rows`; videos indexed as the rows' keys name them. */
 export async function runAu(
   videos: readonly LabelledVideo[],
+  rows: TaskRows,
   settings: HeadSettings = DEFAULT_HEAD_SETTINGS,
 ): Promise<AuResult | undefined> {
   const aus = AFFWILD2_ACTION_UNITS.length;
-  const train = frameSamples(videos, 'AU', 'Train', 'embedding', auAnnotated);
-  const valid = frameSamples(videos, 'AU', 'Validation', 'embedding', auAnnotated);
-  if (train.n === 0 || valid.n === 0) return undefined;
-  const labels = (s: typeof train): Uint8Array => {
-    const out = new Uint8Array(s.n * aus);
-    s.picks.forEach((p, i) =>
-      out.set(p.video.labels.AU!.subarray((p.frame - 1) * aus, p.frame * aus), i * aus),
-    );
-    return out;
-  };
-  const trainY = labels(train);
-  const trained = await trainAuHead(
-    { x: train.x, y: trainY, n: train.n, dim: train.dim, aus },
-    { x: valid.x, y: labels(valid), n: valid.n, dim: valid.dim, aus },
+  const valid = rows.validation;
+  const annotated = annotatedRows(videos, valid, auAnnotated);
+  if (rows.train.n === 0 || annotated.length === 0) return undefined;
+  const truth = new Uint8Array(annotated.length * aus);
+  annotated.forEach((p, i) => {
+    const frame = valid.frame[p]!;
+    truth.set(videos[valid.video[p]!]!.labels.AU!.subarray((frame - 1) * aus, frame * aus), i * aus);
+  });
+  const half = new Array<number>(aus).fill(0.5);
+  const trained = await trainAuHeadOnRows(
+    rows.train,
+    keyedValidation(valid, (p) => auF1(truth, thresholdRows(pickRows(p, annotated, aus), half), aus).mean),
     settings.au,
     settings.runtime,
   );
-  const outputs = await mlpOutputs(trained.head, settings.runtime, videosOf(videos, 'AU', 'Validation'));
-  const prior = new Array<number>(aus).fill(0);
-  trainY.forEach((v, i) => (prior[i % aus]! += v / train.n));
+  const outputs = evaluatedOutputs(videos, 'AU', await predictKeyed(trained.head, valid, settings.runtime));
+  const prior = Array.from(rows.train.labelSums, (v) => v / rows.train.n);
   const evaluate = (d: number): { truth: Uint8Array; p: number[] } => {
     const truth: number[] = [];
     const p: number[] = [];
@@ -505,7 +717,6 @@ export async function runAu(
   const window = settings.windows.AU;
   const { score, windowScores, bestWindow } = scoreWindows(window, (d) => tuned(d).f1.mean);
   const atWindow = tuned(window);
-  const half = new Array<number>(aus).fill(0.5);
   return {
     task: 'AU',
     metric: 'mean F1 over 12 AUs',
@@ -519,7 +730,7 @@ export async function runAu(
     bestWindow,
     allPresentBaseline: auF1(atWindow.e.truth, new Uint8Array(atWindow.e.truth.length).fill(1), aus).mean,
     trainPrevalence: prior,
-    trainSamples: train.n,
+    trainSamples: rows.train.n,
     validationSamples: atWindow.e.truth.length / aus,
     bestEpoch: trained.bestEpoch,
     history: trained.history,
@@ -620,24 +831,31 @@ export function runEmi(
 
 /**
  * Per-frame predictions of a video for the test split, filled and smoothed: EXPR class, VA pair,
- * AU 0/1 with the tuned thresholds, CE class. Returns rows per frame 1..frameCount.
+ * AU 0/1 with the tuned thresholds, CE class. Returns rows per frame 1..frameCount. The MLP heads'
+ * outputs come from `predictKeyed` on the task's Test rows (absent: the video has no face row).
  */
-export async function predictVideo(
+export function predictVideo(
   faces: VideoFaces,
   heads: {
-    readonly expr?: ExprResult;
+    readonly expr?: { readonly result: ExprResult; readonly outputs: FrameOutputs | undefined };
     readonly va?: VaResult;
-    readonly au?: AuResult;
+    readonly au?: { readonly result: AuResult; readonly outputs: FrameOutputs | undefined };
     readonly ce?: { readonly scoreLabels: readonly string[] };
   },
   settings: HeadSettings = DEFAULT_HEAD_SETTINGS,
-): Promise<{ EXPR?: Int32Array; VA?: Float64Array; AU?: Uint8Array; CE?: Int32Array }> {
+): { EXPR?: Int32Array; VA?: Float64Array; AU?: Uint8Array; CE?: Int32Array } {
   const video: LabelledVideo = { faces, labels: {}, splits: {} };
   const out: { EXPR?: Int32Array; VA?: Float64Array; AU?: Uint8Array; CE?: Int32Array } = {};
   if (heads.expr) {
-    const [v] = await mlpOutputs(heads.expr.head, settings.runtime, [video]);
-    const c = heads.expr.classes.length;
-    out.EXPR = argmaxRows(smoothed(v!, c, heads.expr.window, new Array<number>(c).fill(1 / c)), c);
+    const { result, outputs } = heads.expr;
+    const c = result.classes.length;
+    const filled = smoothed(
+      { video, ...(outputs ?? NO_OUTPUTS) },
+      c,
+      result.window,
+      new Array<number>(c).fill(1 / c),
+    );
+    out.EXPR = argmaxRows(filled, c);
   }
   if (heads.va) {
     const { rows, frames } = primaryRows(faces);
@@ -650,9 +868,14 @@ export async function predictVideo(
     );
   }
   if (heads.au) {
-    const [v] = await mlpOutputs(heads.au.head, settings.runtime, [video]);
-    const k = heads.au.thresholds.length;
-    out.AU = thresholdRows(smoothed(v!, k, heads.au.window, heads.au.trainPrevalence), heads.au.thresholds);
+    const { result, outputs } = heads.au;
+    const filled = smoothed(
+      { video, ...(outputs ?? NO_OUTPUTS) },
+      result.thresholds.length,
+      result.window,
+      result.trainPrevalence,
+    );
+    out.AU = thresholdRows(filled, result.thresholds);
   }
   if (heads.ce) {
     const k = COMPOUND_EXPRESSIONS.length;

@@ -25,6 +25,8 @@ export const MARGINS = Object.freeze({ EXPR: 0.3, VA: 0.3, AU: 0.15, CE: 0.3, EM
 const FRAMES = 60;
 const DATASET = 'heads-test-dataset';
 const EMBED = TINY_BACKBONE.embeddingDim;
+/** 8 AffectNet logits, then valence and arousal where the backbone has them. */
+const SCORES = TINY_BACKBONE.scoresDim;
 
 function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
@@ -106,7 +108,7 @@ async function buildDataset(store: LocalDirStore): Promise<Manifest> {
           detScore: null,
         });
         embedding.push(...new Array<number>(EMBED).fill(0));
-        scores.push(...new Array<number>(8).fill(0));
+        scores.push(...new Array<number>(SCORES).fill(0));
         continue;
       }
       for (let face = 0; face < faces; face++) {
@@ -133,7 +135,7 @@ async function buildDataset(store: LocalDirStore): Promise<Manifest> {
         const [vv, aa] = [va[(f - 1) * 2]! >= -1 ? va[(f - 1) * 2]! : base[0]!, va[(f - 1) * 2 + 1]!];
         logits[1] = 2 * vv + 0.2 * gaussian(rand);
         logits[5] = 2 * aa + 0.2 * gaussian(rand);
-        scores.push(...logits);
+        scores.push(...logits, ...[vv, aa].slice(0, SCORES - 8));
       }
     }
     const shardId = `shard-${name}`;
@@ -145,7 +147,7 @@ async function buildDataset(store: LocalDirStore): Promise<Manifest> {
         backboneVersion: TINY_BACKBONE.version,
         modelSha256: '0'.repeat(64),
         embeddingDim: EMBED,
-        scoresDim: 8,
+        scoresDim: SCORES,
       },
       rows,
       Float32Array.from(embedding),
