@@ -5,6 +5,8 @@
  * kernels (CPU, or CUDA when the train worker has it).
  *
  * Parameters, float32 row-major: w1 [inputDim, hidden], b1 [hidden], w2 [hidden, outputs], b2 [outputs].
+ * Both graphs take raw rows x and standardise them inside, xs = (x - mean) * scale with mean and
+ * scale [inputDim], so the batch loop only copies rows and the predict path matches it.
  */
 import { encodeModel, floatTensor, floatValueInfo, node } from '../models/onnxGraph.ts';
 import { ADAM } from './adam.ts';
@@ -26,6 +28,8 @@ function inputs(shape: MlpShape) {
   const { inputDim: d, hidden: h, outputs: c } = shape;
   return [
     floatValueInfo('x', ['N', d]),
+    floatValueInfo('mean', [d]),
+    floatValueInfo('scale_x', [d]),
     floatValueInfo('w1', [d, h]),
     floatValueInfo('b1', [h]),
     floatValueInfo('w2', [h, c]),
@@ -34,13 +38,15 @@ function inputs(shape: MlpShape) {
 }
 
 const forwardNodes = [
-  node('Gemm', ['x', 'w1', 'b1'], ['z1']),
+  node('Sub', ['x', 'mean'], ['xc']),
+  node('Mul', ['xc', 'scale_x'], ['xs']),
+  node('Gemm', ['xs', 'w1', 'b1'], ['z1']),
   node('Relu', ['z1'], ['h']),
   node('Gemm', ['h', 'w2', 'b2'], ['z2']),
 ];
 
 /**
- * Training graph. Feeds: x [N, inputDim]; target [N, outputs]; weight [N, outputs] (sigmoid only);
+ * Training graph. Feeds: x [N, inputDim], mean and scale_x [inputDim]; target [N, outputs]; weight [N, outputs] (sigmoid only);
  * scale [1], the factor every per-element loss term is multiplied by (1 / N for a batch mean).
  *
  * softmax: target = class weight on the true class, 0 elsewhere;
@@ -122,7 +128,7 @@ export function buildMlpTrainingGraph(shape: MlpShape): Uint8Array {
       // relu'(z1) as 0/1: h = relu(z1) >= 0, so sign(h) is the mask.
       node('Sign', ['h'], ['mask']),
       node('Mul', ['dh', 'mask'], ['dz1']),
-      node('Gemm', ['x', 'dz1'], ['grad_w1'], { transA: 1 }),
+      node('Gemm', ['xs', 'dz1'], ['grad_w1'], { transA: 1 }),
       node('ReduceSum', ['dz1'], ['grad_b1'], { axes: [0], keepdims: 0 }),
     ],
   };
@@ -147,7 +153,7 @@ function adamNodes(p: string, g: string) {
   ];
 }
 
-/** Predict graph: x [N, inputDim] -> probabilities [N, outputs] (softmax rows or sigmoids). */
+/** Predict graph: raw x [N, inputDim], mean, scale_x -> probabilities [N, outputs] (softmax rows or sigmoids). */
 export function buildMlpPredictGraph(shape: MlpShape): Uint8Array {
   return encodeModel(
     {

@@ -100,21 +100,11 @@ export function standardisation(moments: ColumnMoments): { mean: Float32Array; s
   };
 }
 
-/** Standardised rows into out [rows, dim] from rows of `stride` floats in x (the embedding first). */
-function standardiseInto(
-  x: Float32Array,
-  stride: number,
-  rows: number,
-  mean: Float32Array,
-  scale: Float32Array,
-  out: Float32Array,
-): Float32Array {
-  const dim = mean.length;
-  for (let i = 0; i < rows; i++) {
-    const s = i * stride;
-    const o = i * dim;
-    for (let j = 0; j < dim; j++) out[o + j] = (x[s + j]! - mean[j]!) * scale[j]!;
-  }
+/** The first `dim` floats of `rows` rows of `stride` floats, as float32 [rows, dim]. */
+function compactRows(x: Float32Array, stride: number, rows: number, dim: number): Float32Array {
+  if (stride === dim) return x.length === rows * dim ? x : x.slice(0, rows * dim);
+  const out = new Float32Array(rows * dim);
+  for (let i = 0; i < rows; i++) out.set(x.subarray(i * stride, i * stride + dim), i * dim);
   return out;
 }
 
@@ -162,16 +152,11 @@ function predictorOn(session: GraphSession, head: MlpHead): MlpPredictor {
   const run = async (x: Float32Array, stride: number, rows: number, out: Float32Array, at: number) => {
     for (let start = 0; start < rows; start += PREDICT_CHUNK) {
       const m = Math.min(PREDICT_CHUNK, rows - start);
-      const xs = standardiseInto(
-        x.subarray(start * stride),
-        stride,
-        m,
-        head.mean,
-        head.scale,
-        new Float32Array(m * d),
-      );
+      const xs = compactRows(x.subarray(start * stride), stride, m, d);
       const result = await session.run({
         x: { data: xs, dims: [m, d] },
+        mean: { data: head.mean, dims: [d] },
+        scale_x: { data: head.scale, dims: [d] },
         w1: { data: head.w1, dims: [d, h] },
         b1: { data: head.b1, dims: [h] },
         w2: { data: head.w2, dims: [h, c] },
@@ -280,6 +265,8 @@ export async function trainMlp(
       const whole = m === b;
       const feeds: Record<string, GraphTensor> = {
         x: { data: whole ? bx : bx.slice(0, m * d), dims: [m, d] },
+        mean: { data: mean, dims: [d] },
+        scale_x: { data: scale, dims: [d] },
         target: { data: whole ? bt : bt.slice(0, m * c), dims: [m, c] },
         scale: { data: Float32Array.of(shape.output === 'sigmoid' ? 1 / (m * c) : 1 / m), dims: [1] },
         lr: { data: Float32Array.of(adamStepSize(config.learningRate, ++step)), dims: [1] },
@@ -317,7 +304,7 @@ export async function trainMlp(
         for (let i = 0; i < n; i++) {
           const s = rowOrder[i]! * rows.width;
           const o = filled * d;
-          for (let j = 0; j < d; j++) bx[o + j] = (chunk[s + j]! - mean[j]!) * scale[j]!;
+          bx.set(chunk.subarray(s, s + d), o);
           data.encode(chunk, s + d, bt, bw, filled * c);
           if (++filled === b) {
             lossSum += await runBatch(b);

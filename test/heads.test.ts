@@ -106,6 +106,10 @@ for (const output of ['softmax', 'sigmoid'] as const) {
         [`v_${p}`, { data: moments[p]!.v, dims: dims[p] }],
       ]),
     );
+    // The graph standardises x itself; the reference loss sees the standardised rows.
+    const mean = Float32Array.from({ length: d }, () => gaussian(rand) * 0.3);
+    const scaleX = Float32Array.from({ length: d }, () => 0.5 + rand());
+    const xs = Float32Array.from(x, (v, i) => (v - mean[i % d]!) * scaleX[i % d]!);
     const session = await openGraph(buildMlpTrainingGraph({ inputDim: d, hidden: h, outputs: c, output }), {
       provider: 'cpu',
       intraOpThreads: 1,
@@ -113,6 +117,8 @@ for (const output of ['softmax', 'sigmoid'] as const) {
     });
     const result = await session.run({
       x: { data: x, dims: [n, d] },
+      mean: { data: mean, dims: [d] },
+      scale_x: { data: scaleX, dims: [d] },
       w1: { data: Float32Array.from(params.w1), dims: [d, h] },
       b1: { data: Float32Array.from(params.b1), dims: [h] },
       w2: { data: Float32Array.from(params.w2), dims: [h, c] },
@@ -124,7 +130,7 @@ for (const output of ['softmax', 'sigmoid'] as const) {
       ...adamFeeds,
     });
     await session.release();
-    const reference = mlpLoss(output, params, x, target, weight, n, d, h, c, scale);
+    const reference = mlpLoss(output, params, xs, target, weight, n, d, h, c, scale);
     const loss = (result['loss']!.data as Float32Array)[0]!;
     t.true(
       Math.abs(loss - reference) < 1e-5 * Math.max(1, Math.abs(reference)),
@@ -139,9 +145,9 @@ for (const output of ['softmax', 'sigmoid'] as const) {
       for (let i = 0; i < p.length; i++) {
         const keep = p[i]!;
         p[i] = keep + eps;
-        const up = mlpLoss(output, params, x, target, weight, n, d, h, c, scale);
+        const up = mlpLoss(output, params, xs, target, weight, n, d, h, c, scale);
         p[i] = keep - eps;
-        const down = mlpLoss(output, params, x, target, weight, n, d, h, c, scale);
+        const down = mlpLoss(output, params, xs, target, weight, n, d, h, c, scale);
         p[i] = keep;
         const numeric = (up - down) / (2 * eps);
         worst = Math.max(worst, Math.abs(numeric - graphGrad[i]!) / Math.max(1e-3, Math.abs(numeric)));
