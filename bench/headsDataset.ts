@@ -2,7 +2,7 @@
  * The EXPR dataset of the heads benchmark: 1280-d face rows with labels, committed as embedding
  * shards through the real EmbeddingShardWriter into a LocalDirStore. `benchVideos` describes it
  * (names, splits, labels) without the embeddings; run as a script
- * (`node --import tsx bench/headsDataset.ts <store root>`) it writes the shards, one at a time, so
+ * (`node --import tsx bench/headsDataset.ts <store root> [train videos]`) it writes the shards, one at a time, so
  * the benchmark process that reads them back starts with none of the writer's memory.
  */
 import { pathToFileURL } from 'node:url';
@@ -17,8 +17,13 @@ export const BENCH_DIM = 1280;
 const SCORES = 10;
 const FRAMES = 2_000;
 const SHARD_FRAMES = 1_000;
-/** 60 Train videos of 2,000 frames: 120,000 training rows, 614 MB of float32 embeddings. */
-const SPLITS: readonly Split[] = [...new Array<Split>(60).fill('Train'), 'Validation', 'Validation'];
+/** Train videos of 2,000 frames by default: 120,000 training rows, 614 MB of float32 embeddings. */
+export const BENCH_TRAIN_VIDEOS = 60;
+const splitsOf = (trainVideos: number): Split[] => [
+  ...new Array<Split>(trainVideos).fill('Train'),
+  'Validation',
+  'Validation',
+];
 export const BENCH_DATASET = 'bench-heads';
 export const BENCH_BACKBONE = 'bench@1';
 export const BENCH_CONFIG = 'bench-config';
@@ -34,10 +39,11 @@ export interface BenchVideos {
   readonly trainRows: number;
 }
 
-export function benchVideos(): BenchVideos {
+export function benchVideos(trainVideos = BENCH_TRAIN_VIDEOS): BenchVideos {
   const videos: ManifestVideo[] = [];
   const shards: Manifest['shards'][number][] = [];
-  SPLITS.forEach((split, v) => {
+  const splits = splitsOf(trainVideos);
+  splits.forEach((split, v) => {
     const name = `bench-${String(v).padStart(3, '0')}`;
     videos.push({
       name,
@@ -71,19 +77,19 @@ export function benchVideos(): BenchVideos {
       shards,
       findings: [],
     },
-    expr: SPLITS.map((_, v) => Int8Array.from({ length: FRAMES }, (_, i) => exprClass(v, i + 1))),
-    trainRows: SPLITS.filter((s) => s === 'Train').length * FRAMES,
+    expr: splits.map((_, v) => Int8Array.from({ length: FRAMES }, (_, i) => exprClass(v, i + 1))),
+    trainRows: trainVideos * FRAMES,
   };
 }
 
 /** Writes every shard of benchVideos() into a LocalDirStore at root. */
-export async function writeBenchShards(root: string): Promise<void> {
+export async function writeBenchShards(root: string, trainVideos = BENCH_TRAIN_VIDEOS): Promise<void> {
   const store = new LocalDirStore(root);
   const rand = seededRandom(31);
   const centres = Array.from({ length: 8 }, () =>
     Float32Array.from({ length: BENCH_DIM }, () => rand() * 2 - 1),
   );
-  const { manifest } = benchVideos();
+  const { manifest } = benchVideos(trainVideos);
   for (const shard of manifest.shards) {
     const v = manifest.videos.findIndex((video) => video.name === shard.video);
     const identity = {
@@ -126,5 +132,5 @@ export async function writeBenchShards(root: string): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await writeBenchShards(process.argv[2]!);
+  await writeBenchShards(process.argv[2]!, Number(process.argv[3] ?? BENCH_TRAIN_VIDEOS));
 }
