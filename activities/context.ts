@@ -4,9 +4,11 @@ import type { AffectflowConfig } from '../config/index.ts';
 import { AnnotationError } from '../datasets/affwild2.ts';
 import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
 import { VideoError } from '../media/ffmpeg.ts';
+import type { CropPreprocessor } from '../media/cropPreprocessor.ts';
 import { FaceSourceError } from '../media/faces.ts';
+import { ImageError } from '../media/preprocess.ts';
 import { DetectorModelError } from '../models/yunet.ts';
-import { ModelSignatureError, type OnnxSessions } from '../models/onnxRuntime.ts';
+import { ModelNotCachedError, ModelSignatureError, type OnnxSessions } from '../models/onnxRuntime.ts';
 import { UnknownBackboneError } from '../models/registry.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
 
@@ -14,6 +16,8 @@ export interface ActivityDeps {
   readonly store: ObjectStore;
   /** Needed by the embed pool only. */
   readonly sessions?: OnnxSessions;
+  /** Worker threads that preprocess crops for the embed pool; absent: on the calling thread. */
+  readonly preprocessor?: CropPreprocessor;
   readonly config: Pick<AffectflowConfig, 'stateDir'>;
   readonly log: (line: string) => void;
 }
@@ -50,6 +54,8 @@ const PERMANENT = [
   UnknownBackboneError,
   FaceSourceError,
   DetectorModelError,
+  ImageError,
+  ModelNotCachedError,
 ] as const;
 
 /** Permanent errors declared by activity modules that this module cannot import without a cycle. */

@@ -3,7 +3,8 @@
  * runs the shared ONNX Runtime session in batches and commits an embedding shard.
  */
 import { getBackbone, backboneId } from '../models/registry.ts';
-import { preprocessCrop } from '../media/preprocess.ts';
+import { CropError, CropPreprocessor } from '../media/cropPreprocessor.ts';
+import { ImageError } from '../media/preprocess.ts';
 import { shortHash } from '../datasets/manifest.ts';
 import { findCommit, readCommitted } from '../storage/commit.ts';
 import { storeKeys } from '../storage/keys.ts';
@@ -49,6 +50,9 @@ export function embeddingConfigHash(backbone: string): string {
   const d = getBackbone(backbone);
   return shortHash('embedding', EMBEDDING_SCHEMA_VERSION, JSON.stringify(d), 'squash-bilinear/1');
 }
+
+/** Preprocessing on the calling thread, for workers built without a CropPreprocessor. */
+const IN_PROCESS = new CropPreprocessor(0);
 
 export function createEmbedActivities(deps: ActivityDeps) {
   const readManifest = manifestReader(deps.store);
@@ -113,23 +117,53 @@ export function createEmbedActivities(deps: ActivityDeps) {
           parts.push({ key, from, to });
         };
         let lastCheckpoint = Date.now();
-        const batch = new Float32Array(input.batchSize * 3 * s * s);
-        for (let start = first; start < faces.length; start += input.batchSize) {
+        // Double-buffered: batch n + 1 is preprocessed (worker threads) while batch n runs.
+        const plane = 3 * s * s;
+        const buffers = [
+          new Float32Array(input.batchSize * plane),
+          new Float32Array(input.batchSize * plane),
+        ];
+        const preprocessor = deps.preprocessor ?? IN_PROCESS;
+        let prepared = 0;
+        const prepare = async (start: number) => {
           const part = faces.slice(start, start + input.batchSize);
-          await Promise.all(
-            part.map(({ r }, b) => preprocessCrop(r.image!, descriptor, batch, b * 3 * s * s)),
-          );
-          const out = await session.run(batch.subarray(0, part.length * 3 * s * s), part.length);
-          part.forEach(({ i }, b) => {
-            embedding.set(out.embedding.subarray(b * dim, (b + 1) * dim), i * dim);
-            scores.set(out.scores.subarray(b * k, (b + 1) * k), i * k);
-          });
-          const done = start + part.length;
-          if (Date.now() - lastCheckpoint >= (input.checkpointSeconds ?? 2) * 1000 && done < faces.length) {
-            await checkpoint(done);
-            lastCheckpoint = Date.now();
+          const batch = buffers[prepared++ % 2]!;
+          try {
+            await preprocessor.preprocess(
+              part.map(({ r }) => r.image!),
+              descriptor,
+              batch,
+            );
+          } catch (err) {
+            if (!(err instanceof CropError)) throw err;
+            const row = part[err.index]!.r;
+            throw new ImageError(
+              `${input.framesKey} (video ${row.video}, frame ${row.frame}, face ${row.faceIndex})`,
+              err.detail,
+            );
           }
-          reportProgress({ facesDone: parts.at(-1)?.to ?? 0, parts, embedded: done, of: faces.length });
+          return { part, batch: batch.subarray(0, part.length * plane) };
+        };
+        let next = first < faces.length ? prepare(first) : undefined;
+        try {
+          for (let start = first; start < faces.length; start += input.batchSize) {
+            const { part, batch } = await next!;
+            next = start + input.batchSize < faces.length ? prepare(start + input.batchSize) : undefined;
+            const out = await session.run(batch, part.length);
+            part.forEach(({ i }, b) => {
+              embedding.set(out.embedding.subarray(b * dim, (b + 1) * dim), i * dim);
+              scores.set(out.scores.subarray(b * k, (b + 1) * k), i * k);
+            });
+            const done = start + part.length;
+            if (Date.now() - lastCheckpoint >= (input.checkpointSeconds ?? 2) * 1000 && done < faces.length) {
+              await checkpoint(done);
+              lastCheckpoint = Date.now();
+            }
+            reportProgress({ facesDone: parts.at(-1)?.to ?? 0, parts, embedded: done, of: faces.length });
+          }
+        } finally {
+          // A batch still being prepared when the loop stops must not become an unhandled rejection.
+          next?.catch(() => {});
         }
         const writer = EmbeddingShardWriter.open(
           deps.store,

@@ -1,4 +1,9 @@
 /** Benchmark contract: each bench/*.bench.ts module exports `benchmarks`. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, platform, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { projectRoot } from '../infra/paths.ts';
+
 export interface Figure {
   readonly value: number;
   readonly unit: string;
@@ -28,4 +33,36 @@ export async function peakRss<T>(fn: () => Promise<T>): Promise<{ peakMb: number
   } finally {
     clearInterval(timer);
   }
+}
+
+/**
+ * Writes figures as bench/results/<file> ({"machine": {...}, "figures": {name: {value, unit}}},
+ * the bench format) and prints them as a table.
+ */
+export function writeResults(
+  file: string,
+  figures: Record<string, Figure>,
+  extra: Record<string, unknown> = {},
+): void {
+  const machine = {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGb: Math.round(totalmem() / 1024 ** 3),
+    platform: `${platform()} ${release()}`,
+    node: process.version,
+    date: new Date().toISOString(),
+    ...extra,
+  };
+  const out = join(projectRoot, 'bench', 'results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, file), JSON.stringify({ machine, figures }, null, 2));
+  const width = Math.max(6, ...Object.keys(figures).map((n) => n.length));
+  console.log(`${'figure'.padEnd(width)}  ${'value'.padStart(12)}  unit`);
+  for (const [name, f] of Object.entries(figures)) {
+    const value = Number.isInteger(f.value) ? String(f.value) : f.value.toFixed(2);
+    console.log(`${name.padEnd(width)}  ${value.padStart(12)}  ${f.unit}`);
+  }
+  console.log(
+    `\nmachine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB; written to bench/results/${file}`,
+  );
 }

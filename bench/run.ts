@@ -3,13 +3,12 @@
  * writes bench/results/latest.json as {"machine": {...}, "figures": {name: {value, unit}}}.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, platform, release } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../infra/paths.ts';
-import type { Benchmark, Figure } from './harness.ts';
+import { writeResults, type Benchmark, type Figure } from './harness.ts';
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, module: { type: 'string' } } });
 const only = values.only;
@@ -60,25 +59,4 @@ for (const file of readdirSync(benchDir)
   Object.assign(figures, JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as Record<string, Figure>);
 }
 
-const machine = {
-  cpu: cpus()[0]?.model ?? 'unknown',
-  cores: cpus().length,
-  memoryGb: Math.round(totalmem() / 1024 ** 3),
-  platform: `${platform()} ${release()}`,
-  node: process.version,
-  date: new Date().toISOString(),
-};
-const out = join(benchDir, 'results');
-mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'latest.json'), JSON.stringify({ machine, figures }, null, 2));
-
-const width = Math.max(6, ...Object.keys(figures).map((n) => n.length));
-console.log(`${'figure'.padEnd(width)}  ${'value'.padStart(12)}  unit`);
-for (const [name, f] of Object.entries(figures)) {
-  console.log(
-    `${name.padEnd(width)}  ${(Number.isInteger(f.value) ? String(f.value) : f.value.toFixed(2)).padStart(12)}  ${f.unit}`,
-  );
-}
-console.log(
-  `\nmachine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB; written to bench/results/latest.json`,
-);
+writeResults('latest.json', figures);

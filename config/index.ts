@@ -24,6 +24,18 @@ export interface PoolConcurrency {
   readonly train: number;
 }
 
+export interface EmbedRuntimeConfig {
+  /** Threads inside one operator; 0 = one per core (ONNX Runtime's choice). */
+  readonly intraOpThreads: number;
+  /** Threads running independent operators in parallel. */
+  readonly interOpThreads: number;
+  /**
+   * Worker threads preprocessing crops while ONNX Runtime runs the previous batch; 'auto' = 1 on
+   * the CPU provider, all cores but one on CUDA (media/cropPreprocessor.ts).
+   */
+  readonly preprocessThreads: number | 'auto';
+}
+
 export interface AffectflowConfig {
   /** host:port of a Temporal frontend; undefined selects the embedded local dev server. */
   readonly temporalAddress: string | undefined;
@@ -32,6 +44,8 @@ export interface AffectflowConfig {
   readonly concurrency: PoolConcurrency;
   /** ONNX Runtime execution provider of the embed and train pools; 'cuda' falls back to the CPU with a log line. */
   readonly executionProvider: 'cpu' | 'cuda';
+  /** ONNX Runtime threads of the embed pool's backbone sessions, and its crop preprocessing threads. */
+  readonly embedRuntime: EmbedRuntimeConfig;
   /** Where the embedded stack keeps its SQLite file, logs, sample data and local store. */
   readonly stateDir: string;
   /** Ports of the embedded dev stack (loopback only). */
@@ -63,6 +77,9 @@ const KEYS = {
   trainConcurrency: { env: 'AFFECTFLOW_TRAIN_CONCURRENCY', file: 'workers.train.concurrency' },
   stateDir: { env: 'AFFECTFLOW_HOME', file: 'stateDir' },
   executionProvider: { env: 'AFFECTFLOW_EXECUTION_PROVIDER', file: 'workers.executionProvider' },
+  intraOpThreads: { env: 'AFFECTFLOW_INTRA_OP_THREADS', file: 'workers.embed.intraOpThreads' },
+  interOpThreads: { env: 'AFFECTFLOW_INTER_OP_THREADS', file: 'workers.embed.interOpThreads' },
+  preprocessThreads: { env: 'AFFECTFLOW_PREPROCESS_THREADS', file: 'workers.embed.preprocessThreads' },
   temporalPort: { env: 'AFFECTFLOW_TEMPORAL_PORT', file: 'dev.temporalPort' },
   temporalUiPort: { env: 'AFFECTFLOW_TEMPORAL_UI_PORT', file: 'dev.temporalUiPort' },
   s3Port: { env: 'AFFECTFLOW_S3_PORT', file: 'dev.s3Port' },
@@ -186,6 +203,13 @@ export function loadConfig(
       train: int('trainConcurrency', 1, 1, 64),
     },
     executionProvider: provider(),
+    embedRuntime: {
+      intraOpThreads: int('intraOpThreads', 0, 0, 1024),
+      interOpThreads: int('interOpThreads', 1, 1, 1024),
+      preprocessThreads: [undefined, 'auto'].includes(raw('preprocessThreads')?.value as string)
+        ? 'auto'
+        : int('preprocessThreads', 0, 0, 256),
+    },
     stateDir,
     devPorts: {
       temporal: int('temporalPort', 7233, 1, 65535),
@@ -222,6 +246,7 @@ export function describeConfig(config: AffectflowConfig): Record<string, unknown
     s3Endpoint: config.store.s3Endpoint,
     concurrency: config.concurrency,
     executionProvider: config.executionProvider,
+    embedRuntime: config.embedRuntime,
     stateDir: config.stateDir,
   };
 }

@@ -123,12 +123,38 @@ export function normalizeInto(
   const plane = size * size;
   if (rgb.length !== plane * 3)
     throw new Error(`preprocess: expected ${size}x${size}x3 pixels, got ${rgb.length} bytes`);
-  const order = descriptor.channelOrder === 'RGB' ? [0, 1, 2] : [2, 1, 0];
-  for (let c = 0; c < 3; c++) {
-    const src = order[c]!;
-    const scale = 1 / (255 * descriptor.std[c]!);
-    const shift = descriptor.mean[c]! / descriptor.std[c]!;
-    const base = offset + c * plane;
-    for (let i = 0; i < plane; i++) out[base + i] = rgb[i * 3 + src]! * scale - shift;
+  const { lut, order } = normalisation(descriptor);
+  const [c0, c1, c2] = [offset, offset + plane, offset + 2 * plane];
+  const [s0, s1, s2] = order;
+  for (let i = 0, p = 0; i < plane; i++, p += 3) {
+    out[c0 + i] = lut[rgb[p + s0]!]!;
+    out[c1 + i] = lut[256 + rgb[p + s1]!]!;
+    out[c2 + i] = lut[512 + rgb[p + s2]!]!;
   }
+}
+
+const normalisations = new Map<string, { lut: Float32Array; order: readonly [number, number, number] }>();
+
+/**
+ * Per output channel c, the 256 values (v/255 - mean[c]) / std[c] (computed as v * scale - shift
+ * in double, then float32) and which RGB byte feeds it.
+ */
+function normalisation(descriptor: Pick<BackboneDescriptor, 'mean' | 'std' | 'channelOrder'>): {
+  lut: Float32Array;
+  order: readonly [number, number, number];
+} {
+  const key = JSON.stringify([descriptor.mean, descriptor.std, descriptor.channelOrder]);
+  let found = normalisations.get(key);
+  if (!found) {
+    const order = descriptor.channelOrder === 'RGB' ? ([0, 1, 2] as const) : ([2, 1, 0] as const);
+    const lut = new Float32Array(3 * 256);
+    for (let c = 0; c < 3; c++) {
+      const scale = 1 / (255 * descriptor.std[c]!);
+      const shift = descriptor.mean[c]! / descriptor.std[c]!;
+      for (let v = 0; v < 256; v++) lut[c * 256 + v] = v * scale - shift;
+    }
+    found = { lut, order };
+    normalisations.set(key, found);
+  }
+  return found;
 }

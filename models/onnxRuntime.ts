@@ -35,6 +35,20 @@ export class ModelSignatureError extends Error {
   }
 }
 
+/** A downloaded backbone's model file is missing from this worker's cache. */
+export class ModelNotCachedError extends Error {
+  constructor(
+    readonly backbone: string,
+    readonly id: string,
+    readonly path: string,
+  ) {
+    super(
+      `backbone ${id}: model file ${path} is not in this worker's model cache; run \`affectflow models pull ${backbone}\` on this embed worker's machine (same AFFECTFLOW_HOME), then \`affectflow resume <run>\``,
+    );
+    this.name = 'ModelNotCachedError';
+  }
+}
+
 export interface BackboneSession {
   readonly descriptor: BackboneDescriptor;
   readonly provider: ExecutionProvider;
@@ -119,7 +133,7 @@ export function ensureModelFile(descriptor: BackboneDescriptor, cacheDir: string
   const path = join(cacheDir, `${backboneId(descriptor).replace(/[^A-Za-z0-9._@-]/g, '_')}.onnx`);
   if (existsSync(path)) return path;
   if (descriptor.source.kind !== 'generated') {
-    throw new Error(`backbone ${backboneId(descriptor)}: model file ${path} is not cached; pull it first`);
+    throw new ModelNotCachedError(descriptor.name, backboneId(descriptor), path);
   }
   mkdirSync(cacheDir, { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;

@@ -18,6 +18,7 @@ import {
   type ActivityDeps,
 } from '../activities/index.ts';
 import type { AffectflowConfig } from '../config/index.ts';
+import { CropPreprocessor, defaultPreprocessThreads } from '../media/cropPreprocessor.ts';
 import { OnnxSessions } from '../models/onnxRuntime.ts';
 import { loadRegistry, UnknownBackboneError } from '../models/registry.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
@@ -106,13 +107,22 @@ export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOpti
     role === 'embed'
       ? new OnnxSessions({
           provider: config.executionProvider,
-          intraOpThreads: 0,
-          interOpThreads: 1,
+          intraOpThreads: config.embedRuntime.intraOpThreads,
+          interOpThreads: config.embedRuntime.interOpThreads,
           modelCacheDir: join(config.stateDir, 'models'),
           log,
         })
       : undefined;
-  const deps: ActivityDeps = { store: options.store, sessions, config, log };
+  const { preprocessThreads } = config.embedRuntime;
+  const preprocessor =
+    role === 'embed'
+      ? new CropPreprocessor(
+          preprocessThreads === 'auto'
+            ? defaultPreprocessThreads(config.executionProvider)
+            : preprocessThreads,
+        )
+      : undefined;
+  const deps: ActivityDeps = { store: options.store, sessions, preprocessor, config, log };
   await loadRegistry(options.store);
   const activities =
     role === 'frames'
@@ -129,5 +139,11 @@ export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOpti
     ),
     maxConcurrentActivityTaskExecutions: config.concurrency[role],
   });
-  return { role, worker, dispose: async () => sessions?.dispose() };
+  return {
+    role,
+    worker,
+    dispose: async () => {
+      await Promise.all([sessions?.dispose(), preprocessor?.close()]);
+    },
+  };
 }

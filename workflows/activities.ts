@@ -20,6 +20,8 @@ const NON_RETRYABLE = [
   'LabelFileError',
   'DatasetError',
   'DescriptorError',
+  'ImageError',
+  'ModelNotCachedError',
 ];
 
 export interface ActivityTuning {

@@ -1,0 +1,224 @@
+/**
+ * What the embedding benchmarks share (bench/embed.bench.ts on the CPU, bench/gpu.ts on CUDA): the
+ * real-architecture backbones to measure, a frame folder of real face crops, and the bare
+ * session.run loop that gives ONNX Runtime's own ceiling for a graph.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, homedir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import type { ActivityDeps } from '../../activities/context.ts';
+import { createEmbedActivities } from '../../activities/embed.ts';
+import { createFramesActivities } from '../../activities/frames.ts';
+import { createManifestActivities } from '../../activities/manifest.ts';
+import { seededRandom } from '../../datasets/synthetic.ts';
+import { CropPreprocessor } from '../../media/cropPreprocessor.ts';
+import { buildEfficientNetModel } from '../../models/efficientnet.ts';
+import { OnnxSessions, openGraph, type ExecutionProvider } from '../../models/onnxRuntime.ts';
+import { pullBackbone } from '../../models/pull.ts';
+import {
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  registerBackbone,
+  validateDescriptor,
+  type BackboneDescriptor,
+} from '../../models/registry.ts';
+import { readCommitted, sha256Hex } from '../../storage/commit.ts';
+import { LocalDirStore } from '../../storage/objectStore.ts';
+import { decodeFramesShard } from '../../storage/shards.ts';
+
+const PORTRAITS = join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'faces');
+/** Face regions of the two real portraits (left, top, width, height), from test/preprocess.test.ts. */
+const FACE_REGIONS = [
+  { file: 'portrait-1.jpg', left: 371, top: 90, width: 240, height: 329 },
+  { file: 'portrait-2.jpg', left: 427, top: 177, width: 286, height: 398 },
+] as const;
+
+/** The backbones to measure: the TypeScript-built B0, plus every graph build.sh left. */
+export function benchBackbones(scratch: string): BackboneDescriptor[] {
+  const model = buildEfficientNetModel({ seed: 1 });
+  const path = join(scratch, 'ts_enet_b0.onnx');
+  writeFileSync(path, model);
+  const found = [
+    validateDescriptor(
+      {
+        name: 'ts_enet_b0',
+        version: 'seed1',
+        source: { kind: 'url', url: `file://${path}`, sha256: sha256Hex(model) },
+        inputSize: 224,
+        mean: [...IMAGENET_MEAN],
+        std: [...IMAGENET_STD],
+        channelOrder: 'RGB',
+        layout: 'NCHW',
+        inputName: 'input',
+        embeddingOutput: 'embedding',
+        scoresOutput: 'output',
+        embeddingDim: 1280,
+        scoresDim: 8,
+        scoreLabels: ['Anger', 'Contempt', 'Disgust', 'Fear', 'Happiness', 'Neutral', 'Sadness', 'Surprise'],
+      },
+      'ts_enet_b0',
+    ),
+  ];
+  const dir =
+    process.env['AFFECTFLOW_BENCH_MODELS'] ?? join(homedir(), '.cache', 'affectflow', 'bench-models');
+  if (!existsSync(dir)) return found;
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
+    found.push(validateDescriptor(JSON.parse(readFileSync(join(dir, file), 'utf8')), join(dir, file)));
+  }
+  return found;
+}
+
+/**
+ * A generic dataset of one frame folder: `faces` JPEG crops of the two real portraits, boxes
+ * jittered in place and size (about 150 to 400 px, as faces in 720p video), the way Aff-Wild2
+ * ships its cropped faces.
+ */
+export async function writeCropDataset(root: string, faces: number): Promise<void> {
+  const dir = join(root, 'frames', 'portraits');
+  mkdirSync(dir, { recursive: true });
+  const rand = seededRandom(5);
+  const images = await Promise.all(
+    FACE_REGIONS.map(async (r) => {
+      const { data, info } = await sharp(join(PORTRAITS, r.file)).raw().toBuffer({ resolveWithObject: true });
+      return { region: r, data, width: info.width, height: info.height, channels: info.channels };
+    }),
+  );
+  for (let i = 0; i < faces; i++) {
+    const { region, data, width, height, channels } = images[i % images.length]!;
+    const scale = 0.6 + rand() * 0.6;
+    const w = Math.round(region.width * scale);
+    const h = Math.round(region.height * scale);
+    const left = Math.max(
+      0,
+      Math.min(width - w, Math.round(region.left + (region.width - w) / 2 + (rand() - 0.5) * 40)),
+    );
+    const top = Math.max(
+      0,
+      Math.min(height - h, Math.round(region.top + (region.height - h) / 2 + (rand() - 0.5) * 40)),
+    );
+    await sharp(data, { raw: { width, height, channels } })
+      .extract({ left, top, width: w, height: h })
+      .jpeg({ quality: 95 })
+      .toFile(join(dir, `${String(i + 1).padStart(5, '0')}.jpg`));
+  }
+}
+
+/**
+ * Images per second of a bare session.run loop on random input (both outputs): at least 3 batches
+ * and `seconds` after a warm-up batch. Throws when CUDA was asked for and the session fell back.
+ */
+export async function bareRate(
+  modelPath: string,
+  descriptor: BackboneDescriptor,
+  options: { provider: ExecutionProvider; intraOpThreads: number; batch: number; seconds: number },
+): Promise<number> {
+  const BATCH = options.batch;
+  const session = await openGraph(
+    modelPath,
+    { provider: options.provider, intraOpThreads: options.intraOpThreads, interOpThreads: 1 },
+    descriptor.name,
+  );
+  try {
+    if (session.provider !== options.provider)
+      throw new Error(`${descriptor.name}: asked for ${options.provider}, got ${session.provider}`);
+    const s = descriptor.inputSize;
+    const rand = seededRandom(1);
+    const input = {
+      [descriptor.inputName]: {
+        data: Float32Array.from({ length: BATCH * 3 * s * s }, () => rand() * 4 - 2),
+        dims: [BATCH, 3, s, s],
+      },
+    };
+    const outputs = [descriptor.embeddingOutput, descriptor.scoresOutput];
+    await session.run(input, outputs);
+    const start = process.hrtime.bigint();
+    let batches = 0;
+    let seconds = 0;
+    while (batches < 3 || seconds < options.seconds) {
+      await session.run(input, outputs);
+      batches++;
+      seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    }
+    return (batches * BATCH) / seconds;
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * A local store holding a committed frames shard of `faces` real crops (writeCropDataset), and
+ * the embed activity wired as an embed pool would wire it for `provider`: what both embedding
+ * benchmarks measure the activity on.
+ */
+export class EmbedBenchRig {
+  readonly store: LocalDirStore;
+  readonly sessions: OnnxSessions;
+  readonly preprocessor: CropPreprocessor;
+  private readonly embed: ReturnType<typeof createEmbedActivities>;
+  private shard?: { manifestKey: string; shardId: string; framesKey: string };
+
+  constructor(
+    readonly scratch: string,
+    provider: ExecutionProvider,
+    preprocessThreads: number,
+  ) {
+    this.store = new LocalDirStore(join(scratch, 'store'));
+    this.sessions = new OnnxSessions({
+      provider,
+      intraOpThreads: provider === 'cpu' ? availableParallelism() : 0,
+      interOpThreads: 1,
+      modelCacheDir: join(scratch, 'models'),
+      log: (line) => console.error(line),
+    });
+    this.preprocessor = new CropPreprocessor(preprocessThreads);
+    this.embed = createEmbedActivities(this.deps());
+  }
+
+  private deps(): ActivityDeps {
+    const { store, sessions, preprocessor } = this;
+    return { store, sessions, preprocessor, config: { stateDir: this.scratch }, log: () => {} };
+  }
+
+  /** Writes the crops as a dataset, manifests it and extracts its one frames shard; returns the crops. */
+  async prepare(faces: number): Promise<Uint8Array[]> {
+    const datasetPath = join(this.scratch, 'data');
+    await writeCropDataset(datasetPath, faces);
+    const manifest = await createManifestActivities(this.deps()).manifestDataset({
+      datasetPath,
+      shardFrames: faces,
+    });
+    const shardId = manifest.shards[0]!.shardId;
+    const frames = await createFramesActivities(this.deps()).extractFrames({
+      manifestKey: manifest.manifestKey,
+      shardId,
+      maxCropSide: 256,
+    });
+    this.shard = { manifestKey: manifest.manifestKey, shardId, framesKey: frames.framesKey };
+    return decodeFramesShard((await readCommitted(this.store, frames.framesKey))!.bytes).map((r) => r.image!);
+  }
+
+  /** Registers and pulls a backbone (surgery included); returns the model file the sessions run. */
+  async pull(descriptor: BackboneDescriptor): Promise<string> {
+    await registerBackbone(this.store, descriptor, descriptor.name);
+    return (await pullBackbone(descriptor, { cacheDir: join(this.scratch, 'models'), store: this.store }))
+      .path;
+  }
+
+  /** Embeddings per second of one embed activity over the shard, from nothing committed. */
+  async activityRate(backbone: string, batchSize: number): Promise<number> {
+    if (!this.shard) throw new Error('EmbedBenchRig: prepare() first');
+    for await (const o of this.store.list('embeddings/')) await this.store.delete(o.key);
+    const start = process.hrtime.bigint();
+    const result = await this.embed.embedShard({ ...this.shard, backbone, batchSize });
+    return result.rows / (Number(process.hrtime.bigint() - start) / 1e9);
+  }
+
+  async close(): Promise<void> {
+    await this.sessions.dispose();
+    await this.preprocessor.close();
+    this.store.close();
+  }
+}
