@@ -17,6 +17,7 @@ import {
   type RgbImage,
 } from '../media/preprocess.ts';
 import { resizeBilinearRgb } from '../media/resample.ts';
+import { CropError, CropPreprocessor } from '../media/cropPreprocessor.ts';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../models/registry.ts';
 import { python } from './helpers/env.ts';
 
@@ -184,5 +185,34 @@ test('the resize equals PIL bit for bit on random shapes, both pass orders, up a
     for (let j = 0; j < theirs.length; j++) if (ours[j] !== theirs[j]) differing++;
     t.is(ours.length, theirs.length, `${w}x${h} -> ${ow}x${oh}`);
     t.is(differing, 0, `${w}x${h} -> ${ow}x${oh}: ${differing} values differ from PIL`);
+  }
+});
+
+test('worker-thread preprocessing equals the in-process result and names a corrupt crop', async (t) => {
+  const crops = await Promise.all(cases);
+  const spec = { inputSize: 112, ...NORMALISATIONS.imagenet, channelOrder: 'RGB' } as const;
+  const plane = 3 * 112 * 112;
+  const inProcess = new Float32Array(crops.length * plane);
+  const threaded = new Float32Array(crops.length * plane).fill(Number.NaN);
+  await new CropPreprocessor(0).preprocess(
+    crops.map((c) => c.png),
+    spec,
+    inProcess,
+  );
+  const pool = new CropPreprocessor(2);
+  try {
+    await pool.preprocess(
+      crops.map((c) => c.png),
+      spec,
+      threaded,
+    );
+    t.deepEqual(threaded, inProcess);
+    const broken = crops.map((c) => c.png);
+    broken[4] = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
+    const err = await t.throwsAsync(pool.preprocess(broken, spec, threaded), { instanceOf: CropError });
+    t.is(err!.index, 4);
+    t.regex(err!.message, /crop 4 of the batch: image crop: cannot decode/);
+  } finally {
+    await pool.close();
   }
 });
