@@ -22,7 +22,7 @@ import {
 import { AFFWILD2_ACTION_UNITS, EXPR_NOT_ANNOTATED, VA_NOT_ANNOTATED } from './labels.ts';
 
 /** Bumped when the same options would draw different files, so old datasets are regenerated. */
-const GENERATOR_VERSION = 2;
+const GENERATOR_VERSION = 3;
 
 export type SyntheticLayout = 'affwild2' | 'cexprdb' | 'hume' | 'generic';
 
@@ -93,7 +93,8 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-function gaussian(rand: () => number): number {
+/** A standard normal draw (Box-Muller). */
+export function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 }
 
@@ -187,8 +188,9 @@ function drawFace(
   style: FaceStyle,
   state: FaceState,
 ): void {
-  for (let y = 0; y < s; y++)
-    for (let x = 0; x < s; x++) buf.set(style.background, (y * bufWidth + offsetX + x) * 3);
+  const rowStart = offsetX * 3;
+  for (let x = 0; x < s; x++) buf.set(style.background, rowStart + x * 3);
+  for (let y = 1; y < s; y++) buf.copyWithin((y * bufWidth + offsetX) * 3, rowStart, rowStart + s * 3);
   if (!state.face) return;
   const a = state.aus;
   const dot = (cx: number, cy: number, r: number, color: Rgb): void =>
@@ -229,25 +231,61 @@ function drawFace(
     for (let t = -0.6; t <= 0.6; t += 0.1) dot(mx + t * 0.1 * s, my - 0.07 * s, 0.01 * s, [120, 60, 60]);
 }
 
-/** Per-frame face states of one face track: segments of one class, valence/arousal drifting around the class mean. */
+/**
+ * A track's expression segments when each class must fill a set share of the frames: frames per
+ * class by largest remainder, cut into segments of 6-15 frames, in random order.
+ */
+function stratifiedSegments(
+  rand: () => number,
+  frames: number,
+  weights: readonly number[],
+): { cls: number; frames: number }[] {
+  const total = weights.reduce((x, y) => x + y, 0);
+  const exact = weights.map((w) => (frames * w) / total);
+  const counts = exact.map(Math.floor);
+  const byRemainder = exact.map((x, c) => [x - counts[c]!, c] as const).sort((a, b) => b[0] - a[0]);
+  for (let k = 0; k < frames - counts.reduce((x, y) => x + y, 0); k++) counts[byRemainder[k]![1]]!++;
+  const segments: { cls: number; frames: number }[] = [];
+  counts.forEach((count, cls) => {
+    for (let left = count; left > 0;) {
+      const len = Math.min(left, 6 + Math.floor(rand() * 10));
+      segments.push({ cls, frames: len });
+      left -= len;
+    }
+  });
+  for (let i = segments.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [segments[i], segments[j]] = [segments[j]!, segments[i]!];
+  }
+  return segments;
+}
+
+/**
+ * Per-frame face states of one face track: segments of one class, valence/arousal drifting around
+ * the class mean (shifted by valenceShift). Classes are drawn uniformly, or with `shares` each
+ * class fills its share of the frames (stratifiedSegments).
+ */
 function faceTrack(
   rand: () => number,
   frames: number,
-  options: { compound: boolean; noFaceShare: number; weights?: readonly number[] },
+  options: {
+    compound: boolean;
+    noFaceShare: number;
+    shares?: readonly number[];
+    valenceShift?: number;
+  },
 ): FaceState[] {
   const states: FaceState[] = [];
   let valenceDrift = 0;
   let arousalDrift = 0;
   let yaw = (rand() - 0.5) * 2;
-  const pick = (): number => {
-    const w = options.weights;
-    if (!w) return Math.floor(rand() * (options.compound ? COMPOUND_PAIRS.length : EXPRESSION_FACES.length));
-    let r = rand() * w.reduce((x, y) => x + y, 0);
-    for (let i = 0; i < w.length; i++) if ((r -= w[i]!) < 0) return i;
-    return w.length - 1;
-  };
-  while (states.length < frames) {
-    const cls = pick();
+  const segments = options.shares ? stratifiedSegments(rand, frames, options.shares) : undefined;
+  const shift = options.valenceShift ?? 0;
+  const pick = (): number =>
+    Math.floor(rand() * (options.compound ? COMPOUND_PAIRS.length : EXPRESSION_FACES.length));
+  for (let segment = 0; states.length < frames; segment++) {
+    const planned = segments?.[segment];
+    const cls = planned ? planned.cls : pick();
     const [e1, e2] = options.compound ? COMPOUND_PAIRS[cls]! : [cls, cls];
     const f1 = EXPRESSION_FACES[e1]!;
     const f2 = EXPRESSION_FACES[e2]!;
@@ -255,7 +293,7 @@ function faceTrack(
     for (const i of [...f1.aus, ...f2.aus]) aus[i] = 1;
     // Some action units switch independently of the expression, so AU heads must read them from the face.
     for (let i = 0; i < aus.length; i++) if (rand() < 0.05) aus[i] = 1 - aus[i]!;
-    const len = 6 + Math.floor(rand() * 10);
+    const len = planned ? planned.frames : 6 + Math.floor(rand() * 10);
     for (let i = 0; i < len && states.length < frames; i++) {
       valenceDrift = Math.max(-0.25, Math.min(0.25, valenceDrift + gaussian(rand) * 0.03));
       arousalDrift = Math.max(-0.25, Math.min(0.25, arousalDrift + gaussian(rand) * 0.03));
@@ -264,7 +302,7 @@ function faceTrack(
       states.push({
         expr: e1 === e2 ? cls : e1,
         ce: options.compound ? cls : -1,
-        valence: round((f1.va[0] + f2.va[0]) / 2 + valenceDrift),
+        valence: round((f1.va[0] + f2.va[0]) / 2 + valenceDrift + shift),
         arousal: round((f1.va[1] + f2.va[1]) / 2 + arousalDrift),
         aus,
         lopsided: !options.compound && cls === 7,
@@ -337,8 +375,13 @@ function styleOf(rand: () => number, size: number): FaceStyle {
   };
 }
 
-/** Mimicry intensities -> how often each expression appears (Neutral, Anger, ..., Other). */
-function expressionWeights(emi: Float64Array): number[] {
+/**
+ * Mimicry intensities -> the share of a video's frames each expression fills (Neutral, Anger, ...,
+ * Other) and a valence shift over the whole video. Each intensity has its own visible sign, so
+ * all six can be read back: Determination Anger, Empathic Pain Sadness, Joy Happiness, Excitement
+ * Surprise, Amusement Other (the lopsided smile), Admiration a warmer mouth (valence) throughout.
+ */
+function mimicry(emi: Float64Array): { shares: number[]; valenceShift: number } {
   const [admiration, amusement, determination, pain, excitement, joy] = Array.from(emi) as [
     number,
     number,
@@ -347,16 +390,64 @@ function expressionWeights(emi: Float64Array): number[] {
     number,
     number,
   ];
-  return [
-    0.6,
-    0.05 + determination,
-    0.05,
-    0.05 + 0.5 * pain,
-    0.05 + joy + amusement,
-    0.05 + pain,
-    0.05 + excitement + admiration,
-    0.05,
-  ];
+  return {
+    shares: [
+      0.3,
+      0.05 + determination,
+      0.05,
+      0.05,
+      0.05 + joy,
+      0.05 + pain,
+      0.05 + excitement,
+      0.05 + amusement,
+    ],
+    valenceShift: 0.6 * admiration - 0.3,
+  };
+}
+
+/** Faces drawn in memory by the same drawing code as the dataset files, with what they show. */
+export interface DrawnFaces {
+  readonly count: number;
+  /** Side S of each square face. */
+  readonly size: number;
+  /** Packed RGB uint8 [count, S, S, 3]. */
+  readonly rgb: Uint8Array;
+  /**
+   * Aff-Wild2 expression indices [count, 2]: twice the same index for a basic expression, the two
+   * basics of a compound expression (C-EXPR-DB faces).
+   */
+  readonly basics: Uint8Array;
+  /** Valence and arousal [count, 2], each in [-1, 1]. */
+  readonly va: Float32Array;
+}
+
+/**
+ * Draws `count` faces of side `size`: face tracks as the videos hold them (a new style, pose and
+ * expression segments every 8 faces), compound tracks with probability `compoundShare`. Used to
+ * fit the generated backbones' score layers (models/tinyBackbone.ts). Deterministic from the seed.
+ */
+export function drawFaces(seed: number, count: number, size: number, compoundShare: number): DrawnFaces {
+  const rand = seededRandom(seed);
+  const rgb = new Uint8Array(count * size * size * 3);
+  const basics = new Uint8Array(count * 2);
+  const va = new Float32Array(count * 2);
+  const perTrack = 8;
+  for (let i = 0; i < count;) {
+    const compound = rand() < compoundShare;
+    // Every third frame of a track: neighbours share a segment and look almost alike.
+    const track = faceTrack(rand, perTrack * 3, { compound, noFaceShare: 0 });
+    const style = styleOf(rand, size);
+    for (let f = 0; f < track.length && i < count; f += 3, i++) {
+      const state = track[f]!;
+      drawFace(rgb.subarray(i * size * size * 3, (i + 1) * size * size * 3), size, 0, size, style, state);
+      const [a, b] = compound ? COMPOUND_PAIRS[state.ce]! : [state.expr, state.expr];
+      basics[i * 2] = a;
+      basics[i * 2 + 1] = b;
+      va[i * 2] = state.valence;
+      va[i * 2 + 1] = state.arousal;
+    }
+  }
+  return { count, size, rgb, basics, va };
 }
 
 const pad5 = (n: number): string => String(n).padStart(5, '0');
@@ -450,7 +541,7 @@ export async function generateSyntheticDataset(
       faceTrack(rand, frames, {
         compound: layout === 'cexprdb',
         noFaceShare,
-        ...(emi ? { weights: expressionWeights(emi) } : {}),
+        ...(emi ? mimicry(emi) : {}),
       }),
     );
     const labels = tracks.map((t) => trackLabels(rand, t, options.unannotatedShare));
