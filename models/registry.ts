@@ -38,13 +38,20 @@ export interface BackboneDescriptor {
   readonly scoreLabels: readonly string[];
 }
 
+const AFFECTNET_7 = Object.freeze(AFFECTNET_EXPRESSIONS.filter((label) => label !== 'Contempt'));
+const AFFECTNET_VA = Object.freeze([...AFFECTNET_EXPRESSIONS, 'Valence', 'Arousal']);
+
 /**
- * A small real ONNX graph that the project generates: luminance, 4x4 average pooling of a 64x64
- * crop (a 256-d embedding) and a fixed random linear classifier to 8 AffectNet logits.
+ * A small real ONNX graph that the project generates (models/tinyBackbone.ts): luminance and 4x4
+ * average pooling of a 64x64 crop, fixed random ReLU units, a 256-d embedding and a final Gemm to
+ * 8 AffectNet logits plus valence and arousal. Its layers are fitted at build time on faces the
+ * synthetic generator draws, so embedding and scores carry the synthetic faces' expression and
+ * valence/arousal as HSEmotion's carry AffectNet's. Version 2: fitted (version 1 was a random
+ * classifier on pooled luminance).
  */
 export const TINY_BACKBONE: BackboneDescriptor = Object.freeze({
   name: 'affectflow-tiny',
-  version: '1',
+  version: '2',
   source: { kind: 'generated', generator: 'tiny-pooling', pool: 4, seed: 1 },
   inputSize: 64,
   mean: IMAGENET_MEAN as unknown as [number, number, number],
@@ -55,13 +62,14 @@ export const TINY_BACKBONE: BackboneDescriptor = Object.freeze({
   embeddingOutput: 'embedding',
   scoresOutput: 'output',
   embeddingDim: 256,
-  scoresDim: 8,
-  scoreLabels: AFFECTNET_EXPRESSIONS,
+  scoresDim: AFFECTNET_VA.length,
+  scoreLabels: AFFECTNET_VA,
 } as const);
 
 /**
- * A second generated backbone, coarser (8x8 pooling: a 64-d embedding) with another classifier:
- * what a "new backbone lands" looks like in the demo and tests.
+ * A second generated backbone, coarser (8x8 pooling: a 64-d embedding) with other random
+ * features, fitted the same way and weaker for it: what a "new backbone lands" looks like in the
+ * demo and tests.
  */
 export const TINY_BACKBONE_B: BackboneDescriptor = Object.freeze({
   ...TINY_BACKBONE,
@@ -76,9 +84,6 @@ export const HSEMOTION_ONNX_BASE =
 
 /** The output that models/surgery.ts adds to a classifier-included file: the final Gemm's input. */
 export const SURGERY_EMBEDDING_OUTPUT = 'embedding';
-
-const AFFECTNET_7 = Object.freeze(AFFECTNET_EXPRESSIONS.filter((label) => label !== 'Contempt'));
-const AFFECTNET_VA = Object.freeze([...AFFECTNET_EXPRESSIONS, 'Valence', 'Arousal']);
 
 function hsemotion(
   name: string,

@@ -76,7 +76,7 @@ test.serial(
       const { bytes } = (await readCommitted(store, record.key))!;
       const shard = decodeEmbeddingShard(bytes);
       t.is(shard.dim, 256);
-      t.is(shard.scoresDim, 8);
+      t.is(shard.scoresDim, TINY_BACKBONE.scoresDim);
       t.true(shard.embedding.every(Number.isFinite));
       for (const key of shard.keys) {
         t.false(key.noFace);
