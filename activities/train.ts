@@ -382,11 +382,6 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
 
           reportProgress({ stage: 'EXPR' });
           const expr = await runExpr(videos, faces.embeddings.EXPR, settings);
-          if (!expr) {
-            throw new Error(
-              `trainAndEvaluate: dataset ${manifest.datasetId}: expected annotated EXPR frames with a face in Train and Validation, got none in at least one`,
-            );
-          }
           reportProgress({ stage: 'VA' });
           const va = runVa(videos, settings);
           reportProgress({ stage: 'AU' });
@@ -394,6 +389,12 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
           const ce = runCe(videos, descriptor.scoreLabels, settings);
           reportProgress({ stage: 'EMI' });
           const emi = runEmi(videos, settings);
+          // A dataset labels some of the tasks (C-EXPR-DB only CE, Hume-Vidmimic2 only EMI).
+          if (!expr && !va && !au && !ce && !emi) {
+            throw new Error(
+              `trainAndEvaluate: dataset ${manifest.datasetId}: expected annotated frames with a face in Train and Validation for at least one task, got none`,
+            );
+          }
 
           const saveHead = async (
             task: Task,
@@ -423,11 +424,13 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
             );
             return key;
           };
-          const exprKey = await saveHead('EXPR', expr.config, expr.trainSamples, expr.head, {
-            bestEpoch: expr.bestEpoch,
-            window: expr.window,
-            score: expr.score,
-          });
+          const exprKey = expr
+            ? await saveHead('EXPR', expr.config, expr.trainSamples, expr.head, {
+                bestEpoch: expr.bestEpoch,
+                window: expr.window,
+                score: expr.score,
+              })
+            : undefined;
           const vaKey = va
             ? await saveHead('VA', va.config, va.trainSamples, va.head, {
                 window: va.window,
@@ -456,7 +459,8 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
             settings,
           });
 
-          const scores: Record<string, number> = { EXPR: expr.score };
+          const scores: Record<string, number> = {};
+          if (expr) scores['EXPR'] = expr.score;
           if (va) scores['VA'] = va.score;
           if (au) scores['AU'] = au.score;
           if (ce) scores['CE'] = ce.score;
@@ -471,9 +475,9 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
             embeddingShards: faces.shards,
             embeddingRows: faces.rows,
             createdAt: new Date().toISOString(),
-            provider: expr.provider === 'cuda' ? 'cuda' : 'cpu',
+            provider: (expr ?? au)?.provider === 'cuda' ? 'cuda' : 'cpu',
             tasks: {
-              EXPR: stripHead(expr, exprKey),
+              ...(expr && exprKey ? { EXPR: stripHead(expr, exprKey) } : {}),
               ...(va && vaKey ? { VA: stripHead(va, vaKey) } : {}),
               ...(au && auKey ? { AU: stripHead(au, auKey) } : {}),
               ...(ce ? { CE: ce } : {}),
@@ -524,7 +528,7 @@ async function writeTestPredictions(
   faces: FaceRowsRead,
   runFolder: string,
   heads: {
-    expr: ExprResult;
+    expr: ExprResult | undefined;
     va: VaResult | undefined;
     au: AuResult | undefined;
     ce: { scoreLabels: readonly string[] } | undefined;
@@ -541,7 +545,9 @@ async function writeTestPredictions(
   const emiRows: string[] = [];
   // Head outputs per Test frame (8 or 12 floats a frame) in memory; the embeddings stream.
   const runtime = heads.settings.runtime;
-  const exprOutputs = await predictKeyed(heads.expr.head, faces.embeddings.EXPR.test, runtime);
+  const exprOutputs = heads.expr
+    ? await predictKeyed(heads.expr.head, faces.embeddings.EXPR.test, runtime)
+    : undefined;
   const auOutputs = heads.au
     ? await predictKeyed(heads.au.head, faces.embeddings.AU.test, runtime)
     : undefined;
@@ -553,7 +559,8 @@ async function writeTestPredictions(
     const predicted = predictVideo(
       videoFaces,
       {
-        expr: tested('EXPR') ? { result: heads.expr, outputs: exprOutputs.get(index) } : undefined,
+        expr:
+          tested('EXPR') && heads.expr ? { result: heads.expr, outputs: exprOutputs?.get(index) } : undefined,
         va: tested('VA') ? heads.va : undefined,
         au: tested('AU') && heads.au ? { result: heads.au, outputs: auOutputs?.get(index) } : undefined,
         ce: tested('CE') ? heads.ce : undefined,

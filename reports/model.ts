@@ -28,7 +28,8 @@ export interface RunReport {
   /** Where the head graphs ran. */
   readonly provider: ExecutionProvider;
   readonly tasks: {
-    readonly EXPR: ExprReport;
+    /** Absent when the dataset has no EXPR labels (C-EXPR-DB, Hume-Vidmimic2). */
+    readonly EXPR?: ExprReport;
     readonly VA?: VaReport;
     readonly AU?: AuReport;
     readonly CE?: CeReport;

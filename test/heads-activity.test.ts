@@ -36,13 +36,13 @@ test('every task trains and scores above chance by the stated margins; heads, re
   const report = JSON.parse(new TextDecoder().decode(await store.get(first.reportKey))) as RunReport;
   const tasks = report.tasks;
   t.log(
-    `EXPR ${tasks.EXPR.score.toFixed(3)} (majority ${tasks.EXPR.majorityBaseline.toFixed(3)}), VA ${tasks.VA?.score.toFixed(3)}, ` +
+    `EXPR ${tasks.EXPR!.score.toFixed(3)} (majority ${tasks.EXPR!.majorityBaseline.toFixed(3)}), VA ${tasks.VA?.score.toFixed(3)}, ` +
       `AU ${tasks.AU?.score.toFixed(3)} (all present ${tasks.AU?.allPresentBaseline.toFixed(3)}), ` +
       `CE ${tasks.CE?.score.toFixed(3)} (majority ${tasks.CE?.majorityBaseline.toFixed(3)}), EMI ${tasks.EMI?.score.toFixed(3)}`,
   );
   t.true(
-    tasks.EXPR.score > tasks.EXPR.majorityBaseline + MARGINS.EXPR,
-    `EXPR ${tasks.EXPR.score} vs ${tasks.EXPR.majorityBaseline}`,
+    tasks.EXPR!.score > tasks.EXPR!.majorityBaseline + MARGINS.EXPR,
+    `EXPR ${tasks.EXPR!.score} vs ${tasks.EXPR!.majorityBaseline}`,
   );
   t.true(tasks.VA!.score > MARGINS.VA, `VA ${tasks.VA!.score}`);
   t.true(
@@ -55,16 +55,16 @@ test('every task trains and scores above chance by the stated margins; heads, re
   );
   t.true(tasks.EMI!.score > MARGINS.EMI, `EMI ${tasks.EMI!.score}`);
   t.deepEqual(first.scores, {
-    EXPR: tasks.EXPR.score,
+    EXPR: tasks.EXPR!.score,
     VA: tasks.VA!.score,
     AU: tasks.AU!.score,
     CE: tasks.CE!.score,
     EMI: tasks.EMI!.score,
   });
-  t.is(tasks.EXPR.trainSamples > 0 && tasks.EXPR.validationSamples > 0, true);
-  t.is(tasks.EXPR.windowScores.find((w) => w.window === 2)!.score, tasks.EXPR.score);
+  t.is(tasks.EXPR!.trainSamples > 0 && tasks.EXPR!.validationSamples > 0, true);
+  t.is(tasks.EXPR!.windowScores.find((w) => w.window === 2)!.score, tasks.EXPR!.score);
 
-  for (const key of [tasks.EXPR.headKey, tasks.VA!.headKey, tasks.AU!.headKey, tasks.EMI!.headKey]) {
+  for (const key of [tasks.EXPR!.headKey, tasks.VA!.headKey, tasks.AU!.headKey, tasks.EMI!.headKey]) {
     t.truthy(await store.head(key), key);
   }
   const html = new TextDecoder().decode(await store.get(report.htmlKey));
@@ -111,7 +111,7 @@ test('every task trains and scores above chance by the stated margins; heads, re
     again.comparison.map((c) => c.backbone),
     [backboneId(TINY_BACKBONE), backboneId(TINY_BACKBONE)],
   );
-  t.is(again.tasks.EXPR.headKey, tasks.EXPR.headKey);
+  t.is(again.tasks.EXPR!.headKey, tasks.EXPR!.headKey);
   t.deepEqual(second.scores, first.scores);
 });
 

@@ -345,8 +345,8 @@ test('the train activity removes its spill folder and runs the head graphs on th
   );
   t.true(lines.some((l) => /CUDA execution provider unavailable for mlp sigmoid train/.test(l)));
   t.true(
-    report.tasks.EXPR.score > report.tasks.EXPR.majorityBaseline + 0.3,
-    `EXPR ${report.tasks.EXPR.score}`,
+    report.tasks.EXPR!.score > report.tasks.EXPR!.majorityBaseline + 0.3,
+    `EXPR ${report.tasks.EXPR!.score}`,
   );
   t.deepEqual(readdirSync(join(stateDir, 'train-spill')), []);
 });

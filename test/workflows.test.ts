@@ -118,12 +118,12 @@ print(json.dumps({'rows': t.num_rows, 'frames': t.column('frame').to_pylist(), '
 
     const report = JSON.parse(new TextDecoder().decode(await store.get(first.reportKey))) as RunReport;
     t.is(report.datasetId, first.datasetId);
-    t.is(report.tasks.EXPR.score, first.scores['EXPR']!);
+    t.is(report.tasks.EXPR!.score, first.scores['EXPR']!);
     t.true(
-      report.tasks.EXPR.score > report.tasks.EXPR.majorityBaseline,
+      report.tasks.EXPR!.score > report.tasks.EXPR!.majorityBaseline,
       'the head beats the majority-class baseline',
     );
-    t.true(report.tasks.EXPR.trainSamples > 0 && report.tasks.EXPR.validationSamples > 0);
+    t.true(report.tasks.EXPR!.trainSamples > 0 && report.tasks.EXPR!.validationSamples > 0);
 
     const second = await run();
     t.is(second.framesShardsReused, second.shards);
