@@ -221,21 +221,20 @@ export async function readFaceRows(
     try {
       const keys = await shardKeys(file, videoIndex);
       const shardParts = new Map<number, FacePart>();
+      const counts = new Map<number, number>();
       keys.video.forEach((v, i) => {
-        if (v < 0 || keys.face[i] === 0) return;
-        let part = shardParts.get(v);
-        if (!part) {
-          const count = keys.video.filter((w, j) => w === v && keys.face[j] !== 0).length;
-          part = {
-            frames: new Int32Array(count),
-            faces: new Int32Array(count),
-            scores: new Float32Array(0),
-            filled: 0,
-          };
-          shardParts.set(v, part);
-          parts[v]!.push(part);
-        }
+        if (v >= 0 && keys.face[i] !== 0) counts.set(v, (counts.get(v) ?? 0) + 1);
       });
+      for (const [v, count] of counts) {
+        const part = {
+          frames: new Int32Array(count),
+          faces: new Int32Array(count),
+          scores: new Float32Array(0),
+          filled: 0,
+        };
+        shardParts.set(v, part);
+        parts[v]!.push(part);
+      }
       let base = 0;
       for await (const table of file.batches({ columns: ['embedding', 'scores'], batchSize: 1024 })) {
         const embedding = floatVectors(table, 'embedding');
@@ -350,6 +349,8 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
           backboneId(descriptor),
           embeddingConfigHash(input.backbone),
         );
+        // The task in training, repeated by the heartbeats of its chunks.
+        let stage = 'read';
         const settings: HeadSettings = {
           expr: { ...DEFAULT_HEAD_SETTINGS.expr, ...input.expr },
           va: { ...DEFAULT_HEAD_SETTINGS.va, ...input.va },
@@ -360,6 +361,7 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
             provider: options.provider ?? 'cpu',
             intraOpThreads: options.intraOpThreads ?? 1,
             log: deps.log,
+            heartbeat: () => reportProgress({ stage }),
           },
           streaming: { ...DEFAULT_HEAD_SETTINGS.streaming, ...input.streaming },
         };
@@ -380,14 +382,14 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
             ...labelled[i]!,
           }));
 
-          reportProgress({ stage: 'EXPR' });
+          reportProgress({ stage: (stage = 'EXPR') });
           const expr = await runExpr(videos, faces.embeddings.EXPR, settings);
-          reportProgress({ stage: 'VA' });
+          reportProgress({ stage: (stage = 'VA') });
           const va = runVa(videos, settings);
-          reportProgress({ stage: 'AU' });
+          reportProgress({ stage: (stage = 'AU') });
           const au = await runAu(videos, faces.embeddings.AU, settings);
           const ce = runCe(videos, descriptor.scoreLabels, settings);
-          reportProgress({ stage: 'EMI' });
+          reportProgress({ stage: (stage = 'EMI') });
           const emi = runEmi(videos, settings);
           // A dataset labels some of the tasks (C-EXPR-DB only CE, Hume-Vidmimic2 only EMI).
           if (!expr && !va && !au && !ce && !emi) {

@@ -6,7 +6,7 @@
  * rather than a run of consecutive frames of a few videos; a prediction set keeps write order.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { seededRandom } from '../datasets/synthetic.ts';
 import {
@@ -187,9 +187,20 @@ export class SpillWriter implements RowSetWriter {
   }
 }
 
+/** Whether a process with this id runs (a reused id counts as running: its folder is kept). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
 /**
- * One activity's spill folder, `<stateDir>/train-spill/<uuid>`: every writer opened through it is
- * closed, and the folder removed, by dispose().
+ * One activity's spill folder, `<stateDir>/train-spill/<pid>-<uuid>`: every writer opened through
+ * it is closed, and the folder removed, by dispose(). Creating one also removes the folders of
+ * processes that no longer run (a worker killed mid-training), which no dispose() will.
  */
 export class SpillDirectory {
   private readonly writers: SpillWriter[] = [];
@@ -197,8 +208,16 @@ export class SpillDirectory {
   private constructor(readonly path: string) {}
 
   static async create(stateDir: string): Promise<SpillDirectory> {
-    const path = join(stateDir, 'train-spill', randomUUID());
-    await mkdir(path, { recursive: true });
+    const root = join(stateDir, 'train-spill');
+    await mkdir(root, { recursive: true });
+    for (const name of await readdir(root)) {
+      const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+      if (Number.isInteger(pid) && pid !== process.pid && !running(pid)) {
+        await rm(join(root, name), { recursive: true, force: true });
+      }
+    }
+    const path = join(root, `${process.pid}-${randomUUID()}`);
+    await mkdir(path);
     return new SpillDirectory(path);
   }
 

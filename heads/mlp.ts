@@ -33,6 +33,8 @@ export interface TrainingRuntime {
   readonly provider: ExecutionProvider;
   readonly intraOpThreads: number;
   readonly log?: (line: string) => void;
+  /** Called after every chunk trained or predicted: the activity heartbeats (and learns of cancellation) here. */
+  readonly heartbeat?: () => void;
 }
 
 export const CPU_RUNTIME: TrainingRuntime = Object.freeze({ provider: 'cpu', intraOpThreads: 1 });
@@ -143,10 +145,10 @@ export async function openMlpPredictor(
     { ...runtime, interOpThreads: 1 },
     `mlp ${head.shape.output} predict`,
   );
-  return predictorOn(session, head);
+  return predictorOn(session, head, runtime.heartbeat);
 }
 
-function predictorOn(session: GraphSession, head: MlpHead): MlpPredictor {
+function predictorOn(session: GraphSession, head: MlpHead, heartbeat?: () => void): MlpPredictor {
   const { inputDim: d, hidden: h, outputs: c } = head.shape;
   /** Probabilities of `rows` rows of `stride` floats into out at row `at`. */
   const run = async (x: Float32Array, stride: number, rows: number, out: Float32Array, at: number) => {
@@ -180,6 +182,7 @@ function predictorOn(session: GraphSession, head: MlpHead): MlpPredictor {
         const rows = await set.read(k, scratch);
         await run(rows, set.width, set.chunks[k]!, out, at);
         at += set.chunks[k]!;
+        heartbeat?.();
       }
       return out;
     },
@@ -243,7 +246,7 @@ export async function trainMlp(
     graphOptions,
     `mlp ${shape.output} predict`,
   );
-  const predictor = predictorOn(predictSession, head);
+  const predictor = predictorOn(predictSession, head, runtime.heartbeat);
   try {
     const history: EpochRecord[] = [];
     let best: { epoch: number; score: number; params: Float32Array[] } | undefined;
@@ -311,6 +314,7 @@ export async function trainMlp(
             filled = 0;
           }
         }
+        runtime.heartbeat?.();
       }
       if (filled > 0) lossSum += await runBatch(filled);
       trainSeconds += Number(process.hrtime.bigint() - started) / 1e9;

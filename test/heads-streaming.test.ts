@@ -3,10 +3,12 @@
  * chunkRows, with label sums and moments from the write pass; streaming from files trains the
  * same head as the same chunks in memory; what the batch loop and the spill writers hold does not
  * grow with the rows; the store pass keeps exactly the shards' keys and scores and spills exactly
- * the first-face annotated rows; the activity removes its spill folder and falls back from CUDA.
+ * the first-face annotated rows; the activity removes its spill folder (and a dead process's) and
+ * falls back from CUDA.
  */
 import test from 'ava';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -349,4 +351,21 @@ test('the train activity removes its spill folder and runs the head graphs on th
     `EXPR ${report.tasks.EXPR!.score}`,
   );
   t.deepEqual(readdirSync(join(stateDir, 'train-spill')), []);
+});
+
+test('a spill folder left by a process that no longer runs goes when the next one is created', async (t) => {
+  const stateDir = tempDir('spill-stale');
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+  const left = join(stateDir, 'train-spill', `${dead}-left`);
+  mkdirSync(left, { recursive: true });
+  writeFileSync(join(left, 'EXPR-train.0.f32'), new Uint8Array(16));
+  // Another activity of this very process may still be using its folder.
+  const sibling = join(stateDir, 'train-spill', `${process.pid}-sibling`);
+  mkdirSync(sibling);
+  const spill = await SpillDirectory.create(stateDir);
+  t.false(existsSync(left));
+  t.true(existsSync(sibling));
+  t.true(spill.path.startsWith(join(stateDir, 'train-spill', `${process.pid}-`)));
+  await spill.dispose();
+  t.deepEqual(readdirSync(join(stateDir, 'train-spill')), [`${process.pid}-sibling`]);
 });
