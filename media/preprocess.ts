@@ -9,6 +9,7 @@
  */
 import sharp, { type Sharp } from 'sharp';
 import type { BackboneDescriptor } from '../models/registry.ts';
+import { decodeRgbPng } from './png.ts';
 import { resizeBilinearRgb } from './resample.ts';
 
 export class ImageError extends Error {
@@ -48,9 +49,14 @@ export function squashResize(image: RgbImage, width: number, height: number = wi
   return { width, height, rgb: resizeBilinearRgb(image.rgb, image.width, image.height, width, height) };
 }
 
-/** Decodes PNG/JPEG bytes to packed RGB (greyscale expanded, alpha dropped), at native size. */
+/**
+ * Decodes PNG/JPEG bytes to packed RGB (greyscale expanded, alpha dropped), at native size;
+ * 8-bit RGB PNGs (the crops affectflow stores) take media/png.ts's faster path.
+ */
 export async function decodeImage(encoded: Uint8Array, source = 'crop'): Promise<RgbImage> {
   try {
+    const fast = decodeRgbPng(encoded);
+    if (fast) return fast;
     const { data, info } = await sharp(encoded)
       .removeAlpha()
       .toColourspace('srgb')

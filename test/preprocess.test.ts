@@ -16,6 +16,7 @@ import {
   type PixelRect,
   type RgbImage,
 } from '../media/preprocess.ts';
+import { decodeRgbPng, PngError } from '../media/png.ts';
 import { resizeBilinearRgb } from '../media/resample.ts';
 import { CropError, CropPreprocessor } from '../media/cropPreprocessor.ts';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../models/registry.ts';
@@ -210,9 +211,36 @@ test('worker-thread preprocessing equals the in-process result and names a corru
     const broken = crops.map((c) => c.png);
     broken[4] = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
     const err = await t.throwsAsync(pool.preprocess(broken, spec, threaded), { instanceOf: CropError });
-    t.is(err!.index, 4);
-    t.regex(err!.message, /crop 4 of the batch: image crop: cannot decode/);
+    t.is(err.index, 4);
+    t.regex(err.message, /crop 4 of the batch: image crop: cannot decode/);
   } finally {
     await pool.close();
   }
+});
+
+test('the PNG fast path decodes every row filter exactly as sharp does, and leaves other PNGs to sharp', async (t) => {
+  const crop = await cases[0]!;
+  const reference = await sharp(crop.png).raw().toBuffer();
+  for (const adaptiveFiltering of [false, true]) {
+    for (const compressionLevel of [0, 3, 9]) {
+      const png = await sharp(reference, { raw: { width: crop.width, height: crop.height, channels: 3 } })
+        .png({ adaptiveFiltering, compressionLevel })
+        .toBuffer();
+      const fast = decodeRgbPng(png);
+      t.truthy(fast, `adaptiveFiltering ${adaptiveFiltering}, level ${compressionLevel}`);
+      t.true(
+        Buffer.from(fast!.rgb).equals(reference),
+        `adaptiveFiltering ${adaptiveFiltering}, level ${compressionLevel}`,
+      );
+    }
+  }
+  const grey = await sharp(reference.subarray(0, crop.width * crop.height), {
+    raw: { width: crop.width, height: crop.height, channels: 1 },
+  })
+    .toColourspace('b-w')
+    .png()
+    .toBuffer();
+  t.is(decodeRgbPng(grey), undefined);
+  const truncated = crop.png.subarray(0, crop.png.length >> 1);
+  t.throws(() => decodeRgbPng(truncated), { instanceOf: PngError });
 });
