@@ -46,12 +46,13 @@ const AFFECTNET_VA = Object.freeze([...AFFECTNET_EXPRESSIONS, 'Valence', 'Arousa
  * average pooling of a 64x64 crop, fixed random ReLU units, a 256-d embedding and a final Gemm to
  * 8 AffectNet logits plus valence and arousal. Its layers are fitted at build time on faces the
  * synthetic generator draws, so embedding and scores carry the synthetic faces' expression and
- * valence/arousal as HSEmotion's carry AffectNet's. Version 2: fitted (version 1 was a random
- * classifier on pooled luminance).
+ * valence/arousal as HSEmotion's carry AffectNet's. Version 1 was a random classifier on pooled
+ * luminance; version 2 had part of the embedding raw pixel units (left out: they let small heads
+ * overfit each video's look).
  */
 export const TINY_BACKBONE: BackboneDescriptor = Object.freeze({
   name: 'affectflow-tiny',
-  version: '2',
+  version: '3',
   source: { kind: 'generated', generator: 'tiny-pooling', pool: 4, seed: 1 },
   inputSize: 64,
   mean: IMAGENET_MEAN as unknown as [number, number, number],

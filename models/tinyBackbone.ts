@@ -1,9 +1,9 @@
 /**
  * Generates the TINY_BACKBONE ONNX graphs (see models/registry.ts); deterministic from the seed.
  *
- * Like a real face backbone, the graph maps a crop to an embedding whose leading units are
- * semantic, and through a final Gemm on that embedding to emotion scores that mean something: here
- * for the synthetic world rather than AffectNet. The fitted layers are ridge regressions computed
+ * Like a real face backbone, the graph maps a crop to a semantic embedding and, through a final
+ * Gemm on that embedding, to emotion scores that mean something: here for the synthetic world
+ * rather than AffectNet. The fitted layers are ridge regressions computed
  * at build time on faces drawn in memory by the synthetic generator (datasets/synthetic.ts
  * drawFaces), with their expression and valence/arousal as targets, as HSEmotion was trained on
  * AffectNet's. Graph (D = (S/pool)^2):
@@ -11,8 +11,7 @@
  *   input [N,3,S,S] -> luminance (1x1 Conv) -> pool x pool AveragePool -> flat [N,D]
  *   features = Relu(Gemm(flat))                 [N,D]   fixed random units (thresholds at drawn faces)
  *   semantic = Gemm(features)                   [N,10]  fitted: 8 centred expression log-probabilities, V, A
- *   embedding = Concat(Relu(Gemm(semantic)),    [N,3D/4] fixed random expansion of the standardised semantic outputs
- *                      Relu(Gemm(flat)))        [N,D/4]  the first D/4 random units again: what the face looks like
+ *   embedding = Relu(Gemm(semantic))            [N,D]   fixed random expansion of the standardised semantic outputs
  *   output = Gemm(embedding)                    [N,K]   fitted: the 8 AffectNet logits, then V, A when K = 10
  */
 import { AFFECTNET_EXPRESSIONS, AFFWILD2_EXPRESSIONS } from '../datasets/labels.ts';
@@ -34,8 +33,6 @@ export const TINY_FIT = Object.freeze({
   ridge: 1e-3,
   /** Probability mass spread evenly over all classes in the expression targets. */
   labelSmoothing: 0.2,
-  /** Share of the embedding taken by the expansion of the semantic outputs. */
-  semanticShare: 0.75,
 });
 
 /** Width of the semantic layer: the 8 expression log-probabilities, valence and arousal. */
@@ -238,8 +235,6 @@ export function buildTinyBackboneModel(
   if (inputSize % pool !== 0)
     throw new TinyBackboneError(`expected the pool (${pool}) to divide the input size (${inputSize})`);
   const dim = (inputSize / pool) ** 2;
-  const expanded = Math.round(dim * TINY_FIT.semanticShare);
-  const raw = dim - expanded;
   const rand = seededRandom(seed);
 
   const faces = drawFaces(seed, TINY_FIT.faces, inputSize, TINY_FIT.compoundShare);
@@ -265,9 +260,9 @@ export function buildTinyBackboneModel(
   for (let i = 0; i < n; i++) for (let c = 0; c < SEMANTIC; c++) mean[c]! += semantic[i * SEMANTIC + c]! / n;
   for (let i = 0; i < n; i++)
     for (let c = 0; c < SEMANTIC; c++) variance[c]! += (semantic[i * SEMANTIC + c]! - mean[c]!) ** 2 / n;
-  const expandWeight = new Float32Array(expanded * SEMANTIC);
-  const expandBias = new Float32Array(expanded);
-  for (let j = 0; j < expanded; j++) {
+  const expandWeight = new Float32Array(dim * SEMANTIC);
+  const expandBias = new Float32Array(dim);
+  for (let j = 0; j < dim; j++) {
     let b = gaussian(rand);
     for (let c = 0; c < SEMANTIC; c++) {
       const w = gaussian(rand) / Math.sqrt(variance[c]! || 1);
@@ -276,14 +271,7 @@ export function buildTinyBackboneModel(
     }
     expandBias[j] = b;
   }
-  const embedding = new Float64Array(n * dim);
-  const semanticUnits = gemm(semantic, n, SEMANTIC, expandWeight, expandBias, true);
-  const rawWeight = featuresWeight.subarray(0, raw * dim);
-  const rawBias = featuresBias.subarray(0, raw);
-  for (let i = 0; i < n; i++) {
-    embedding.set(semanticUnits.subarray(i * expanded, (i + 1) * expanded), i * dim);
-    embedding.set(features.subarray(i * dim, i * dim + raw), i * dim + expanded);
-  }
+  const embedding = gemm(semantic, n, SEMANTIC, expandWeight, expandBias, true);
   const scoreTargets = classes === SEMANTIC ? targets : targets.filter((_, i) => i % SEMANTIC < classes);
   const classifier = fitRidge(embedding, scoreTargets, n, dim, classes, TINY_FIT.ridge);
 
@@ -297,10 +285,8 @@ export function buildTinyBackboneModel(
       floatTensor('features.bias', [dim], featuresBias),
       floatTensor('semantic.weight', [SEMANTIC, dim], semanticLayer.weight),
       floatTensor('semantic.bias', [SEMANTIC], semanticLayer.bias),
-      floatTensor('expand.weight', [expanded, SEMANTIC], expandWeight),
-      floatTensor('expand.bias', [expanded], expandBias),
-      floatTensor('raw.weight', [raw, dim], Float32Array.from(rawWeight)),
-      floatTensor('raw.bias', [raw], Float32Array.from(rawBias)),
+      floatTensor('expand.weight', [dim, SEMANTIC], expandWeight),
+      floatTensor('expand.bias', [dim], expandBias),
       floatTensor('classifier.weight', [classes, dim], classifier.weight),
       floatTensor('classifier.bias', [classes], classifier.bias),
     ],
@@ -312,10 +298,7 @@ export function buildTinyBackboneModel(
       node('Relu', ['features.linear'], ['features']),
       node('Gemm', ['features', 'semantic.weight', 'semantic.bias'], ['semantic'], { transB: 1 }),
       node('Gemm', ['semantic', 'expand.weight', 'expand.bias'], ['expand.linear'], { transB: 1 }),
-      node('Relu', ['expand.linear'], ['expand']),
-      node('Gemm', ['flat', 'raw.weight', 'raw.bias'], ['raw.linear'], { transB: 1 }),
-      node('Relu', ['raw.linear'], ['raw']),
-      node('Concat', ['expand', 'raw'], ['embedding'], { axis: 1 }),
+      node('Relu', ['expand.linear'], ['embedding']),
       node('Gemm', ['embedding', 'classifier.weight', 'classifier.bias'], ['output'], { transB: 1 }),
     ],
   });

@@ -47,14 +47,14 @@ def gemm(a, name):
     return a @ w.T + np.array(d[name + '.bias'], dtype=np.float32)
 features = np.maximum(gemm(pooled, 'features'), 0)
 semantic = gemm(features, 'semantic')
-embedding = np.concatenate([np.maximum(gemm(semantic, 'expand'), 0), np.maximum(gemm(pooled, 'raw'), 0)], axis=1)
+embedding = np.maximum(gemm(semantic, 'expand'), 0)
 print(json.dumps({'embedding': embedding.ravel().tolist(), 'scores': gemm(embedding, 'classifier').ravel().tolist()}))
 `,
     {
       input: Array.from(input),
       luminance: init['luminance'],
       ...Object.fromEntries(
-        ['features', 'semantic', 'expand', 'raw', 'classifier'].flatMap((layer) => [
+        ['features', 'semantic', 'expand', 'classifier'].flatMap((layer) => [
           [`${layer}.weight`, init[`${layer}.weight`]],
           [`${layer}.bias`, init[`${layer}.bias`]],
         ]),
