@@ -238,7 +238,13 @@ addRunFlags(
     hidden: flags.hidden ?? 64,
     smooth: { EXPR: 2, VA: 5, AU: 1, CE: 0, ...flags.smooth },
   };
-  const outcome = await runAndReport(cfg, inputFrom(root, demoFlags), demoFlags);
+  // The VA and AU heads get the same small steps (SPEC's batches of 1,024 and 512 would be 5 steps).
+  const input = {
+    ...inputFrom(root, demoFlags),
+    va: { epochs: 40, batchSize: 32, learningRate: 1e-2 },
+    au: { epochs: 20, batchSize: 32, hidden: 64, learningRate: 3e-3 },
+  };
+  const outcome = await runAndReport(cfg, input, demoFlags);
   if (outcome.report?.htmlKey && outcome.reportPath) {
     const html = join(dirname(outcome.reportPath), basename(outcome.report.htmlKey));
     const png = join(cfg.stateDir, 'demo-report.png');
