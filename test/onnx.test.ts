@@ -2,8 +2,10 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { ensureModelFile, OnnxSessions } from '../models/onnxRuntime.ts';
-import { backboneId, TINY_BACKBONE } from '../models/registry.ts';
+import { ApplicationFailure } from '@temporalio/common';
+import { classifyErrors } from '../activities/context.ts';
+import { ensureModelFile, ModelNotCachedError, OnnxSessions } from '../models/onnxRuntime.ts';
+import { backboneId, getBackbone, TINY_BACKBONE } from '../models/registry.ts';
 import { onnx } from '../models/onnxGraph.ts';
 import { seededRandom } from '../datasets/synthetic.ts';
 import { python, tempDir } from './helpers/env.ts';
@@ -90,5 +92,25 @@ test('asking for CUDA on a machine without it falls back to the CPU and says so'
   t.is(lines.length, 1);
   t.true(lines[0]!.includes(`CUDA execution provider unavailable for ${backboneId(TINY_BACKBONE)} `));
   t.regex(lines[0]!, /falling back to cpu/);
+  await sessions.dispose();
+});
+
+test('an embed worker without a pulled model file says which command fetches it', async (t) => {
+  const sessions = new OnnxSessions({
+    provider: 'cpu',
+    intraOpThreads: 1,
+    interOpThreads: 1,
+    modelCacheDir: join(tempDir('onnx-missing'), 'models'),
+  });
+  const descriptor = getBackbone('enet_b0_8_best_vgaf');
+  const err = await t.throwsAsync(sessions.get(descriptor), { instanceOf: ModelNotCachedError });
+  t.true(err!.message.includes('`affectflow models pull enet_b0_8_best_vgaf`'), err!.message);
+  // Permanent: retrying on the same worker cannot help, so the shard fails at once and `resume` redoes it.
+  const failure = await t.throwsAsync(
+    classifyErrors(() => sessions.get(descriptor)),
+    { instanceOf: ApplicationFailure },
+  );
+  t.true((failure as ApplicationFailure).nonRetryable);
+  t.is((failure as ApplicationFailure).type, 'ModelNotCachedError');
   await sessions.dispose();
 });
