@@ -29,14 +29,19 @@ const rig = new EmbedBenchRig(scratch, 'cuda', defaultPreprocessThreads('cuda'))
 const figures: Record<string, Figure> = {};
 let code = 0;
 try {
-  await rig.prepare(FACES);
+  const crops = await rig.prepare(FACES);
   for (const descriptor of benchBackbones(scratch)) {
     const b = descriptor.name;
     const model = await rig.pull(descriptor);
     for (const batch of BATCHES) {
       console.error(`gpu: ${b} bare batch ${batch} ...`);
       figures[`embed.${b}.cuda.b${batch}.per_s`] = {
-        value: await bareRate(model, descriptor, { provider: 'cuda', intraOpThreads: 0, batch, seconds }),
+        value: await bareRate(model, descriptor, crops, {
+          provider: 'cuda',
+          intraOpThreads: 0,
+          batch,
+          seconds,
+        }),
         unit: 'images/s',
       };
     }

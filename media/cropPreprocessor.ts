@@ -52,12 +52,12 @@ export async function preprocessCrops(
 }
 
 /**
- * Threads used when the config says "auto": on the CPU provider one thread (ONNX Runtime already
- * uses every core; preprocessing costs a fraction of inference), on CUDA all cores but one
- * (the GPU is fast, so preprocessing becomes the bound).
+ * Threads used when the config says "auto". On the CPU provider none: ONNX Runtime already keeps
+ * every core busy, and on 2 cores a preprocessing thread only competed with it (docs/MODELS.md).
+ * On CUDA all cores but one: the GPU is fast, so preprocessing becomes the bound.
  */
 export function defaultPreprocessThreads(provider: 'cpu' | 'cuda', cores = availableParallelism()): number {
-  return provider === 'cuda' ? Math.max(1, cores - 1) : 1;
+  return provider === 'cuda' ? Math.max(1, cores - 1) : 0;
 }
 
 /**

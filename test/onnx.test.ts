@@ -104,13 +104,13 @@ test('an embed worker without a pulled model file says which command fetches it'
   });
   const descriptor = getBackbone('enet_b0_8_best_vgaf');
   const err = await t.throwsAsync(sessions.get(descriptor), { instanceOf: ModelNotCachedError });
-  t.true(err!.message.includes('`affectflow models pull enet_b0_8_best_vgaf`'), err!.message);
+  t.true(err.message.includes('`affectflow models pull enet_b0_8_best_vgaf`'), err.message);
   // Permanent: retrying on the same worker cannot help, so the shard fails at once and `resume` redoes it.
   const failure = await t.throwsAsync(
     classifyErrors(() => sessions.get(descriptor)),
     { instanceOf: ApplicationFailure },
   );
-  t.true((failure as ApplicationFailure).nonRetryable);
-  t.is((failure as ApplicationFailure).type, 'ModelNotCachedError');
+  t.true(failure.nonRetryable);
+  t.is(failure.type, 'ModelNotCachedError');
   await sessions.dispose();
 });
