@@ -82,7 +82,10 @@ export class CropPreprocessor {
 
   constructor(readonly threads: number) {
     for (let i = 0; i < threads; i++) {
-      const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: { entry: WORKER_ENTRY, tsx: TSX_API } });
+      const worker = new Worker(WORKER_BOOTSTRAP, {
+        eval: true,
+        workerData: { entry: WORKER_ENTRY, tsx: TSX_API },
+      });
       worker.on('message', (reply: PreprocessReply) => this.settle(reply));
       worker.on('error', (err) => this.failAll(err));
       worker.unref();
