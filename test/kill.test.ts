@@ -12,10 +12,18 @@ import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.
 import { openStore } from '../storage/objectStore.ts';
 import type { EmbedCheckpoint } from '../activities/embed.ts';
 import { projectRoot } from '../infra/paths.ts';
+import { ensureModelFile } from '../models/onnxRuntime.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
 import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';
 import { tempDir, testConfig, testServices } from './helpers/env.ts';
 import { activityQueues, startTestWorkers, uniqueQueues } from './helpers/workers.ts';
+
+/**
+ * Enough faces, one per batch, that the shard outlasts the heartbeat throttle (0.8 x the 2 s
+ * heartbeat timeout) several times over: a heartbeat naming a checkpoint must reach the server
+ * before the shard ends. The tiny backbone embeds about 850 faces/s here, so about 5.6 s.
+ */
+const FACES = 4800;
 
 function embedWorkerProcess(env: NodeJS.ProcessEnv): { child: ChildProcess; stderr: () => string } {
   const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'workers', 'embed.ts')], {
@@ -35,8 +43,11 @@ test('an embed worker killed mid-shard: another worker resumes from the heartbea
     ...TINY_SYNTHETIC,
     trainVideos: 1,
     validationVideos: 0,
-    framesPerVideo: 1200,
+    framesPerVideo: FACES,
   });
+  // The worker finds the generated backbone already built (building it takes seconds, longer than
+  // the heartbeat timeout below), so the shard's time is embedding time.
+  ensureModelFile(TINY_BACKBONE, join(config.stateDir, 'models'));
   const store = openStore(config.store);
   const queues = uniqueQueues('kill');
   const workers = await startTestWorkers(config, store, queues, {}, ['orchestrator', 'frames', 'train']);
@@ -57,14 +68,14 @@ test('an embed worker killed mid-shard: another worker resumes from the heartbea
   const input: ExtractionRunInput = {
     datasetPath,
     backbones: [TINY_BACKBONE.name],
-    shardFrames: 1200,
+    shardFrames: FACES,
     maxShardsInFlight: 1,
-    embedBatchSize: 2,
+    embedBatchSize: 1,
     embedCheckpointSeconds: 0.3,
     maxCropSide: 96,
     skipTraining: true,
     taskQueues: activityQueues(queues),
-    heartbeatTimeoutSeconds: 3,
+    heartbeatTimeoutSeconds: 2,
   };
   const runId = `test-kill-${queues.embed}`;
   const handle = await workers.client.workflow.start('extractionRun', {
@@ -87,6 +98,7 @@ test('an embed worker killed mid-shard: another worker resumes from the heartbea
     if (checkpointed === 0) await sleep(50);
   }
   t.true(checkpointed > 0, 'the embed activity reported a checkpoint');
+  t.log(`killed the first embed worker after a checkpoint at face ${checkpointed} of ${FACES}`);
   first.child.kill('SIGKILL');
   await new Promise((resolve) => first.child.once('exit', resolve));
 
@@ -94,8 +106,10 @@ test('an embed worker killed mid-shard: another worker resumes from the heartbea
   processes.push(second);
   const result = (await handle.result()) as ExtractionRunResult;
   t.is(result.status, 'completed');
-  t.is(result.embeddingRows, 1200);
-  const resumed = /resuming at face (\d+) of 1200 from the last heartbeat/.exec(second.stderr());
+  t.is(result.embeddingRows, FACES);
+  const resumed = new RegExp(`resuming at face (\\d+) of ${FACES} from the last heartbeat`).exec(
+    second.stderr(),
+  );
   t.truthy(resumed, `second worker's log:\n${second.stderr()}`);
   t.true(Number(resumed![1]) >= checkpointed, `resumed at ${resumed![1]}, checkpoint seen ${checkpointed}`);
 });
