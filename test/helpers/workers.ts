@@ -3,6 +3,8 @@
  * test files running at the same time never take each other's tasks.
  */
 import { randomUUID } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import type { ExtractFramesInput, ExtractFramesResult } from '../../activities/index.ts';
@@ -17,6 +19,8 @@ import {
   type WorkerRole,
 } from '../../workers/pools.ts';
 import type { Pool } from '../../workflows/taskQueues.ts';
+import { ensureModelFile } from '../../models/onnxRuntime.ts';
+import { TINY_BACKBONE, TINY_BACKBONE_B } from '../../models/registry.ts';
 import { testServices } from './env.ts';
 
 let bundle: Promise<WorkflowBundle> | undefined;
@@ -43,6 +47,22 @@ export interface TestWorkers {
 }
 
 /** One worker per role on the given queues; `wrap` can replace a pool's activities. */
+/**
+ * Puts the generated backbones' model files into an embed worker's cache. Building one takes
+ * seconds of CPU without a heartbeat, longer than the short heartbeat timeouts some tests use;
+ * each test process builds them once into the suite's state directory and copies them from there.
+ */
+function prebuildGeneratedModels(stateDir: string): void {
+  const shared = join(process.env['AFFECTFLOW_TEST_STATE'] ?? stateDir, 'generated-models');
+  const cache = join(stateDir, 'models');
+  mkdirSync(cache, { recursive: true });
+  for (const descriptor of [TINY_BACKBONE, TINY_BACKBONE_B]) {
+    const built = ensureModelFile(descriptor, shared);
+    const target = join(cache, basename(built));
+    if (!existsSync(target)) copyFileSync(built, target);
+  }
+}
+
 export async function startTestWorkers(
   config: AffectflowConfig,
   store: ObjectStore,
@@ -51,6 +71,7 @@ export async function startTestWorkers(
   roles: readonly WorkerRole[] = ['orchestrator', 'frames', 'embed', 'train'],
 ): Promise<TestWorkers> {
   installQuietRuntime();
+  if (roles.includes('embed')) prebuildGeneratedModels(config.stateDir);
   bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
   const workflowBundle = await bundle;
   const connection = await NativeConnection.connect({ address: testServices.temporalAddress() });
