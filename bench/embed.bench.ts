@@ -4,7 +4,7 @@
  * - embed.<b>.bare.b<N>.per_s: a bare session.run loop (both outputs) on a batch of the same
  *   crops, preprocessed beforehand: ONNX Runtime's own ceiling for the graph (N = 32 and 8);
  * - embed.<b>.activity.b<N>.per_s: the embed activity on a committed frames shard of real face
- *   crops: shard read, preprocessing (worker threads, as the embed pool configures them),
+ *   crops: shard read, preprocessing (as an embed pool configures it: in-process on the CPU),
  *   inference, embedding shard written and committed to a local store; and its ratio to bare,
  *   embed.<b>.activity_vs_bare.b<N>;
  * - embed.<b>.hsemotion_style.per_s: the same graph run the way hsemotion-onnx does it (Python
