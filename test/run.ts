@@ -28,6 +28,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     void cleanup().finally(() => process.exit(130));
   });
 }
+// Output piped into a reader that quits early (`| head`): stop the services, not just this process.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  void cleanup().finally(() => process.exit(1));
+});
 
 let code = 1;
 try {
