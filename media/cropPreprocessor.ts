@@ -2,9 +2,9 @@
  * Backbone preprocessing off the main thread. ONNX Runtime's Node binding runs a batch
  * synchronously on the calling thread, so crops preprocessed on that same thread wait for every
  * inference and the other way round. A CropPreprocessor hands batches to worker threads (each
- * decoding with sharp and resizing in TypeScript, media/preprocess.ts), so the embed activity can
- * prepare batch n + 1 while batch n runs in ONNX Runtime. With 0 threads it preprocesses on the
- * calling thread (tests, tiny jobs).
+ * decoding, resizing and normalising with media/preprocess.ts), so the embed activity can prepare
+ * batch n + 1 while batch n runs in ONNX Runtime (the default on CUDA). With 0 threads it
+ * preprocesses on the calling thread (the default on the CPU, see defaultPreprocessThreads).
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -34,13 +34,16 @@ export type PreprocessReply =
   | { readonly id: number; readonly tensor: Float32Array }
   | { readonly id: number; readonly failed: { readonly index: number; readonly detail: string } };
 
-/** Preprocesses crops into one CHW float32 tensor per crop, back to back; a failed crop is a CropError. */
+/**
+ * Preprocesses crops into one CHW float32 tensor per crop, back to back, in `tensor` (a new one by
+ * default); a failed crop is a CropError.
+ */
 export async function preprocessCrops(
   crops: readonly Uint8Array[],
   spec: PreprocessSpec,
+  tensor: Float32Array = new Float32Array(crops.length * 3 * spec.inputSize * spec.inputSize),
 ): Promise<Float32Array> {
   const plane = 3 * spec.inputSize * spec.inputSize;
-  const tensor = new Float32Array(crops.length * plane);
   await Promise.all(
     crops.map((crop, i) =>
       preprocessCrop(crop, spec, tensor, i * plane).catch((err: unknown) => {
@@ -101,7 +104,7 @@ export class CropPreprocessor {
   async preprocess(crops: readonly Uint8Array[], spec: PreprocessSpec, out: Float32Array): Promise<void> {
     const plane = 3 * spec.inputSize * spec.inputSize;
     if (this.workers.length === 0) {
-      out.set(await preprocessCrops(crops, spec));
+      await preprocessCrops(crops, spec, out);
       return;
     }
     const parts = Math.min(this.workers.length, crops.length);
