@@ -153,14 +153,28 @@ function vertical(
   const out = new Uint8Array(outHeight * line);
   const acc = new Int32Array(line);
   for (let y = 0; y < outHeight; y++) {
-    acc.fill(HALF);
     const k = y * stride;
-    for (let t = 0, n = taps[y]!; t < n; t++) {
-      const wt = weights[k + t]!;
-      const src = (first[y]! - row0 + t) * line;
-      for (let i = 0; i < line; i++) acc[i] = (acc[i]! + rgb[src + i]! * wt) | 0;
-    }
+    const n = taps[y]!;
+    const src = (first[y]! - row0) * line;
     const dst = y * line;
+    if (n <= 3) {
+      // Up to three source rows (every enlargement, reductions below 1.5x): one pass, no accumulator.
+      const w0 = weights[k]!;
+      const w1 = n > 1 ? weights[k + 1]! : 0;
+      const w2 = n > 2 ? weights[k + 2]! : 0;
+      const r1 = n > 1 ? src + line : src;
+      const r2 = n > 2 ? src + 2 * line : src;
+      for (let i = 0; i < line; i++) {
+        out[dst + i] = clip8((HALF + rgb[src + i]! * w0 + rgb[r1 + i]! * w1 + rgb[r2 + i]! * w2) | 0);
+      }
+      continue;
+    }
+    acc.fill(HALF);
+    for (let t = 0; t < n; t++) {
+      const wt = weights[k + t]!;
+      const row = src + t * line;
+      for (let i = 0; i < line; i++) acc[i] = (acc[i]! + rgb[row + i]! * wt) | 0;
+    }
     for (let i = 0; i < line; i++) out[dst + i] = clip8(acc[i]!);
   }
   return out;
