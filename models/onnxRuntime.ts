@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { sha256Hex } from '../storage/commit.ts';
-import { backboneId, type BackboneDescriptor } from './registry.ts';
+import { backboneId, cachedModelName, type BackboneDescriptor } from './registry.ts';
 import { buildTinyBackboneModel } from './tinyBackbone.ts';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
@@ -130,7 +130,7 @@ export async function openGraph(
 
 /** Model file for a descriptor in the local cache; generated models are built on first use. */
 export function ensureModelFile(descriptor: BackboneDescriptor, cacheDir: string): string {
-  const path = join(cacheDir, `${backboneId(descriptor).replace(/[^A-Za-z0-9._@-]/g, '_')}.onnx`);
+  const path = join(cacheDir, `${cachedModelName(descriptor)}.onnx`);
   if (existsSync(path)) return path;
   if (descriptor.source.kind !== 'generated') {
     throw new ModelNotCachedError(descriptor.name, backboneId(descriptor), path);

@@ -24,6 +24,7 @@ import { onnx } from './onnxGraph.ts';
 import { ModelSignatureError, openGraph } from './onnxRuntime.ts';
 import {
   backboneId,
+  cachedModelName,
   expectedSha256,
   recordSha256,
   type BackboneDescriptor,
@@ -82,16 +83,11 @@ export interface PullResult {
   readonly surgery: boolean;
 }
 
-/** Same naming as ensureModelFile in models/onnxRuntime.ts: the embed workers look there. */
-function cachedName(descriptor: BackboneDescriptor): string {
-  return backboneId(descriptor).replace(/[^A-Za-z0-9._@-]/g, '_');
-}
-
 export function modelPaths(
   descriptor: BackboneDescriptor,
   cacheDir: string,
 ): { path: string; sourcePath: string } {
-  const name = cachedName(descriptor);
+  const name = cachedModelName(descriptor);
   return { path: join(cacheDir, `${name}.onnx`), sourcePath: join(cacheDir, `${name}.source.onnx`) };
 }
 

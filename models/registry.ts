@@ -197,6 +197,14 @@ export async function registerBackbone(
   return descriptor;
 }
 
+/**
+ * File name stem of a backbone's model in a worker's model cache (name@version, filesystem-safe):
+ * where `models pull` writes and the embed workers read.
+ */
+export function cachedModelName(descriptor: Pick<BackboneDescriptor, 'name' | 'version'>): string {
+  return backboneId(descriptor).replace(/[^A-Za-z0-9._@-]/g, '_');
+}
+
 /** Stable id used in object keys: name@version. */
 export function backboneId(descriptor: Pick<BackboneDescriptor, 'name' | 'version'>): string {
   return `${descriptor.name}@${descriptor.version}`;
