@@ -1,16 +1,11 @@
 /** What every activity receives, and the small helpers they share. */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { AffectflowConfig } from '../config/index.ts';
-import { AnnotationError } from '../datasets/affwild2.ts';
 import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
-import { VideoError } from '../media/ffmpeg.ts';
 import type { CropPreprocessor } from '../media/cropPreprocessor.ts';
-import { FaceSourceError } from '../media/faces.ts';
-import { ImageError } from '../media/preprocess.ts';
-import { DetectorModelError } from '../models/yunet.ts';
-import { ModelNotCachedError, ModelSignatureError, type OnnxSessions } from '../models/onnxRuntime.ts';
-import { UnknownBackboneError } from '../models/registry.ts';
+import type { OnnxSessions } from '../models/onnxRuntime.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
+import { PERMANENT_ERRORS } from '../workflows/permanentErrors.ts';
 
 export interface ActivityDeps {
   readonly store: ObjectStore;
@@ -47,33 +42,16 @@ export function lastHeartbeat<T>(): T | undefined {
   }
 }
 
-const PERMANENT = [
-  VideoError,
-  AnnotationError,
-  ModelSignatureError,
-  UnknownBackboneError,
-  FaceSourceError,
-  DetectorModelError,
-  ImageError,
-  ModelNotCachedError,
-] as const;
-
-/** Permanent errors declared by activity modules that this module cannot import without a cycle. */
-const PERMANENT_NAMES: ReadonlySet<string> = new Set(['LabelFileError', 'DatasetError', 'DescriptorError']);
-
 /**
- * Runs an activity body, turning permanent input problems into non-retryable failures (typed by
- * error class); everything else stays retryable (network, S3 5xx, a lost worker).
+ * Runs an activity body, turning permanent input problems (workflows/permanentErrors.ts) into
+ * non-retryable failures typed by error name; everything else stays retryable (network, S3 5xx, a lost worker).
  */
 export async function classifyErrors<T>(body: () => Promise<T>): Promise<T> {
   try {
     return await body();
   } catch (err) {
-    if (
-      PERMANENT.some((cls) => err instanceof cls) ||
-      (err instanceof Error && PERMANENT_NAMES.has(err.name))
-    ) {
-      throw ApplicationFailure.nonRetryable((err as Error).message, (err as Error).name);
+    if (err instanceof Error && PERMANENT_ERRORS.includes(err.name)) {
+      throw ApplicationFailure.nonRetryable(err.message, err.name);
     }
     throw err;
   }

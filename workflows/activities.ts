@@ -4,25 +4,10 @@
  */
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { EmbedPoolActivities, FramesPoolActivities, TrainPoolActivities } from '../activities/index.ts';
+import { PERMANENT_ERRORS } from './permanentErrors.ts';
 import { TASK_QUEUES, type Pool } from './taskQueues.ts';
 
 export type TaskQueueOverrides = Partial<Record<Pool, string>>;
-
-/** Input problems that no retry can fix (see activities/context.ts). */
-const NON_RETRYABLE = [
-  'VideoError',
-  'AnnotationError',
-  'ModelSignatureError',
-  'UnknownBackboneError',
-  'UnknownShard',
-  'FaceSourceError',
-  'DetectorModelError',
-  'LabelFileError',
-  'DatasetError',
-  'DescriptorError',
-  'ImageError',
-  'ModelNotCachedError',
-];
 
 export interface ActivityTuning {
   readonly taskQueues?: TaskQueueOverrides;
@@ -36,7 +21,7 @@ function options(pool: Pool, tuning: ActivityTuning, overrides: ActivityOptions)
   return {
     taskQueue: tuning.taskQueues?.[pool] ?? TASK_QUEUES[pool],
     ...overrides,
-    retry: { backoffCoefficient: 2, nonRetryableErrorTypes: NON_RETRYABLE, ...overrides.retry },
+    retry: { backoffCoefficient: 2, nonRetryableErrorTypes: [...PERMANENT_ERRORS], ...overrides.retry },
   };
 }
 
