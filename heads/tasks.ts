@@ -528,6 +528,12 @@ function pickRows(values: Float32Array, positions: Int32Array, k: number): Float
   return out;
 }
 
+/** Macro F1 on truth of always predicting the class with the largest count (first on a tie). */
+function majorityMacroF1(truth: readonly number[], counts: readonly number[], classes: number): number {
+  const majority = counts.indexOf(Math.max(...counts));
+  return macroF1(truth, new Array<number>(truth.length).fill(majority), classes);
+}
+
 /** EXPR on the embedding rows of `rows`; videos indexed as the rows' keys name them. */
 export async function runExpr(
   videos: readonly LabelledVideo[],
@@ -558,8 +564,6 @@ export async function runExpr(
     return macroF1(truth, predicted, classes);
   });
   const atWindow = evaluate(window);
-  const counts = Array.from(rows.train.labelSums);
-  const majority = counts.indexOf(Math.max(...counts));
   return {
     task: 'EXPR',
     metric: 'macro F1 over 8 classes',
@@ -567,11 +571,7 @@ export async function runExpr(
     window,
     windowScores,
     bestWindow,
-    majorityBaseline: macroF1(
-      atWindow.truth,
-      new Array<number>(atWindow.truth.length).fill(majority),
-      classes,
-    ),
+    majorityBaseline: majorityMacroF1(atWindow.truth, Array.from(rows.train.labelSums), classes),
     trainSamples: rows.train.n,
     validationSamples: atWindow.truth.length,
     bestEpoch: trained.bestEpoch,
@@ -765,7 +765,6 @@ export function runCe(
   });
   const counts = new Array<number>(classes).fill(0);
   atWindow.truth.forEach((c) => counts[c]!++);
-  const majority = counts.indexOf(Math.max(...counts));
   return {
     task: 'CE',
     metric: 'macro F1 over 7 classes',
@@ -773,11 +772,7 @@ export function runCe(
     window,
     windowScores,
     bestWindow,
-    majorityBaseline: macroF1(
-      atWindow.truth,
-      new Array<number>(atWindow.truth.length).fill(majority),
-      classes,
-    ),
+    majorityBaseline: majorityMacroF1(atWindow.truth, counts, classes),
     evaluatedSamples: atWindow.truth.length,
     videos: labelled.length,
     classes: COMPOUND_EXPRESSIONS,
