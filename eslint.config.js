@@ -40,7 +40,7 @@ const WORKFLOW_BANNED = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.affectflow/**', 'bench/results/**'] },
+  { ignores: ['node_modules/**', '.affectflow/**', 'bench/results/**', 'media/kernels/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

@@ -2,17 +2,14 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { AffectflowConfig } from '../config/index.ts';
 import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
-import type { CropPreprocessor } from '../media/cropPreprocessor.ts';
-import type { OnnxSessions } from '../models/onnxRuntime.ts';
+import type { Embedder } from '../models/embedder.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
 import { PERMANENT_ERRORS } from '../workflows/permanentErrors.ts';
 
 export interface ActivityDeps {
   readonly store: ObjectStore;
-  /** Needed by the embed pool only. */
-  readonly sessions?: OnnxSessions;
-  /** Worker threads that preprocess crops for the embed pool; absent: on the calling thread. */
-  readonly preprocessor?: CropPreprocessor;
+  /** Crops to embeddings (ONNX Runtime sessions on worker threads); needed by the embed pool only. */
+  readonly embedder?: Embedder;
   readonly config: Pick<AffectflowConfig, 'stateDir'>;
   readonly log: (line: string) => void;
 }

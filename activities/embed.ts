@@ -1,10 +1,9 @@
 /**
- * Embedding (embed pool): reads a committed frames shard, preprocesses crops for the backbone,
- * runs the shared ONNX Runtime session in batches and commits an embedding shard.
+ * Embedding (embed pool): reads a committed frames shard, has the worker's Embedder turn its crops
+ * into embeddings and scores batch by batch (models/embedder.ts), and commits an embedding shard.
  */
 import { getBackbone, backboneId } from '../models/registry.ts';
-import { CropError, CropPreprocessor } from '../media/cropPreprocessor.ts';
-import { ImageError } from '../media/preprocess.ts';
+import { CropError, ImageError } from '../media/preprocess.ts';
 import { shortHash } from '../datasets/manifest.ts';
 import { findCommit, readCommitted } from '../storage/commit.ts';
 import { storeKeys } from '../storage/keys.ts';
@@ -51,16 +50,13 @@ export function embeddingConfigHash(backbone: string): string {
   return shortHash('embedding', EMBEDDING_SCHEMA_VERSION, JSON.stringify(d), 'squash-bilinear/1');
 }
 
-/** Preprocessing on the calling thread, for workers built without a CropPreprocessor. */
-const IN_PROCESS = new CropPreprocessor(0);
-
 export function createEmbedActivities(deps: ActivityDeps) {
   const readManifest = manifestReader(deps.store);
   return {
     async embedShard(input: EmbedShardInput): Promise<EmbedShardResult> {
       return classifyErrors(async () => {
-        if (!deps.sessions)
-          throw new Error('embedShard: this worker has no ONNX Runtime sessions (not an embed pool)');
+        const embedder = deps.embedder;
+        if (!embedder) throw new Error('embedShard: this worker has no embedder (not an embed pool)');
         const manifest = await readManifest(input.manifestKey);
         const shard = findShard(manifest, input.shardId);
         const descriptor = getBackbone(input.backbone);
@@ -77,8 +73,8 @@ export function createEmbedActivities(deps: ActivityDeps) {
         const frames = await readCommitted(deps.store, input.framesKey);
         if (!frames) throw new Error(`embedShard: frames shard ${input.framesKey} is not committed`);
         const rows = decodeFramesShard(frames.bytes);
-        const session = await deps.sessions.get(descriptor);
-        const { embeddingDim: dim, scoresDim: k, inputSize: s } = descriptor;
+        const source = await embedder.source(descriptor);
+        const { embeddingDim: dim, scoresDim: k } = descriptor;
         const embedding = new Float32Array(rows.length * dim);
         const scores = new Float32Array(rows.length * k);
         const faces = rows.map((r, i) => ({ r, i })).filter(({ r }) => !r.noFace && r.image);
@@ -117,23 +113,11 @@ export function createEmbedActivities(deps: ActivityDeps) {
           parts.push({ key, from, to });
         };
         let lastCheckpoint = Date.now();
-        // Double-buffered: batch n + 1 is preprocessed (worker threads) while batch n runs.
-        const plane = 3 * s * s;
-        const buffers = [
-          new Float32Array(input.batchSize * plane),
-          new Float32Array(input.batchSize * plane),
-        ];
-        const preprocessor = deps.preprocessor ?? IN_PROCESS;
-        let prepared = 0;
-        const prepare = async (start: number) => {
+        const embedBatch = async (start: number) => {
           const part = faces.slice(start, start + input.batchSize);
-          const batch = buffers[prepared++ % 2]!;
           try {
-            await preprocessor.preprocess(
-              part.map(({ r }) => r.image!),
-              descriptor,
-              batch,
-            );
+            const crops = part.map(({ r }) => r.image!);
+            return { start, part, out: await embedder.embed(descriptor, crops) };
           } catch (err) {
             if (!(err instanceof CropError)) throw err;
             const row = part[err.index]!.r;
@@ -142,14 +126,21 @@ export function createEmbedActivities(deps: ActivityDeps) {
               err.detail,
             );
           }
-          return { part, batch: batch.subarray(0, part.length * plane) };
         };
-        let next = first < faces.length ? prepare(first) : undefined;
+        // Two batches in flight, so the embedder's threads never wait for this loop.
+        const inFlight: ReturnType<typeof embedBatch>[] = [];
+        let nextStart = first;
+        const submit = (): void => {
+          if (nextStart >= faces.length) return;
+          inFlight.push(embedBatch(nextStart));
+          nextStart += input.batchSize;
+        };
+        submit();
+        submit();
         try {
-          for (let start = first; start < faces.length; start += input.batchSize) {
-            const { part, batch } = await next!;
-            next = start + input.batchSize < faces.length ? prepare(start + input.batchSize) : undefined;
-            const out = await session.run(batch, part.length);
+          while (inFlight.length > 0) {
+            const { start, part, out } = await inFlight.shift()!;
+            submit();
             part.forEach(({ i }, b) => {
               embedding.set(out.embedding.subarray(b * dim, (b + 1) * dim), i * dim);
               scores.set(out.scores.subarray(b * k, (b + 1) * k), i * k);
@@ -162,8 +153,8 @@ export function createEmbedActivities(deps: ActivityDeps) {
             reportProgress({ facesDone: parts.at(-1)?.to ?? 0, parts, embedded: done, of: faces.length });
           }
         } finally {
-          // A batch still being prepared when the loop stops must not become an unhandled rejection.
-          next?.catch(() => {});
+          // Batches still in flight when the loop stops must not become unhandled rejections.
+          for (const pending of inFlight) pending.catch(() => {});
         }
         const writer = EmbeddingShardWriter.open(
           deps.store,
@@ -173,7 +164,7 @@ export function createEmbedActivities(deps: ActivityDeps) {
             split: shard.split,
             backbone: descriptor.name,
             backboneVersion: descriptor.version,
-            modelSha256: session.modelSha256,
+            modelSha256: source.modelSha256,
             embeddingDim: dim,
             scoresDim: k,
           },
@@ -182,7 +173,7 @@ export function createEmbedActivities(deps: ActivityDeps) {
             configHash,
             backbone: JSON.stringify(descriptor),
             preprocessing: 'rgb, squash resize (bilinear), /255, (x-mean)/std, NCHW float32',
-            extra: { execution_provider: session.provider },
+            extra: { execution_provider: source.provider },
           },
         );
         try {

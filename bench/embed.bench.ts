@@ -1,12 +1,16 @@
 /**
- * Embedding throughput per real-architecture backbone, three ways in one run (docs/MODELS.md):
+ * Embedding throughput per real-architecture backbone, measured in one run (docs/MODELS.md):
  *
- * - embed.<b>.bare.b<N>.per_s: a bare session.run loop (both outputs) on a batch of the same
- *   crops, preprocessed beforehand: ONNX Runtime's own ceiling for the graph (N = 32 and 8);
- * - embed.<b>.activity.b<N>.per_s: the embed activity on a committed frames shard of real face
- *   crops: shard read, preprocessing (as an embed pool configures it: in-process on the CPU),
- *   inference, embedding shard written and committed to a local store; and its ratio to bare,
- *   embed.<b>.activity_vs_bare.b<N>;
+ * - embed.<b>.bare.b32.per_s: a bare session.run loop (both outputs) on a batch of 32 of the
+ *   same crops, preprocessed beforehand, one session with intra-op threads = cores: ONNX
+ *   Runtime's own ceiling for the graph as one session runs it;
+ * - embed.<b>.bare.embedder.per_s: the same loop the way the embedder runs the graph (one
+ *   session per embedder thread side by side, runs of runBatch): the ceiling of that setup;
+ * - embed.<b>.activity.b32.per_s: the embed activity, batch 32, on a committed frames shard of
+ *   real face crops: shard read, decoding and preprocessing, inference (models/embedder.ts, as
+ *   an embed pool configures it), embedding shard written and committed to a local store; and
+ *   its ratios to both bare figures, embed.<b>.activity_vs_bare.b32 and
+ *   embed.<b>.activity_vs_bare.embedder;
  * - embed.<b>.hsemotion_style.per_s: the same graph run the way hsemotion-onnx does it (Python
  *   onnxruntime, one face at a time, OpenCV preprocessing; bench/models/hsemotion_style.py) on
  *   the same crops.
@@ -21,15 +25,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../config/index.ts';
 import { venvBin } from '../infra/paths.ts';
-import { defaultPreprocessThreads } from '../media/cropPreprocessor.ts';
+import { isJpeg } from '../media/jpeg.ts';
 import type { BackboneDescriptor } from '../models/registry.ts';
 import type { Benchmark, Figure } from './harness.ts';
-import { bareRate, benchBackbones, EmbedBenchRig } from './models/graphs.ts';
+import { bareRate, benchBackbones, EmbedBenchRig, type BareOptions } from './models/graphs.ts';
 
-/** 32 is the figure the issue names; 8 because ONNX Runtime on this CPU runs small batches faster per image. */
-const BATCHES = [32, 8] as const;
+const BATCH = 32;
 const FACES = 256;
 const REPEATS = 2;
 async function best(run: () => Promise<number>): Promise<number> {
@@ -59,37 +61,39 @@ export const benchmarks: Benchmark[] = [
     name: 'embed',
     async run() {
       const scratch = mkdtempSync(join(tmpdir(), 'affectflow-bench-embed-'));
-      const threads = loadConfig().embedRuntime.preprocessThreads;
-      const rig = new EmbedBenchRig(
-        scratch,
-        'cpu',
-        threads === 'auto' ? defaultPreprocessThreads('cpu') : threads,
+      const rig = new EmbedBenchRig(scratch, 'cpu');
+      const { threads, intraOpThreads, runBatch } = rig.options;
+      process.stderr.write(
+        `bench: embedder ${threads} threads x ${intraOpThreads} intra-op, runs of ${runBatch || BATCH}\n`,
       );
       try {
         // The same crops, as files, for the Python comparison.
         const cropsDir = join(scratch, 'crops');
         mkdirSync(cropsDir);
         const crops = await rig.prepare(FACES);
-        crops.forEach((png, i) => writeFileSync(join(cropsDir, `${String(i).padStart(5, '0')}.png`), png));
+        crops.forEach((crop, i) =>
+          writeFileSync(
+            join(cropsDir, `${String(i).padStart(5, '0')}.${isJpeg(crop) ? 'jpg' : 'png'}`),
+            crop,
+          ),
+        );
         const figures: Record<string, Figure> = {};
         for (const descriptor of benchBackbones(scratch)) {
           const b = descriptor.name;
           process.stderr.write(`bench: embed ${b} ...\n`);
           const model = await rig.pull(descriptor);
-          for (const batch of BATCHES) {
-            const ceiling = await best(() =>
-              bareRate(model, descriptor, crops, {
-                provider: 'cpu',
-                intraOpThreads: availableParallelism(),
-                batch,
-                seconds: 3,
-              }),
-            );
-            const activity = await best(() => rig.activityRate(b, batch));
-            figures[`embed.${b}.bare.b${batch}.per_s`] = { value: ceiling, unit: 'images/s' };
-            figures[`embed.${b}.activity.b${batch}.per_s`] = { value: activity, unit: 'embeddings/s' };
-            figures[`embed.${b}.activity_vs_bare.b${batch}`] = { value: activity / ceiling, unit: 'ratio' };
-          }
+          const bare = (options: Omit<BareOptions, 'provider' | 'seconds'>): Promise<number> =>
+            best(() => bareRate(model, descriptor, crops, { provider: 'cpu', seconds: 3, ...options }));
+          const one = await bare({ threads: 1, intraOpThreads: availableParallelism(), batch: BATCH });
+          const side = await bare({ threads, intraOpThreads, batch: runBatch || BATCH });
+          // Sessions open in every embedder thread before the activity is timed.
+          await rig.embedder.embed(descriptor, crops.slice(0, BATCH));
+          const activity = await best(() => rig.activityRate(b, BATCH));
+          figures[`embed.${b}.bare.b${BATCH}.per_s`] = { value: one, unit: 'images/s' };
+          figures[`embed.${b}.bare.embedder.per_s`] = { value: side, unit: 'images/s' };
+          figures[`embed.${b}.activity.b${BATCH}.per_s`] = { value: activity, unit: 'embeddings/s' };
+          figures[`embed.${b}.activity_vs_bare.b${BATCH}`] = { value: activity / one, unit: 'ratio' };
+          figures[`embed.${b}.activity_vs_bare.embedder`] = { value: activity / side, unit: 'ratio' };
           figures[`embed.${b}.hsemotion_style.per_s`] = {
             value: hsemotionStyle(model, cropsDir, descriptor),
             unit: 'images/s',

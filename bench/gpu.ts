@@ -4,7 +4,8 @@
  *
  * - embed.<b>.cuda.b<N>.per_s: a bare session.run loop on CUDA at batch N = 1, 2, 4, ..., 256;
  * - embed.<b>.cuda.activity.b<N>.per_s: the embed activity on CUDA (frames shard of real crops in,
- *   preprocessing on worker threads, embedding shard committed) at batch 32 and 128.
+ *   the embedder's threads decoding, preprocessing and running their CUDA sessions, embedding
+ *   shard committed) at batch 32 and 128.
  *
  * Writes bench/results/gpu.json in the bench format and prints the table. Exits non-zero, saying
  * why, when ONNX Runtime cannot create a CUDA session (nothing silently measures the CPU).
@@ -14,7 +15,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultPreprocessThreads } from '../media/cropPreprocessor.ts';
 import { writeResults, type Figure } from './harness.ts';
 import { bareRate, benchBackbones, EmbedBenchRig } from './models/graphs.ts';
 
@@ -25,7 +25,7 @@ const ACTIVITY_BATCHES = [32, 128];
 const FACES = 512;
 
 const scratch = mkdtempSync(join(tmpdir(), 'affectflow-bench-gpu-'));
-const rig = new EmbedBenchRig(scratch, 'cuda', defaultPreprocessThreads('cuda'));
+const rig = new EmbedBenchRig(scratch, 'cuda');
 const figures: Record<string, Figure> = {};
 let code = 0;
 try {
@@ -38,6 +38,7 @@ try {
       figures[`embed.${b}.cuda.b${batch}.per_s`] = {
         value: await bareRate(model, descriptor, crops, {
           provider: 'cuda',
+          threads: 1,
           intraOpThreads: 0,
           batch,
           seconds,
@@ -45,7 +46,7 @@ try {
         unit: 'images/s',
       };
     }
-    if ((await rig.sessions.get(descriptor)).provider !== 'cuda')
+    if ((await rig.embedder.source(descriptor)).provider !== 'cuda')
       throw new Error(`${b}: the embed session fell back to the CPU`);
     for (const batch of ACTIVITY_BATCHES) {
       console.error(`gpu: ${b} activity batch ${batch} ...`);
@@ -62,5 +63,6 @@ try {
   await rig.close();
   rmSync(scratch, { recursive: true, force: true });
 }
-writeResults('gpu.json', figures, { preprocessThreads: defaultPreprocessThreads('cuda') });
+const { threads, runBatch } = rig.options;
+writeResults('gpu.json', figures, { embedderThreads: threads, runBatch });
 process.exit(code);

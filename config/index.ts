@@ -25,15 +25,20 @@ export interface PoolConcurrency {
 }
 
 export interface EmbedRuntimeConfig {
-  /** Threads inside one operator; 0 = one per core (ONNX Runtime's choice). */
+  /**
+   * Embedder threads, each decoding, preprocessing and inferring with its own sessions; 'auto' =
+   * one per core on the CPU provider, up to 4 on CUDA (models/embedder.ts).
+   */
+  readonly threads: number | 'auto';
+  /** Threads inside one operator of each session; 0 = the cores divided among the embedder threads. */
   readonly intraOpThreads: number;
   /** Threads running independent operators in parallel. */
   readonly interOpThreads: number;
   /**
-   * Worker threads preprocessing crops while ONNX Runtime runs the previous batch; 'auto' = 1 on
-   * the CPU provider, all cores but one on CUDA (media/cropPreprocessor.ts).
+   * Most crops per ONNX Runtime run; an activity batch is run in pieces this size. 'auto' = 4 on
+   * the CPU provider (faster per image than one large run), the whole batch on CUDA.
    */
-  readonly preprocessThreads: number | 'auto';
+  readonly runBatch: number | 'auto';
 }
 
 export interface AffectflowConfig {
@@ -44,7 +49,7 @@ export interface AffectflowConfig {
   readonly concurrency: PoolConcurrency;
   /** ONNX Runtime execution provider of the embed and train pools; 'cuda' falls back to the CPU with a log line. */
   readonly executionProvider: 'cpu' | 'cuda';
-  /** ONNX Runtime threads of the embed pool's backbone sessions, and its crop preprocessing threads. */
+  /** The embed pool's embedder: its threads, their ONNX Runtime sessions' threads, and run size. */
   readonly embedRuntime: EmbedRuntimeConfig;
   /** Where the embedded stack keeps its SQLite file, logs, sample data and local store. */
   readonly stateDir: string;
@@ -79,7 +84,8 @@ const KEYS = {
   executionProvider: { env: 'AFFECTFLOW_EXECUTION_PROVIDER', file: 'workers.executionProvider' },
   intraOpThreads: { env: 'AFFECTFLOW_INTRA_OP_THREADS', file: 'workers.embed.intraOpThreads' },
   interOpThreads: { env: 'AFFECTFLOW_INTER_OP_THREADS', file: 'workers.embed.interOpThreads' },
-  preprocessThreads: { env: 'AFFECTFLOW_PREPROCESS_THREADS', file: 'workers.embed.preprocessThreads' },
+  embedThreads: { env: 'AFFECTFLOW_EMBED_THREADS', file: 'workers.embed.threads' },
+  runBatch: { env: 'AFFECTFLOW_RUN_BATCH', file: 'workers.embed.runBatch' },
   temporalPort: { env: 'AFFECTFLOW_TEMPORAL_PORT', file: 'dev.temporalPort' },
   temporalUiPort: { env: 'AFFECTFLOW_TEMPORAL_UI_PORT', file: 'dev.temporalUiPort' },
   s3Port: { env: 'AFFECTFLOW_S3_PORT', file: 'dev.s3Port' },
@@ -151,6 +157,9 @@ export function loadConfig(
     }
     return n;
   };
+  /** An integer, or 'auto' (also when unset) for a default that depends on the machine. */
+  const intOrAuto = (key: Key, min: number, max: number): number | 'auto' =>
+    [undefined, 'auto'].includes(raw(key)?.value as string) ? 'auto' : int(key, min, min, max);
   const bool = (key: Key, fallback: boolean): boolean => {
     const r = raw(key);
     if (r === undefined) return fallback;
@@ -204,11 +213,10 @@ export function loadConfig(
     },
     executionProvider: provider(),
     embedRuntime: {
+      threads: intOrAuto('embedThreads', 0, 256),
       intraOpThreads: int('intraOpThreads', 0, 0, 1024),
       interOpThreads: int('interOpThreads', 1, 1, 1024),
-      preprocessThreads: [undefined, 'auto'].includes(raw('preprocessThreads')?.value as string)
-        ? 'auto'
-        : int('preprocessThreads', 0, 0, 256),
+      runBatch: intOrAuto('runBatch', 0, 4096),
     },
     stateDir,
     devPorts: {

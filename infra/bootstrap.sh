@@ -43,3 +43,6 @@ if [ ! -f "$pstamp" ] || [ "$(cat "$pstamp")" != "$req_sum" ] || [ ! -x "$venv/b
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r infra/requirements.txt >&2
   echo "$req_sum" >"$pstamp"
 fi
+
+# The SIMD preprocessing kernel (media/kernels.ts would otherwise compile it on first use).
+node --import tsx --eval "import('./media/kernels.ts').then((k) => k.kernelFile())" >&2

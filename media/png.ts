@@ -7,6 +7,7 @@
  * caller uses sharp.
  */
 import { inflateSync } from 'node:zlib';
+import type { RgbRows } from './resample.ts';
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -22,13 +23,28 @@ export function isPng(bytes: Uint8Array): boolean {
   return bytes.length >= 8 && SIGNATURE.every((b, i) => bytes[i] === b);
 }
 
-/**
- * Decodes an 8-bit RGB, non-interlaced PNG to packed RGB; undefined for any other PNG flavour.
- * Chunk CRCs are not checked; zlib's own checksum covers the image data.
- */
+/** Decodes an 8-bit RGB, non-interlaced PNG to packed RGB; undefined for any other PNG flavour. */
 export function decodeRgbPng(
   bytes: Uint8Array,
 ): { width: number; height: number; rgb: Uint8Array } | undefined {
+  const rows = decodeRgbPngRows(bytes);
+  if (!rows) return undefined;
+  const { width, height, data, offset, stride } = rows;
+  const line = width * 3;
+  if (offset === 0 && stride === line) return { width, height, rgb: data };
+  const rgb = new Uint8Array(line * height);
+  for (let y = 0; y < height; y++)
+    rgb.set(data.subarray(offset + y * stride, offset + y * stride + line), y * line);
+  return { width, height, rgb };
+}
+
+/**
+ * Decodes an 8-bit RGB, non-interlaced PNG to pixel rows; undefined for any other PNG flavour.
+ * When every row is unfiltered (affectflow's crops are) the rows are the inflated data itself,
+ * each behind its filter byte, and nothing is copied. Chunk CRCs are not checked; zlib's own
+ * checksum covers the image data.
+ */
+export function decodeRgbPngRows(bytes: Uint8Array): RgbRows | undefined {
   if (!isPng(bytes)) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let width = 0;
@@ -64,7 +80,10 @@ export function decodeRgbPng(
   const line = width * 3;
   if (raw.length < (line + 1) * height)
     throw new PngError(`image data holds ${raw.length} bytes, expected ${(line + 1) * height}`);
-  return { width, height, rgb: unfilter(raw, line, height) };
+  let filtered = false;
+  for (let y = 0; y < height && !filtered; y++) filtered = raw[y * (line + 1)] !== 0;
+  if (!filtered) return { width, height, data: raw, offset: 1, stride: line + 1, pixelBytes: 3 };
+  return { width, height, data: unfilter(raw, line, height), offset: 0, stride: line, pixelBytes: 3 };
 }
 
 /** Undoes PNG's per-row filters (none, sub, up, average, Paeth) for 3-byte pixels. */

@@ -4,13 +4,14 @@
  * float32.
  *
  * The reference (HSEmotion, torchvision Resize on PIL images) resizes with PIL's bilinear filter;
- * sharp decodes the crop and media/resample.ts reproduces PIL's resize bit for bit, so the
- * preprocessed tensor equals PIL + numpy's (docs/FRAMES.md).
+ * media/png.ts (or sharp, for other formats) decodes the crop and media/resample.ts reproduces
+ * PIL's resize bit for bit, so the preprocessed tensor equals PIL + numpy's (docs/FRAMES.md).
  */
 import sharp, { type Sharp } from 'sharp';
 import type { BackboneDescriptor } from '../models/registry.ts';
-import { decodeRgbPng } from './png.ts';
-import { resizeBilinearRgb } from './resample.ts';
+import { decodeJpegRows } from './jpeg.ts';
+import { decodeRgbPng, decodeRgbPngRows } from './png.ts';
+import { resizeBilinearRgb, resizeNormalizeInto, type Normalisation, type RgbRows } from './resample.ts';
 
 export class ImageError extends Error {
   constructor(
@@ -96,8 +97,44 @@ export async function encodeCrop(
     height = Math.max(1, Math.round(height * scale));
     image = image.resize({ width, height, fit: 'fill' });
   }
-  const png = await image.png({ compressionLevel: 3 }).toBuffer();
+  // Stored, not deflated: these crops are decoded once per backbone, and zlib at level 3 saved 12%
+  // of their size but cost 0.8 ms per crop to inflate against 0.3 ms (docs/FRAMES.md).
+  const png = await image.png({ compressionLevel: 0 }).toBuffer();
   return { png: new Uint8Array(png.buffer, png.byteOffset, png.length), width, height };
+}
+
+/** What preprocessing needs of a backbone descriptor. */
+export type PreprocessSpec = Pick<BackboneDescriptor, 'inputSize' | 'mean' | 'std' | 'channelOrder'>;
+
+/** One crop of a batch that could not be preprocessed: which one, and why. */
+export class CropError extends Error {
+  constructor(
+    readonly index: number,
+    readonly detail: string,
+  ) {
+    super(`crop ${index} of the batch: ${detail}`);
+    this.name = 'CropError';
+  }
+}
+
+/**
+ * Preprocesses crops into one CHW float32 tensor per crop, back to back, in `tensor` (a new one by
+ * default); a failed crop is a CropError.
+ */
+export async function preprocessCrops(
+  crops: readonly Uint8Array[],
+  spec: PreprocessSpec,
+  tensor: Float32Array = new Float32Array(crops.length * 3 * spec.inputSize * spec.inputSize),
+): Promise<Float32Array> {
+  const plane = 3 * spec.inputSize * spec.inputSize;
+  await Promise.all(
+    crops.map((crop, i) =>
+      preprocessCrop(crop, spec, tensor, i * plane).catch((err: unknown) => {
+        throw new CropError(i, (err as Error).message);
+      }),
+    ),
+  );
+  return tensor;
 }
 
 /**
@@ -106,13 +143,28 @@ export async function encodeCrop(
  */
 export async function preprocessCrop(
   encoded: Uint8Array,
-  descriptor: Pick<BackboneDescriptor, 'inputSize' | 'mean' | 'std' | 'channelOrder'>,
+  descriptor: PreprocessSpec,
   out: Float32Array,
   offset: number,
 ): Promise<void> {
-  const size = descriptor.inputSize;
-  const resized = squashResize(await decodeImage(encoded), size);
-  normalizeInto(resized.rgb, size, descriptor, out, offset);
+  let rows: RgbRows | undefined;
+  try {
+    rows = decodeRgbPngRows(encoded) ?? decodeJpegRows(encoded);
+  } catch (err) {
+    throw new ImageError('crop', `cannot decode: ${(err as Error).message}`);
+  }
+  if (!rows) {
+    const image = await decodeImage(encoded);
+    rows = {
+      width: image.width,
+      height: image.height,
+      data: image.rgb,
+      offset: 0,
+      stride: image.width * 3,
+      pixelBytes: 3,
+    };
+  }
+  resizeNormalizeInto(rows, descriptor.inputSize, normalisation(descriptor), out, offset);
 }
 
 /**
@@ -126,29 +178,19 @@ export function normalizeInto(
   out: Float32Array,
   offset: number,
 ): void {
-  const plane = size * size;
-  if (rgb.length !== plane * 3)
+  if (rgb.length !== size * size * 3)
     throw new Error(`preprocess: expected ${size}x${size}x3 pixels, got ${rgb.length} bytes`);
-  const { lut, order } = normalisation(descriptor);
-  const [c0, c1, c2] = [offset, offset + plane, offset + 2 * plane];
-  const [s0, s1, s2] = order;
-  for (let i = 0, p = 0; i < plane; i++, p += 3) {
-    out[c0 + i] = lut[rgb[p + s0]!]!;
-    out[c1 + i] = lut[256 + rgb[p + s1]!]!;
-    out[c2 + i] = lut[512 + rgb[p + s2]!]!;
-  }
+  const rows = { width: size, height: size, data: rgb, offset: 0, stride: size * 3, pixelBytes: 3 } as const;
+  resizeNormalizeInto(rows, size, normalisation(descriptor), out, offset);
 }
 
-const normalisations = new Map<string, { lut: Float32Array; order: readonly [number, number, number] }>();
+const normalisations = new Map<string, Normalisation>();
 
 /**
  * Per output channel c, the 256 values (v/255 - mean[c]) / std[c] (computed as v * scale - shift
  * in double, then float32) and which RGB byte feeds it.
  */
-function normalisation(descriptor: Pick<BackboneDescriptor, 'mean' | 'std' | 'channelOrder'>): {
-  lut: Float32Array;
-  order: readonly [number, number, number];
-} {
+function normalisation(descriptor: Pick<BackboneDescriptor, 'mean' | 'std' | 'channelOrder'>): Normalisation {
   const key = JSON.stringify([descriptor.mean, descriptor.std, descriptor.channelOrder]);
   let found = normalisations.get(key);
   if (!found) {

@@ -78,17 +78,15 @@ test('a config file value of the wrong type names the file and key', (t) => {
 test('embed runtime threads: defaults, auto, numbers from env or file, and bad values', (t) => {
   const dir = cwd();
   const defaults = loadConfig({}, dir).embedRuntime;
-  t.deepEqual(defaults, { intraOpThreads: 0, interOpThreads: 1, preprocessThreads: 'auto' });
-  writeFileSync(
-    join(dir, 'affectflow.config.json'),
-    JSON.stringify({ workers: { embed: { preprocessThreads: 3 } } }),
-  );
-  t.is(loadConfig({}, dir).embedRuntime.preprocessThreads, 3);
-  t.is(loadConfig({ AFFECTFLOW_PREPROCESS_THREADS: 'auto' }, dir).embedRuntime.preprocessThreads, 'auto');
+  t.deepEqual(defaults, { threads: 'auto', intraOpThreads: 0, interOpThreads: 1, runBatch: 'auto' });
+  writeFileSync(join(dir, 'affectflow.config.json'), JSON.stringify({ workers: { embed: { threads: 3 } } }));
+  t.is(loadConfig({}, dir).embedRuntime.threads, 3);
+  t.is(loadConfig({ AFFECTFLOW_EMBED_THREADS: 'auto' }, dir).embedRuntime.threads, 'auto');
   t.is(loadConfig({ AFFECTFLOW_INTRA_OP_THREADS: '2' }, dir).embedRuntime.intraOpThreads, 2);
-  t.throws(() => loadConfig({ AFFECTFLOW_PREPROCESS_THREADS: 'many' }, dir), {
+  t.is(loadConfig({ AFFECTFLOW_RUN_BATCH: '0' }, dir).embedRuntime.runBatch, 0);
+  t.throws(() => loadConfig({ AFFECTFLOW_EMBED_THREADS: 'many' }, dir), {
     instanceOf: ConfigError,
     message:
-      /AFFECTFLOW_PREPROCESS_THREADS \(from environment AFFECTFLOW_PREPROCESS_THREADS\): expected an integer in 0\.\.256, got "many"/,
+      /AFFECTFLOW_EMBED_THREADS \(from environment AFFECTFLOW_EMBED_THREADS\): expected an integer in 0\.\.256, got "many"/,
   });
 });

@@ -1,10 +1,14 @@
-/** onnxruntime-node inference on the project's generated model, checked against numpy. */
+/** onnxruntime-node inference on the project's generated model, checked against numpy, and the embedder around it. */
 import test from 'ava';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
 import { classifyErrors } from '../activities/context.ts';
+import sharp from 'sharp';
+import { CropError, preprocessCrops } from '../media/preprocess.ts';
+import { Embedder } from '../models/embedder.ts';
 import { ensureModelFile, ModelNotCachedError, OnnxSessions } from '../models/onnxRuntime.ts';
+import { sha256Hex } from '../storage/commit.ts';
 import { backboneId, getBackbone, TINY_BACKBONE } from '../models/registry.ts';
 import { onnx } from '../models/onnxGraph.ts';
 import { seededRandom } from '../datasets/synthetic.ts';
@@ -113,4 +117,53 @@ test('an embed worker without a pulled model file says which command fetches it'
   t.true(failure.nonRetryable);
   t.is(failure.type, 'ModelNotCachedError');
   await sessions.dispose();
+});
+
+test('the embedder gives the same rows on worker threads as on the calling thread, run by run', async (t) => {
+  const cacheDir = join(tempDir('embedder'), 'models');
+  const rand = seededRandom(3);
+  const crops = await Promise.all(
+    Array.from({ length: 7 }, (_, i) => {
+      const [w, h] = [40 + i * 9, 50 + i * 5];
+      const pixels = Uint8Array.from({ length: w * h * 3 }, () => Math.floor(rand() * 256));
+      return sharp(pixels, { raw: { width: w, height: h, channels: 3 } })
+        .png()
+        .toBuffer();
+    }),
+  );
+  const options = { provider: 'cpu', intraOpThreads: 1, interOpThreads: 1, modelCacheDir: cacheDir } as const;
+  // Reference: the whole batch preprocessed and run in one session.run.
+  const sessions = new OnnxSessions(options);
+  const whole = await (await sessions.get(TINY_BACKBONE)).run(await preprocessCrops(crops, TINY_BACKBONE), 7);
+  await sessions.dispose();
+  for (const threads of [0, 2]) {
+    const embedder = new Embedder({ ...options, threads, runBatch: 3 });
+    try {
+      const source = await embedder.source(TINY_BACKBONE);
+      t.is(source.provider, 'cpu');
+      t.is(source.modelSha256, sha256Hex(readFileSync(ensureModelFile(TINY_BACKBONE, cacheDir))));
+      const rows = await embedder.embed(TINY_BACKBONE, crops);
+      const diff = (a: Float32Array, b: Float32Array): number =>
+        a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+      t.is(rows.embedding.length, whole.embedding.length);
+      t.true(diff(rows.embedding, whole.embedding) < 1e-5, `${threads} threads: embedding differs`);
+      t.true(diff(rows.scores, whole.scores) < 1e-5, `${threads} threads: scores differ`);
+      const broken = [...crops];
+      broken[5] = Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
+      const err = await t.throwsAsync(embedder.embed(TINY_BACKBONE, broken), { instanceOf: CropError });
+      t.is(err.index, 5, `${threads} threads: the crop's index in the batch, not in its run`);
+      // A model problem inside a thread arrives with its type name, so it stays permanent.
+      const missing = getBackbone('enet_b0_8_best_vgaf');
+      const failure = await t.throwsAsync(
+        classifyErrors(() => embedder.source(missing)),
+        {
+          instanceOf: ApplicationFailure,
+        },
+      );
+      t.is(failure.type, 'ModelNotCachedError');
+      t.true(failure.nonRetryable);
+    } finally {
+      await embedder.close();
+    }
+  }
 });

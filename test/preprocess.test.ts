@@ -10,15 +10,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import {
+  CropError,
   decodeImage,
   encodeCrop,
+  ImageError,
   preprocessCrop,
+  preprocessCrops,
   type PixelRect,
   type RgbImage,
 } from '../media/preprocess.ts';
 import { decodeRgbPng, PngError } from '../media/png.ts';
 import { resizeBilinearRgb } from '../media/resample.ts';
-import { CropError, CropPreprocessor } from '../media/cropPreprocessor.ts';
+import { decodeJpegRows } from '../media/jpeg.ts';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../models/registry.ts';
 import { python } from './helpers/env.ts';
 
@@ -189,33 +192,58 @@ test('the resize equals PIL bit for bit on random shapes, both pass orders, up a
   }
 });
 
-test('worker-thread preprocessing equals the in-process result and names a corrupt crop', async (t) => {
+test('a batch of crops preprocesses crop by crop, and a corrupt crop is named by its index', async (t) => {
   const crops = await Promise.all(cases);
   const spec = { inputSize: 112, ...NORMALISATIONS.imagenet, channelOrder: 'RGB' } as const;
   const plane = 3 * 112 * 112;
-  const inProcess = new Float32Array(crops.length * plane);
-  const threaded = new Float32Array(crops.length * plane).fill(Number.NaN);
-  await new CropPreprocessor(0).preprocess(
+  const batch = await preprocessCrops(
     crops.map((c) => c.png),
     spec,
-    inProcess,
   );
-  const pool = new CropPreprocessor(2);
-  try {
-    await pool.preprocess(
-      crops.map((c) => c.png),
-      spec,
-      threaded,
-    );
-    t.deepEqual(threaded, inProcess);
-    const broken = crops.map((c) => c.png);
-    broken[4] = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
-    const err = await t.throwsAsync(pool.preprocess(broken, spec, threaded), { instanceOf: CropError });
-    t.is(err.index, 4);
-    t.regex(err.message, /crop 4 of the batch: image crop: cannot decode/);
-  } finally {
-    await pool.close();
+  for (const [i, crop] of crops.entries()) {
+    const one = new Float32Array(plane);
+    await preprocessCrop(crop.png, spec, one, 0);
+    t.deepEqual(batch.subarray(i * plane, (i + 1) * plane), one, `crop ${i}`);
   }
+  const broken = crops.map((c) => c.png);
+  broken[4] = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
+  const err = await t.throwsAsync(preprocessCrops(broken, spec), { instanceOf: CropError });
+  t.is(err.index, 4);
+  t.regex(err.message, /crop 4 of the batch: image crop: cannot decode/);
+});
+
+test('the JPEG fast path decodes as sharp does; profiles and corrupt files go to sharp', async (t) => {
+  // The portraits carry an ICC profile; sharp writes a JPEG without one, as datasets' crops are.
+  const portrait = await sharp(readFileSync(join(FACES, 'portrait-1.jpg')))
+    .jpeg({ quality: 95 })
+    .toBuffer();
+  t.is(decodeJpegRows(readFileSync(join(FACES, 'portrait-1.jpg'))), undefined, 'a profile goes to sharp');
+  const reference = await sharp(portrait).raw().toBuffer({ resolveWithObject: true });
+  const rows = decodeJpegRows(portrait);
+  t.truthy(rows);
+  t.is(rows!.pixelBytes, 4);
+  t.deepEqual([rows!.width, rows!.height], [reference.info.width, reference.info.height]);
+  let differing = 0;
+  for (let p = 0; p < rows!.width * rows!.height; p++)
+    for (let c = 0; c < 3; c++) if (rows!.data[p * 4 + c] !== reference.data[p * 3 + c]) differing++;
+  t.is(differing, 0, 'pixels that differ from sharp (libjpeg-turbo defaults)');
+  // The crop as a JPEG preprocesses to the same tensor as its pixels handed over as PNG.
+  const spec = { inputSize: 224, ...NORMALISATIONS.imagenet, channelOrder: 'RGB' } as const;
+  const plane = 3 * 224 * 224;
+  const viaJpeg = new Float32Array(plane);
+  const viaPng = new Float32Array(plane);
+  await preprocessCrop(portrait, spec, viaJpeg, 0);
+  const png = await sharp(reference.data, { raw: reference.info }).png().toBuffer();
+  await preprocessCrop(png, spec, viaPng, 0);
+  t.deepEqual(viaJpeg, viaPng);
+
+  const withProfile = await sharp(portrait).withIccProfile('p3').jpeg().toBuffer();
+  t.is(decodeJpegRows(withProfile), undefined, 'an ICC profile is left to sharp, which converts to sRGB');
+  const corrupt = Uint8Array.from(portrait.subarray(0, 600));
+  t.is(decodeJpegRows(corrupt), undefined);
+  await t.throwsAsync(preprocessCrop(corrupt, spec, viaJpeg, 0), { instanceOf: ImageError });
+  // The decoder still works after refusing a corrupt file.
+  t.truthy(decodeJpegRows(portrait));
 });
 
 test('the PNG fast path decodes every row filter exactly as sharp does, and leaves other PNGs to sharp', async (t) => {

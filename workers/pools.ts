@@ -18,8 +18,7 @@ import {
   type ActivityDeps,
 } from '../activities/index.ts';
 import type { AffectflowConfig } from '../config/index.ts';
-import { CropPreprocessor, defaultPreprocessThreads } from '../media/cropPreprocessor.ts';
-import { OnnxSessions } from '../models/onnxRuntime.ts';
+import { Embedder, embedderOptions } from '../models/embedder.ts';
 import { loadRegistry, UnknownBackboneError } from '../models/registry.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
 import { TASK_QUEUES, type Pool } from '../workflows/taskQueues.ts';
@@ -63,7 +62,7 @@ export interface PoolWorkerOptions {
 export interface PoolWorker {
   readonly role: WorkerRole;
   readonly worker: Worker;
-  /** Releases what the pool holds (ONNX Runtime sessions) after the worker stopped. */
+  /** Releases what the pool holds (the embedder's threads and sessions) after the worker stopped. */
   dispose(): Promise<void>;
 }
 
@@ -103,26 +102,16 @@ export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOpti
     });
     return { role, worker, dispose: async () => {} };
   }
-  const sessions =
+  const embedder =
     role === 'embed'
-      ? new OnnxSessions({
-          provider: config.executionProvider,
-          intraOpThreads: config.embedRuntime.intraOpThreads,
-          interOpThreads: config.embedRuntime.interOpThreads,
-          modelCacheDir: join(config.stateDir, 'models'),
-          log,
-        })
-      : undefined;
-  const { preprocessThreads } = config.embedRuntime;
-  const preprocessor =
-    role === 'embed'
-      ? new CropPreprocessor(
-          preprocessThreads === 'auto'
-            ? defaultPreprocessThreads(config.executionProvider)
-            : preprocessThreads,
+      ? new Embedder(
+          embedderOptions(config.embedRuntime, config.executionProvider, {
+            modelCacheDir: join(config.stateDir, 'models'),
+            log,
+          }),
         )
       : undefined;
-  const deps: ActivityDeps = { store: options.store, sessions, preprocessor, config, log };
+  const deps: ActivityDeps = { store: options.store, embedder, config, log };
   await loadRegistry(options.store);
   const activities =
     role === 'frames'
@@ -143,7 +132,7 @@ export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOpti
     role,
     worker,
     dispose: async () => {
-      await Promise.all([sessions?.dispose(), preprocessor?.close()]);
+      await embedder?.close();
     },
   };
 }

@@ -4,7 +4,7 @@
  * session.run loop that gives ONNX Runtime's own ceiling for a graph.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, homedir } from 'node:os';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import type { ActivityDeps } from '../../activities/context.ts';
@@ -12,9 +12,12 @@ import { createEmbedActivities } from '../../activities/embed.ts';
 import { createFramesActivities } from '../../activities/frames.ts';
 import { createManifestActivities } from '../../activities/manifest.ts';
 import { seededRandom } from '../../datasets/synthetic.ts';
-import { CropPreprocessor } from '../../media/cropPreprocessor.ts';
+import { loadConfig } from '../../config/index.ts';
+import { startTypeScriptWorker } from '../../infra/threads.ts';
+import { preprocessCrops } from '../../media/preprocess.ts';
 import { buildEfficientNetModel } from '../../models/efficientnet.ts';
-import { OnnxSessions, openGraph, type ExecutionProvider } from '../../models/onnxRuntime.ts';
+import { Embedder, embedderOptions, type EmbedderOptions } from '../../models/embedder.ts';
+import type { ExecutionProvider } from '../../models/onnxRuntime.ts';
 import { pullBackbone } from '../../models/pull.ts';
 import {
   IMAGENET_MEAN,
@@ -24,6 +27,7 @@ import {
   type BackboneDescriptor,
 } from '../../models/registry.ts';
 import { readCommitted, sha256Hex } from '../../storage/commit.ts';
+import { bareLoop, type BareJob } from './bareLoop.ts';
 import { LocalDirStore } from '../../storage/objectStore.ts';
 import { decodeFramesShard } from '../../storage/shards.ts';
 
@@ -106,50 +110,53 @@ export async function writeCropDataset(root: string, faces: number): Promise<voi
   }
 }
 
+export interface BareOptions {
+  readonly provider: ExecutionProvider;
+  /** Sessions run side by side, one per thread (1: on this thread). */
+  readonly threads: number;
+  /** Intra-op threads of each session. */
+  readonly intraOpThreads: number;
+  readonly batch: number;
+  readonly seconds: number;
+}
+
 /**
- * Images per second of a bare session.run loop (both outputs) on `batch` of the given crops,
- * preprocessed beforehand: at least 3 batches and `seconds` after a warm-up batch. Real crops,
- * not random input: random input ran the MobileFaceNet graph 2.5x slower than real or constant
- * input here (74 against 190 images/s), which would make a ceiling the activity could beat.
- * Throws when CUDA was asked for and the session fell back.
+ * Images per second of bare session.run loops (both outputs) on `batch` of the given crops,
+ * preprocessed beforehand: `threads` sessions side by side (each on a worker thread when more
+ * than one, as the embedder runs them), each for at least 3 batches and `seconds` after a
+ * warm-up batch. Real crops, not random input: random input ran the MobileFaceNet graph 2.5x
+ * slower than real or constant input here (74 against 190 images/s), which would make a ceiling
+ * the activity could beat. Throws when CUDA was asked for and the session fell back.
  */
 export async function bareRate(
   modelPath: string,
   descriptor: BackboneDescriptor,
   crops: readonly Uint8Array[],
-  options: { provider: ExecutionProvider; intraOpThreads: number; batch: number; seconds: number },
+  options: BareOptions,
 ): Promise<number> {
   const { batch } = options;
-  const s = descriptor.inputSize;
-  const data = new Float32Array(batch * 3 * s * s);
-  await new CropPreprocessor(0).preprocess(
+  const input = await preprocessCrops(
     Array.from({ length: batch }, (_, i) => crops[i % crops.length]!),
     descriptor,
-    data,
   );
-  const session = await openGraph(
-    modelPath,
-    { provider: options.provider, intraOpThreads: options.intraOpThreads, interOpThreads: 1 },
-    descriptor.name,
+  const job: BareJob = { modelPath, descriptor, input, ...options };
+  if (options.threads <= 1) return bareLoop(job);
+  const rates = await Promise.all(
+    Array.from(
+      { length: options.threads },
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const worker = startTypeScriptWorker(new URL('./bareThread.ts', import.meta.url), job);
+          worker.once('message', (reply: { rate?: number; error?: string }) => {
+            void worker.terminate();
+            if (reply.rate !== undefined) resolve(reply.rate);
+            else reject(new Error(reply.error));
+          });
+          worker.once('error', reject);
+        }),
+    ),
   );
-  try {
-    if (session.provider !== options.provider)
-      throw new Error(`${descriptor.name}: asked for ${options.provider}, got ${session.provider}`);
-    const input = { [descriptor.inputName]: { data, dims: [batch, 3, s, s] } };
-    const outputs = [descriptor.embeddingOutput, descriptor.scoresOutput];
-    await session.run(input, outputs);
-    const start = process.hrtime.bigint();
-    let batches = 0;
-    let seconds = 0;
-    while (batches < 3 || seconds < options.seconds) {
-      await session.run(input, outputs);
-      batches++;
-      seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    }
-    return (batches * batch) / seconds;
-  } finally {
-    await session.release();
-  }
+  return rates.reduce((a, r) => a + r, 0);
 }
 
 /**
@@ -159,31 +166,28 @@ export async function bareRate(
  */
 export class EmbedBenchRig {
   readonly store: LocalDirStore;
-  readonly sessions: OnnxSessions;
-  readonly preprocessor: CropPreprocessor;
+  readonly embedder: Embedder;
+  /** The embedder's options, resolved from the config as an embed pool resolves them. */
+  readonly options: EmbedderOptions;
   private readonly embed: ReturnType<typeof createEmbedActivities>;
   private shard?: { manifestKey: string; shardId: string; framesKey: string };
 
   constructor(
     readonly scratch: string,
     provider: ExecutionProvider,
-    preprocessThreads: number,
   ) {
     this.store = new LocalDirStore(join(scratch, 'store'));
-    this.sessions = new OnnxSessions({
-      provider,
-      intraOpThreads: provider === 'cpu' ? availableParallelism() : 0,
-      interOpThreads: 1,
+    this.options = embedderOptions(loadConfig().embedRuntime, provider, {
       modelCacheDir: join(scratch, 'models'),
       log: (line) => console.error(line),
     });
-    this.preprocessor = new CropPreprocessor(preprocessThreads);
+    this.embedder = new Embedder(this.options);
     this.embed = createEmbedActivities(this.deps());
   }
 
   private deps(): ActivityDeps {
-    const { store, sessions, preprocessor } = this;
-    return { store, sessions, preprocessor, config: { stateDir: this.scratch }, log: () => {} };
+    const { store, embedder } = this;
+    return { store, embedder, config: { stateDir: this.scratch }, log: () => {} };
   }
 
   /** Writes the crops as a dataset, manifests it and extracts its one frames shard; returns the crops. */
@@ -221,8 +225,7 @@ export class EmbedBenchRig {
   }
 
   async close(): Promise<void> {
-    await this.sessions.dispose();
-    await this.preprocessor.close();
+    await this.embedder.close();
     this.store.close();
   }
 }

@@ -4,7 +4,7 @@ default session options, one face at a time, preprocessed with OpenCV:
 cv2.resize(img, (S, S)) (bilinear), / 255, (x - mean) / std per channel, HWC -> CHW, float32,
 batch of one, session.run(None, {"input": x}).
 
-The faces are the same PNG crops the embed activity reads from its frames shard; each is decoded
+The faces are the same crops (PNG, or JPEG kept as the dataset shipped it) the embed activity reads from its frames shard; each is decoded
 with cv2.imdecode and converted BGR -> RGB first (as a caller of predict_emotions would), and that
 decoding is timed too, as the activity's is. Prints one JSON line: images, seconds, per_s.
 
@@ -25,7 +25,7 @@ def main() -> None:
     model, crops_dir, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
     mean = [float(v) for v in sys.argv[4:7]]
     std = [float(v) for v in sys.argv[7:10]]
-    names = sorted(n for n in os.listdir(crops_dir) if n.endswith(".png"))
+    names = sorted(n for n in os.listdir(crops_dir) if n.endswith((".png", ".jpg")))
     encoded = []
     for name in names:
         with open(os.path.join(crops_dir, name), "rb") as f:
