@@ -6,14 +6,14 @@
  *   Runtime's own ceiling for the graph as one session runs it;
  * - embed.<b>.bare.embedder.per_s: the same loop the way the embedder runs the graph (one
  *   session per embedder thread side by side, runs of runBatch): the ceiling of that setup;
- * - embed.<b>.activity.b32.per_s: the embed activity, batch 32, on a committed frames shard of
- *   real face crops: shard read, decoding and preprocessing, inference (models/embedder.ts, as
- *   an embed pool configures it), embedding shard written and committed to a local store; and
- *   its ratios to both bare figures, embed.<b>.activity_vs_bare.b32 and
- *   embed.<b>.activity_vs_bare.embedder;
+ * - embed.<b>.activity.b32.per_s: the embed activity, batch 32, over 4 committed frames shards
+ *   of 64 real face crops (the default shard size), run as an embed pool runs them (its
+ *   concurrency, its embedder): shard read, decoding and preprocessing, inference, embedding
+ *   shard written and committed to a local store; and its ratios to both bare figures,
+ *   embed.<b>.activity_vs_bare.b32 and embed.<b>.activity_vs_bare.embedder;
  * - embed.<b>.hsemotion_style.per_s: the same graph run the way hsemotion-onnx does it (Python
  *   onnxruntime, one face at a time, OpenCV preprocessing; bench/models/hsemotion_style.py) on
- *   the same crops.
+ *   the same crops, best of REPEATS like the rest.
  *
  * Graphs: those bench/models/build.sh wrote (AFFECTFLOW_BENCH_MODELS, default
  * ~/.cache/affectflow/bench-models), through `models pull` for the embedding output, and always the
@@ -25,6 +25,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadConfig } from '../config/index.ts';
 import { venvBin } from '../infra/paths.ts';
 import { isJpeg } from '../media/jpeg.ts';
 import type { BackboneDescriptor } from '../models/registry.ts';
@@ -33,6 +34,8 @@ import { bareRate, benchBackbones, EmbedBenchRig, type BareOptions } from './mod
 
 const BATCH = 32;
 const FACES = 256;
+/** The CLI's default --shard-frames: the activity figure is over 4 shards of it. */
+const SHARD_FRAMES = 64;
 const REPEATS = 2;
 async function best(run: () => Promise<number>): Promise<number> {
   let top = 0;
@@ -70,7 +73,8 @@ export const benchmarks: Benchmark[] = [
         // The same crops, as files, for the Python comparison.
         const cropsDir = join(scratch, 'crops');
         mkdirSync(cropsDir);
-        const crops = await rig.prepare(FACES);
+        const crops = await rig.prepare(FACES, SHARD_FRAMES);
+        const concurrency = loadConfig().concurrency.embed;
         crops.forEach((crop, i) =>
           writeFileSync(
             join(cropsDir, `${String(i).padStart(5, '0')}.${isJpeg(crop) ? 'jpg' : 'png'}`),
@@ -88,14 +92,14 @@ export const benchmarks: Benchmark[] = [
           const side = await bare({ threads, intraOpThreads, batch: runBatch || BATCH });
           // Sessions open in every embedder thread before the activity is timed.
           await rig.embedder.embed(descriptor, crops.slice(0, BATCH));
-          const activity = await best(() => rig.activityRate(b, BATCH));
+          const activity = await best(() => rig.activityRate(b, BATCH, concurrency));
           figures[`embed.${b}.bare.b${BATCH}.per_s`] = { value: one, unit: 'images/s' };
           figures[`embed.${b}.bare.embedder.per_s`] = { value: side, unit: 'images/s' };
           figures[`embed.${b}.activity.b${BATCH}.per_s`] = { value: activity, unit: 'embeddings/s' };
           figures[`embed.${b}.activity_vs_bare.b${BATCH}`] = { value: activity / one, unit: 'ratio' };
           figures[`embed.${b}.activity_vs_bare.embedder`] = { value: activity / side, unit: 'ratio' };
           figures[`embed.${b}.hsemotion_style.per_s`] = {
-            value: hsemotionStyle(model, cropsDir, descriptor),
+            value: await best(() => Promise.resolve(hsemotionStyle(model, cropsDir, descriptor))),
             unit: 'images/s',
           };
         }

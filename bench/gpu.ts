@@ -5,7 +5,7 @@
  * - embed.<b>.cuda.b<N>.per_s: a bare session.run loop on CUDA at batch N = 1, 2, 4, ..., 256;
  * - embed.<b>.cuda.activity.b<N>.per_s: the embed activity on CUDA (frames shard of real crops in,
  *   the embedder's threads decoding, preprocessing and running their CUDA sessions, embedding
- *   shard committed) at batch 32 and 128.
+ *   shard committed) at batch 32 and 128, over two shards of 256 at the pool's concurrency.
  *
  * Writes bench/results/gpu.json in the bench format and prints the table. Exits non-zero, saying
  * why, when ONNX Runtime cannot create a CUDA session (nothing silently measures the CPU).
@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/index.ts';
 import { writeResults, type Figure } from './harness.ts';
 import { bareRate, benchBackbones, EmbedBenchRig } from './models/graphs.ts';
 
@@ -29,7 +30,8 @@ const rig = new EmbedBenchRig(scratch, 'cuda');
 const figures: Record<string, Figure> = {};
 let code = 0;
 try {
-  const crops = await rig.prepare(FACES);
+  const crops = await rig.prepare(FACES, FACES / 2);
+  const concurrency = loadConfig().concurrency.embed;
   for (const descriptor of benchBackbones(scratch)) {
     const b = descriptor.name;
     const model = await rig.pull(descriptor);
@@ -51,7 +53,7 @@ try {
     for (const batch of ACTIVITY_BATCHES) {
       console.error(`gpu: ${b} activity batch ${batch} ...`);
       figures[`embed.${b}.cuda.activity.b${batch}.per_s`] = {
-        value: await rig.activityRate(b, batch),
+        value: await rig.activityRate(b, batch, concurrency),
         unit: 'embeddings/s',
       };
     }

@@ -35,7 +35,7 @@ export interface EmbedRuntimeConfig {
   /** Threads running independent operators in parallel. */
   readonly interOpThreads: number;
   /**
-   * Most crops per ONNX Runtime run; an activity batch is run in pieces this size. 'auto' = 4 on
+   * Most crops per ONNX Runtime run; an activity batch is run in pieces this size. 'auto' = 2 on
    * the CPU provider (faster per image than one large run), the whole batch on CUDA.
    */
   readonly runBatch: number | 'auto';
@@ -208,7 +208,9 @@ export function loadConfig(
     },
     concurrency: {
       frames: int('framesConcurrency', 2, 1, 256),
-      embed: int('embedConcurrency', 1, 1, 256),
+      // Two: the embedder's threads are shared, so one activity keeps them busy while another
+      // reads its frames shard or writes its embeddings (docs/MODELS.md).
+      embed: int('embedConcurrency', 2, 1, 256),
       train: int('trainConcurrency', 1, 1, 64),
     },
     executionProvider: provider(),

@@ -11,9 +11,10 @@
  * images/s than one two-threaded session, on every backbone (docs/MODELS.md). With threads = 0
  * everything runs on the calling thread (tests, tools).
  *
- * Why runs of 4 on the CPU: ONNX Runtime ran EfficientNet-B0 at 107 images/s in runs of 4 and
- * 84 in runs of 32 here; a large batch's activations leave the CPU caches. On CUDA a run is the
- * whole batch (defaultRunBatch).
+ * Why runs of 2 on the CPU: small runs are faster per image here (a large batch's activations
+ * leave the CPU caches); with two single-threaded sessions EfficientNet-B0 ran 109 images/s in
+ * runs of 2, 103 in runs of 4 and 85 in runs of 8. On CUDA a run is the whole batch
+ * (defaultRunBatch).
  */
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
@@ -21,7 +22,7 @@ import type { EmbedRuntimeConfig } from '../config/index.ts';
 import { startTypeScriptWorker } from '../infra/threads.ts';
 import { CropError, preprocessCrops } from '../media/preprocess.ts';
 import { OnnxSessions, type ExecutionProvider, type RuntimeOptions } from './onnxRuntime.ts';
-import type { BackboneDescriptor } from './registry.ts';
+import { backboneId, type BackboneDescriptor } from './registry.ts';
 
 export interface EmbedderOptions extends RuntimeOptions {
   /** Worker threads, each with its own sessions; 0 = the calling thread. */
@@ -47,9 +48,9 @@ export function defaultEmbedThreads(provider: ExecutionProvider, cores = availab
   return provider === 'cpu' ? cores : Math.min(4, cores);
 }
 
-/** Run size when the config says "auto": 4 on the CPU, the whole batch on CUDA. */
+/** Run size when the config says "auto": 2 on the CPU, the whole batch on CUDA. */
 export function defaultRunBatch(provider: ExecutionProvider): number {
-  return provider === 'cpu' ? 4 : 0;
+  return provider === 'cpu' ? 2 : 0;
 }
 
 /**
@@ -138,6 +139,7 @@ export class Embedder {
   private readonly local?: OnnxSessions;
   private readonly threads: ThreadState[] = [];
   private readonly waiting = new Map<number, Waiter>();
+  private readonly sources = new Map<string, Promise<EmbeddingSource>>();
   private nextId = 0;
 
   constructor(private readonly options: EmbedderOptions) {
@@ -157,19 +159,26 @@ export class Embedder {
     return thread;
   }
 
-  /** Provider and model file of a backbone's sessions (opening them on first use). */
-  async source(descriptor: BackboneDescriptor): Promise<EmbeddingSource> {
-    if (this.local) {
-      const session = await this.local.get(descriptor);
-      return { provider: session.provider, modelSha256: session.modelSha256 };
+  /**
+   * Provider and model file of a backbone's sessions, opening them on first use (on every thread,
+   * so a model problem surfaces before any crop is read); later calls answer at once instead of
+   * waiting behind the runs queued on the threads.
+   */
+  source(descriptor: BackboneDescriptor): Promise<EmbeddingSource> {
+    const id = backboneId(descriptor);
+    let found = this.sources.get(id);
+    if (!found) {
+      found = this.local
+        ? this.local.get(descriptor).then((s) => ({ provider: s.provider, modelSha256: s.modelSha256 }))
+        : Promise.all(
+            this.threads.map(
+              (thread) => this.request(thread, { kind: 'source', descriptor }) as Promise<EmbeddingSource>,
+            ),
+          ).then((sources) => sources[0]!);
+      found.catch(() => this.sources.delete(id));
+      this.sources.set(id, found);
     }
-    // Every thread opens its session now, so a model problem surfaces before any crop is read.
-    const sources = await Promise.all(
-      this.threads.map(
-        (thread) => this.request(thread, { kind: 'source', descriptor }) as Promise<EmbeddingSource>,
-      ),
-    );
-    return sources[0]!;
+    return found;
   }
 
   /**

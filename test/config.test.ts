@@ -13,7 +13,7 @@ test('defaults: embedded Temporal and a local store under the state directory', 
   t.is(config.temporalAddress, undefined);
   t.is(config.temporalNamespace, 'default');
   t.is(config.store.uri, join(dir, 'state', 'store'));
-  t.deepEqual(config.concurrency, { frames: 2, embed: 1, train: 1 });
+  t.deepEqual(config.concurrency, { frames: 2, embed: 2, train: 1 });
 });
 
 test('environment wins over the config file; file keys are nested', (t) => {

@@ -160,9 +160,9 @@ export async function bareRate(
 }
 
 /**
- * A local store holding a committed frames shard of `faces` real crops (writeCropDataset), and
- * the embed activity wired as an embed pool would wire it for `provider`: what both embedding
- * benchmarks measure the activity on.
+ * A local store holding committed frames shards of real crops (writeCropDataset), and the embed
+ * activity wired as an embed pool would wire it for `provider` (its embedder configured from
+ * the config, as workers/pools.ts does): what both embedding benchmarks measure the activity on.
  */
 export class EmbedBenchRig {
   readonly store: LocalDirStore;
@@ -170,7 +170,7 @@ export class EmbedBenchRig {
   /** The embedder's options, resolved from the config as an embed pool resolves them. */
   readonly options: EmbedderOptions;
   private readonly embed: ReturnType<typeof createEmbedActivities>;
-  private shard?: { manifestKey: string; shardId: string; framesKey: string };
+  private shards: { manifestKey: string; shardId: string; framesKey: string }[] = [];
 
   constructor(
     readonly scratch: string,
@@ -190,22 +190,31 @@ export class EmbedBenchRig {
     return { store, embedder, config: { stateDir: this.scratch }, log: () => {} };
   }
 
-  /** Writes the crops as a dataset, manifests it and extracts its one frames shard; returns the crops. */
-  async prepare(faces: number): Promise<Uint8Array[]> {
+  /**
+   * Writes `faces` crops as a dataset, manifests it in shards of `shardFrames` and extracts every
+   * frames shard; returns the crops.
+   */
+  async prepare(faces: number, shardFrames = faces): Promise<Uint8Array[]> {
     const datasetPath = join(this.scratch, 'data');
     await writeCropDataset(datasetPath, faces);
     const manifest = await createManifestActivities(this.deps()).manifestDataset({
       datasetPath,
-      shardFrames: faces,
+      shardFrames,
     });
-    const shardId = manifest.shards[0]!.shardId;
-    const frames = await createFramesActivities(this.deps()).extractFrames({
-      manifestKey: manifest.manifestKey,
-      shardId,
-      maxCropSide: 256,
-    });
-    this.shard = { manifestKey: manifest.manifestKey, shardId, framesKey: frames.framesKey };
-    return decodeFramesShard((await readCommitted(this.store, frames.framesKey))!.bytes).map((r) => r.image!);
+    const frames = createFramesActivities(this.deps());
+    const crops: Uint8Array[] = [];
+    this.shards = [];
+    for (const { shardId } of manifest.shards) {
+      const { framesKey } = await frames.extractFrames({
+        manifestKey: manifest.manifestKey,
+        shardId,
+        maxCropSide: 256,
+      });
+      this.shards.push({ manifestKey: manifest.manifestKey, shardId, framesKey });
+      const rows = decodeFramesShard((await readCommitted(this.store, framesKey))!.bytes);
+      crops.push(...rows.map((r) => r.image!));
+    }
+    return crops;
   }
 
   /** Registers and pulls a backbone (surgery included); returns the model file the sessions run. */
@@ -215,13 +224,25 @@ export class EmbedBenchRig {
       .path;
   }
 
-  /** Embeddings per second of one embed activity over the shard, from nothing committed. */
-  async activityRate(backbone: string, batchSize: number): Promise<number> {
-    if (!this.shard) throw new Error('EmbedBenchRig: prepare() first');
+  /**
+   * Embeddings per second of embed activities over every shard, from nothing committed, run
+   * `concurrency` at a time as an embed pool runs them (AFFECTFLOW_EMBED_CONCURRENCY).
+   */
+  async activityRate(backbone: string, batchSize: number, concurrency: number): Promise<number> {
+    if (this.shards.length === 0) throw new Error('EmbedBenchRig: prepare() first');
     for await (const o of this.store.list('embeddings/')) await this.store.delete(o.key);
+    const queue = [...this.shards];
+    let rows = 0;
     const start = process.hrtime.bigint();
-    const result = await this.embed.embedShard({ ...this.shard, backbone, batchSize });
-    return result.rows / (Number(process.hrtime.bigint() - start) / 1e9);
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let shard = queue.shift(); shard; shard = queue.shift()) {
+          const result = await this.embed.embedShard({ ...shard, backbone, batchSize });
+          rows += result.rows;
+        }
+      }),
+    );
+    return rows / (Number(process.hrtime.bigint() - start) / 1e9);
   }
 
   async close(): Promise<void> {
