@@ -113,14 +113,19 @@ function deserializeError(e: SerializedError): Error {
   return err;
 }
 
-/** One run on the calling thread: what each embedder thread does with a request. */
+/**
+ * One run on the calling thread: what each embedder thread does with a request. `scratch` may
+ * lend the input tensor (a thread running one request at a time reuses one buffer).
+ */
 export async function embedRun(
   sessions: OnnxSessions,
   descriptor: BackboneDescriptor,
   crops: readonly Uint8Array[],
+  scratch?: (values: number) => Float32Array,
 ): Promise<EmbeddedRows> {
   const session = await sessions.get(descriptor);
-  const tensor = await preprocessCrops(crops, descriptor);
+  const values = crops.length * 3 * descriptor.inputSize * descriptor.inputSize;
+  const tensor = await preprocessCrops(crops, descriptor, scratch?.(values));
   return session.run(tensor, crops.length);
 }
 

@@ -17,6 +17,16 @@ const sessions = new OnnxSessions({
   log: (line) => port.postMessage({ log: line } satisfies EmbedderReply),
 });
 
+/**
+ * The input tensor, reused by every run: requests run one at a time, so one buffer serves them
+ * all and no run allocates (and zeroes) megabytes the garbage collector must then reclaim.
+ */
+let buffer = new Float32Array(0);
+function scratch(values: number): Float32Array {
+  if (buffer.length < values) buffer = new Float32Array(values);
+  return buffer.subarray(0, values);
+}
+
 /** Requests run one at a time, in order: a run's tensor is inferred while it is still in cache. */
 let queue: Promise<void> = Promise.resolve();
 port.on('message', (request: EmbedderRequest) => {
@@ -27,7 +37,7 @@ function handle(request: EmbedderRequest): Promise<void> {
   const work =
     request.kind === 'source'
       ? sessions.get(request.descriptor).then((s) => ({ provider: s.provider, modelSha256: s.modelSha256 }))
-      : embedRun(sessions, request.descriptor, request.crops);
+      : embedRun(sessions, request.descriptor, request.crops, scratch);
   return work.then(
     (result) => {
       const reply: EmbedderReply = { id: request.id, result };
