@@ -2,11 +2,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ActivityDeps } from '../activities/context.ts';
 import { createEmbedActivities } from '../activities/embed.ts';
+import { loadConfig } from '../config/index.ts';
 import { createFramesActivities } from '../activities/frames.ts';
 import { createManifestActivities } from '../activities/manifest.ts';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
-import { OnnxSessions } from '../models/onnxRuntime.ts';
+import { Embedder, embedderOptions } from '../models/embedder.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
 import { timed, type Benchmark } from './harness.ts';
@@ -17,13 +19,10 @@ export const benchmarks: Benchmark[] = [
     async run() {
       const root = mkdtempSync(join(tmpdir(), 'affectflow-bench-embed-'));
       const store = new LocalDirStore(join(root, 'store'));
-      const sessions = new OnnxSessions({
-        provider: 'cpu',
-        intraOpThreads: 0,
-        interOpThreads: 1,
-        modelCacheDir: join(root, 'models'),
-      });
-      const deps = { store, sessions, config: { stateDir: root }, log: () => {} };
+      const embedder = new Embedder(
+        embedderOptions(loadConfig().embedRuntime, 'cpu', { modelCacheDir: join(root, 'models') }),
+      );
+      const deps: ActivityDeps = { store, embedder, config: { stateDir: root }, log: () => {} };
       await generateSyntheticDataset(join(root, 'data'), {
         ...TINY_SYNTHETIC,
         trainVideos: 2,
@@ -58,7 +57,7 @@ export const benchmarks: Benchmark[] = [
         }
         return rows;
       });
-      await sessions.dispose();
+      await embedder.close();
       rmSync(root, { recursive: true, force: true });
       return {
         'skeleton.frames_96px.fps': { value: framesTotal / extracted.seconds, unit: 'frames/s' },
