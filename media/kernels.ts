@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { projectRoot } from '../infra/paths.ts';
 
 /** The parts of the WebAssembly JS API used here (the project's TypeScript libs do not declare it). */
@@ -69,7 +70,7 @@ export function kernelFile(): string {
   const file = join(dir, `resample-${hash}.wasm`);
   if (existsSync(file)) return file;
   mkdirSync(dir, { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = `${file}.tmp-${process.pid}-${threadId}`; // embedder threads may build at once
   const asc = join(compiler, '..', 'bin', 'asc.js');
   const args = [asc, SOURCE, '-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd', '--outFile', tmp];
   const built = spawnSync(process.execPath, args, { encoding: 'utf8' });
@@ -77,7 +78,7 @@ export function kernelFile(): string {
     rmSync(tmp, { force: true });
     throw new KernelBuildError(`asc exited ${built.status}: ${built.stderr || built.error?.message}`);
   }
-  renameSync(tmp, file); // atomic: processes building at once each rename a complete file
+  renameSync(tmp, file); // atomic: processes and threads building at once each rename a complete file
   return file;
 }
 
