@@ -148,6 +148,19 @@ test('the embedder gives the same rows on worker threads as on the calling threa
       t.is(rows.embedding.length, whole.embedding.length);
       t.true(diff(rows.embedding, whole.embedding) < 1e-5, `${threads} threads: embedding differs`);
       t.true(diff(rows.scores, whole.scores) < 1e-5, `${threads} threads: scores differ`);
+      // Two activities at once share the threads; each gets its own rows back, in its order.
+      const reversed = [...crops].reverse();
+      const [again, backwards] = await Promise.all([
+        embedder.embed(TINY_BACKBONE, crops),
+        embedder.embed(TINY_BACKBONE, reversed),
+      ]);
+      t.true(diff(again.embedding, whole.embedding) < 1e-5, `${threads} threads: concurrent batch differs`);
+      const d = TINY_BACKBONE.embeddingDim;
+      for (let i = 0; i < 7; i++) {
+        const row = backwards.embedding.subarray(i * d, (i + 1) * d);
+        const expected = whole.embedding.subarray((6 - i) * d, (7 - i) * d);
+        t.true(diff(row, expected) < 1e-5, `${threads} threads: reversed batch row ${i}`);
+      }
       const broken = [...crops];
       broken[5] = Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
       const err = await t.throwsAsync(embedder.embed(TINY_BACKBONE, broken), { instanceOf: CropError });
