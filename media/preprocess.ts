@@ -11,7 +11,7 @@ import sharp, { type Sharp } from 'sharp';
 import type { BackboneDescriptor } from '../models/registry.ts';
 import { decodeJpegRows } from './jpeg.ts';
 import { decodeRgbPng, decodeRgbPngRows } from './png.ts';
-import { resizeBilinearRgb, resizeNormalizeInto, type Normalisation, type RgbRows } from './resample.ts';
+import { resizeNormalizeInto, type Normalisation, type RgbRows } from './resample.ts';
 
 export class ImageError extends Error {
   constructor(
@@ -40,14 +40,6 @@ export interface PixelRect {
 
 function raw(image: RgbImage): Sharp {
   return sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } });
-}
-
-/**
- * Squash-resizes packed RGB to width x height exactly like PIL's Image.resize(..., BILINEAR)
- * (media/resample.ts).
- */
-export function squashResize(image: RgbImage, width: number, height: number = width): RgbImage {
-  return { width, height, rgb: resizeBilinearRgb(image.rgb, image.width, image.height, width, height) };
 }
 
 /**

@@ -140,7 +140,6 @@ interface ThreadState {
 }
 
 export class Embedder {
-  readonly runBatch: number;
   private readonly local?: OnnxSessions;
   private readonly threads: ThreadState[] = [];
   private readonly waiting = new Map<number, Waiter>();
@@ -148,7 +147,6 @@ export class Embedder {
   private nextId = 0;
 
   constructor(private readonly options: EmbedderOptions) {
-    this.runBatch = options.runBatch;
     if (options.threads === 0) this.local = new OnnxSessions(options);
     for (let i = 0; i < options.threads; i++) this.threads.push(this.startThread());
   }
@@ -192,7 +190,8 @@ export class Embedder {
    */
   async embed(descriptor: BackboneDescriptor, crops: readonly Uint8Array[]): Promise<EmbeddedRows> {
     const n = crops.length;
-    const size = this.runBatch > 0 ? this.runBatch : Math.max(1, n);
+    const { runBatch } = this.options;
+    const size = runBatch > 0 ? runBatch : Math.max(1, n);
     const starts = Array.from({ length: Math.ceil(n / size) }, (_, r) => r * size);
     const runs = await Promise.all(
       starts.map(async (from) => {
