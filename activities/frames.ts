@@ -31,7 +31,7 @@ import { classifyErrors, findShard, manifestReader, reportProgress, type Activit
 
 /** Detector and crop settings for faceSource 'yunet'; every field has a default. */
 export interface FaceDetectionInput extends Partial<DetectorOptions>, Partial<CropOptions> {
-  /** YuNet ONNX file on the worker; default ../shared/models/face_detection_yunet.onnx. */
+  /** YuNet ONNX file on the worker; default models/assets/face_detection_yunet.onnx. */
   readonly modelPath?: string;
 }
 

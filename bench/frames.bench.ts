@@ -22,7 +22,7 @@ const THREADS = 2;
 
 /** ffmpeg's testsrc2 pattern (moving, coloured) with the portrait sliding across it; streamed, never in memory. */
 function generateClip(path: string): void {
-  const portrait = join(projectRoot, '..', 'shared', 'data', 'faces', 'portrait-1.jpg');
+  const portrait = join(projectRoot, 'test', 'fixtures', 'faces', 'portrait-1.jpg');
   const result = spawnSync('ffmpeg', [
     '-v',
     'error',

@@ -1,5 +1,6 @@
 /**
- * The YuNet face detector (OpenCV Zoo architecture, ../shared/models/face_detection_yunet.onnx):
+ * The YuNet face detector (OpenCV Zoo architecture, models/assets/face_detection_yunet.onnx,
+ * shipped with the package: models/assets/README.md):
  * input preparation, output decoding and non-maximum suppression. The session comes from
  * models/onnxRuntime.ts (openGraph), the one module that owns ONNX Runtime.
  *
@@ -15,7 +16,7 @@ import sharp from 'sharp';
 import { projectRoot } from '../infra/paths.ts';
 import { openGraph, type GraphSession, type GraphTensor, type RuntimeOptions } from './onnxRuntime.ts';
 
-export const YUNET_MODEL_PATH = resolve(projectRoot, '..', 'shared', 'models', 'face_detection_yunet.onnx');
+export const YUNET_MODEL_PATH = resolve(projectRoot, 'models', 'assets', 'face_detection_yunet.onnx');
 export const YUNET_SHA256 = 'ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0';
 const STRIDES = [8, 16, 32] as const;
 

@@ -1,5 +1,5 @@
 /**
- * The face path: YuNet on the real portraits in ../shared/data/faces (box and eyes against
+ * The face path: YuNet on the real portraits in test/fixtures/faces (box and eyes against
  * coordinates checked by hand on the images), crop rectangles, IoU tracks, and extractFrames on
  * a provided-crops folder with a missing and an unreadable image and on a video with YuNet.
  */
@@ -18,7 +18,7 @@ import { LocalDirStore } from '../storage/objectStore.ts';
 import { decodeFramesShard } from '../storage/shards.ts';
 import { python, tempDir } from './helpers/env.ts';
 
-const FACES = join(import.meta.dirname, '..', '..', 'shared', 'data', 'faces');
+const FACES = join(import.meta.dirname, 'fixtures', 'faces');
 const RUNTIME = { provider: 'cpu', intraOpThreads: 1, interOpThreads: 1 } as const;
 
 /**

@@ -25,7 +25,7 @@ import { decodeJpegRows } from '../media/jpeg.ts';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../models/registry.ts';
 import { python } from './helpers/env.ts';
 
-const FACES = join(import.meta.dirname, '..', '..', 'shared', 'data', 'faces');
+const FACES = join(import.meta.dirname, 'fixtures', 'faces');
 
 const NORMALISATIONS = {
   imagenet: { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] },

@@ -31,7 +31,7 @@ import { bareLoop, type BareJob } from './bareLoop.ts';
 import { LocalDirStore } from '../../storage/objectStore.ts';
 import { decodeFramesShard } from '../../storage/shards.ts';
 
-const PORTRAITS = join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'faces');
+const PORTRAITS = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'faces');
 /** Face regions of the two real portraits (left, top, width, height), from test/preprocess.test.ts. */
 const FACE_REGIONS = [
   { file: 'portrait-1.jpg', left: 371, top: 90, width: 240, height: 329 },
