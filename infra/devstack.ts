@@ -2,7 +2,7 @@
  * The local development stack: a real Temporal CLI dev server (SQLite file, UI) and a real
  * S3-compatible server (SeaweedFS), both from the project-local Python environment, on loopback.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -92,17 +92,36 @@ export async function startTemporalDevServer(opts: DevStackOptions): Promise<Ser
     runDir,
     ready: () => temporalReady(address),
     readyTimeoutMs: 60_000,
+    env: serviceEnv(),
   });
+}
+
+/**
+ * This environment without AWS credentials. SeaweedFS makes AWS_ACCESS_KEY_ID and
+ * AWS_SECRET_ACCESS_KEY in its environment an admin identity (and logs the key id), so a stack
+ * started from a shell holding someone's real keys must not pass them on.
+ */
+export function serviceEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !/^AWS_/.test(name)));
+}
+
+/** Creates (or re-locks) a file only its owner may read: credentials, identities. */
+function writePrivate(path: string, text: string): void {
+  writeFileSync(path, text, { mode: 0o600 });
+  chmodSync(path, 0o600);
 }
 
 function devCredentials(runDir: string): DevS3Credentials {
   const path = join(runDir, 'credentials.json');
-  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as DevS3Credentials;
+  if (existsSync(path)) {
+    chmodSync(path, 0o600);
+    return JSON.parse(readFileSync(path, 'utf8')) as DevS3Credentials;
+  }
   // Dev-only keys, made per state directory; they never leave this machine.
   const random = (n: number): string =>
     Array.from({ length: n }, () => Math.floor(Math.random() * 36).toString(36)).join('');
   const credentials = { accessKeyId: `af${random(14)}`, secretAccessKey: random(32) };
-  writeFileSync(path, JSON.stringify(credentials), { mode: 0o600 });
+  writePrivate(path, JSON.stringify(credentials));
   return credentials;
 }
 
@@ -111,10 +130,11 @@ export async function startS3DevServer(
 ): Promise<ServiceState & { credentials: DevS3Credentials }> {
   const runDir = s3Dir(opts.stateDir);
   const dataDir = join(runDir, 'data');
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(runDir, 0o700);
   const credentials = devCredentials(runDir);
   const identities = join(runDir, 'identities.json');
-  writeFileSync(
+  writePrivate(
     identities,
     JSON.stringify({
       identities: [
@@ -125,7 +145,6 @@ export async function startS3DevServer(
         },
       ],
     }),
-    { mode: 0o600 },
   );
   const endpoint = `http://127.0.0.1:${opts.s3Port}`;
   const client = s3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
@@ -158,6 +177,7 @@ export async function startS3DevServer(
         '-s3.port.lance=0',
         `-s3.config=${identities}`,
       ],
+      env: serviceEnv(),
       runDir,
       ready,
       readyTimeoutMs: 60_000,

@@ -4,7 +4,16 @@
  * embedded stack (`affectflow stack start`) and the throwaway instances that tests start.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,6 +27,7 @@ export interface ServiceSpec {
   /** Resolves true once the service answers its clients. */
   readonly ready: () => Promise<boolean>;
   readonly readyTimeoutMs: number;
+  /** The service's whole environment; default this process's. */
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -75,7 +85,9 @@ function tail(path: string, lines = 15): string {
 
 /** Starts the service unless a live, ready instance already runs from the same run directory. */
 export async function startService(spec: ServiceSpec): Promise<ServiceState> {
-  mkdirSync(spec.runDir, { recursive: true });
+  // Logs and pid files are the owner's: a service may log identities or paths of its data.
+  mkdirSync(spec.runDir, { recursive: true, mode: 0o700 });
+  chmodSync(spec.runDir, 0o700);
   const logFile = logPath(spec.runDir, spec.name);
   const existing = readPid(spec.runDir, spec.name);
   if (existing && isAlive(existing.pid)) {
@@ -84,11 +96,12 @@ export async function startService(spec: ServiceSpec): Promise<ServiceState> {
     }
     await stopService(spec.runDir, spec.name);
   }
-  const out = openSync(logFile, 'a');
+  const out = openSync(logFile, 'a', 0o600);
+  chmodSync(logFile, 0o600);
   const child = spawn(spec.command, [...spec.args], {
     detached: true,
     stdio: ['ignore', out, out],
-    env: { ...process.env, ...spec.env },
+    env: spec.env ?? process.env,
   });
   closeSync(out);
   const pid = child.pid;
@@ -107,7 +120,7 @@ export async function startService(spec: ServiceSpec): Promise<ServiceState> {
     args: spec.args,
     startedAt: new Date().toISOString(),
   };
-  writeFileSync(pidPath(spec), JSON.stringify(record));
+  writeFileSync(pidPath(spec), JSON.stringify(record), { mode: 0o600 });
   const deadline = Date.now() + spec.readyTimeoutMs;
   while (Date.now() < deadline) {
     if (exited !== undefined) {
