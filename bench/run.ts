@@ -1,6 +1,8 @@
 /**
  * `npm run bench [-- --only PREFIX]`: runs the benchmarks in bench/*.bench.ts, prints a table and
- * writes bench/results/latest.json as {"machine": {...}, "figures": {name: {value, unit}}}.
+ * merges the figures into bench/results/latest.json ({"machine": {...}, "figures": {name: {value,
+ * unit, date}}}): a run of some benchmarks replaces their figures and keeps the others' with their
+ * own dates. A PREFIX that matches no benchmark is an error.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -8,18 +10,26 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../infra/paths.ts';
-import { writeResults, type Benchmark, type Figure } from './harness.ts';
+import { mergeResults, type Benchmark, type Figure } from './harness.ts';
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, module: { type: 'string' } } });
 const only = values.only;
 const benchDir = join(projectRoot, 'bench');
 
+/** A benchmark runs when no prefix is given, or its name and the prefix start one another. */
+const selected = (benchmark: Benchmark): boolean =>
+  !only || benchmark.name.startsWith(only) || only.startsWith(benchmark.name);
+
+async function benchmarksOf(file: string): Promise<Benchmark[]> {
+  const module = (await import(pathToFileURL(join(benchDir, file)).href)) as { benchmarks: Benchmark[] };
+  return module.benchmarks;
+}
+
 /** Runs one module's benchmarks in this process; returns their figures. */
 async function runModule(file: string): Promise<Record<string, Figure>> {
   const figures: Record<string, Figure> = {};
-  const module = (await import(pathToFileURL(join(benchDir, file)).href)) as { benchmarks: Benchmark[] };
-  for (const benchmark of module.benchmarks) {
-    if (only && !benchmark.name.startsWith(only) && !only.startsWith(benchmark.name)) continue;
+  for (const benchmark of await benchmarksOf(file)) {
+    if (!selected(benchmark)) continue;
     process.stderr.write(`bench: ${benchmark.name} ...\n`);
     const result = await benchmark.run();
     for (const [name, figure] of Object.entries(result)) {
@@ -38,10 +48,19 @@ if (values.module) {
 
 // Each module runs in a fresh process, so no benchmark inherits another's heap, JIT state or
 // resident memory (peak RSS figures would otherwise include what earlier benchmarks left).
-const figures: Record<string, Figure> = {};
+const modules = new Map<string, Benchmark[]>();
 for (const file of readdirSync(benchDir)
   .filter((f) => f.endsWith('.bench.ts'))
-  .sort()) {
+  .sort())
+  modules.set(file, await benchmarksOf(file));
+const chosen = [...modules].filter(([, benchmarks]) => benchmarks.some(selected)).map(([file]) => file);
+if (chosen.length === 0) {
+  const names = [...modules.values()].flat().map((b) => b.name);
+  console.error(`bench: --only ${only} matches no benchmark; they are: ${names.join(', ')}`);
+  process.exit(2);
+}
+const figures: Record<string, Figure> = {};
+for (const file of chosen) {
   const args = [
     '--import',
     'tsx',
@@ -59,4 +78,4 @@ for (const file of readdirSync(benchDir)
   Object.assign(figures, JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as Record<string, Figure>);
 }
 
-writeResults('latest.json', figures);
+mergeResults('latest.json', figures);
