@@ -4,11 +4,11 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelSignatureError, OnnxSessions } from '../models/onnxRuntime.ts';
 import { ChecksumMismatchError, modelPaths, progressRenderer, pullBackbone } from '../models/pull.ts';
-import { expectedSha256, registerBackbone } from '../models/registry.ts';
+import { expectedSha256, registerBackbone, TINY_BACKBONE_B } from '../models/registry.ts';
 import { openStore, type ObjectStore } from '../storage/objectStore.ts';
 import { projectRoot } from '../infra/paths.ts';
 import { tempDir, testConfig, testServices } from './helpers/env.ts';
@@ -171,6 +171,50 @@ test('a file whose input/output signature disagrees with the descriptor is refus
   } finally {
     await server.close();
   }
+});
+
+test('a pull repairs a damaged cache: a cut original is downloaded again once, a generated model is rebuilt', async (t) => {
+  const good = classifierModel(7);
+  const server = await startServer(new Map([['/good.onnx', { body: good }]]));
+  const cacheDir = join(tempDir('pull-repair'), 'models');
+  try {
+    await withStore('pull-repair', async (store) => {
+      const d = descriptor(server.base, { name: 'served-repair' });
+      const first = await pullBackbone(d, { cacheDir, store });
+      const installed = readFileSync(first.path);
+      const cut = good.subarray(0, Math.floor(good.length / 2));
+      writeFileSync(first.sourcePath, cut);
+      writeFileSync(first.path, installed.subarray(0, 100));
+      const logs: string[] = [];
+      const again = await pullBackbone(d, { cacheDir, store, log: (line) => logs.push(line) });
+      t.false(again.cached);
+      t.is(again.sha256, sha(good));
+      t.true(readFileSync(again.sourcePath).equals(good));
+      t.true(
+        readFileSync(again.path).equals(installed),
+        "the sessions' file is written again from the original",
+      );
+      t.is(again.modelSha256, sha(installed));
+      t.is(server.requests.length, 2);
+      t.deepEqual(logs, [
+        `backbone served-repair@1: ${first.sourcePath}: sha256 expected ${sha(good)}, got ${sha(cut)}; downloading it again from ${server.base}/good.onnx`,
+      ]);
+    });
+  } finally {
+    await server.close();
+  }
+
+  await withStore('pull-generated', async (store) => {
+    const built = await pullBackbone(TINY_BACKBONE_B, { cacheDir, store });
+    t.false(built.cached);
+    const bytes = readFileSync(built.path);
+    t.is(built.modelSha256, sha(bytes));
+    t.true((await pullBackbone(TINY_BACKBONE_B, { cacheDir, store })).cached);
+    writeFileSync(built.path, bytes.subarray(0, bytes.length / 2));
+    const rebuilt = await pullBackbone(TINY_BACKBONE_B, { cacheDir, store });
+    t.false(rebuilt.cached);
+    t.true(readFileSync(rebuilt.path).equals(bytes), 'rebuilt bit for bit');
+  });
 });
 
 test('progress: a redrawn bar on a TTY, plain lines every 10% otherwise', (t) => {
