@@ -21,6 +21,8 @@ import type { Worker } from 'node:worker_threads';
 import type { EmbedRuntimeConfig } from '../config/index.ts';
 import { startTypeScriptWorker } from '../infra/threads.ts';
 import { CropError, preprocessCrops } from '../media/preprocess.ts';
+import { loadVerifiedModel } from './modelCache.ts';
+import type { VerifiedModel } from './modelFiles.ts';
 import { OnnxSessions, type ExecutionProvider, type RuntimeOptions } from './onnxRuntime.ts';
 import { backboneId, type BackboneDescriptor } from './registry.ts';
 
@@ -40,6 +42,7 @@ export interface EmbeddedRows {
 /** Where a backbone's embeddings come from on this worker, for the shard metadata. */
 export interface EmbeddingSource {
   readonly provider: ExecutionProvider;
+  /** sha256 of the model file every thread's session runs, verified against the cache's record. */
   readonly modelSha256: string;
 }
 
@@ -78,16 +81,21 @@ export function embedderOptions(
 export type ThreadRuntime = Omit<RuntimeOptions, 'log'>;
 
 /** Requests and replies between an Embedder and models/embedderThread.ts. */
-export type EmbedderRequest =
-  | { readonly id: number; readonly kind: 'source'; readonly descriptor: BackboneDescriptor }
+export type EmbedderRequest = { readonly id: number } & EmbedderWork;
+type EmbedderWork =
+  /** Verify (and repair) the backbone's model file in the cache: models/modelCache.ts. */
+  | { readonly kind: 'verify'; readonly descriptor: BackboneDescriptor }
+  /** Open the thread's session on a verified file. */
+  | { readonly kind: 'source'; readonly descriptor: BackboneDescriptor; readonly model: VerifiedModel }
   | {
-      readonly id: number;
       readonly kind: 'embed';
       readonly descriptor: BackboneDescriptor;
+      readonly model: VerifiedModel;
       readonly crops: readonly Uint8Array[];
     };
+type EmbedderResult = EmbeddedRows | EmbeddingSource | VerifiedModel;
 export type EmbedderReply =
-  | { readonly id: number; readonly result: EmbeddedRows | EmbeddingSource }
+  | { readonly id: number; readonly result: EmbedderResult }
   | { readonly id: number; readonly error: SerializedError }
   | { readonly log: string };
 
@@ -109,7 +117,7 @@ export function serializeError(err: unknown): SerializedError {
 function deserializeError(e: SerializedError): Error {
   if (e.cropIndex !== undefined) return new CropError(e.cropIndex, e.detail ?? e.message);
   const err = new Error(e.message);
-  err.name = e.name; // ModelSignatureError, ModelNotCachedError, ... stay permanent by name
+  err.name = e.name; // ModelSignatureError, ModelFileError, ... stay permanent by name
   return err;
 }
 
@@ -120,17 +128,18 @@ function deserializeError(e: SerializedError): Error {
 export async function embedRun(
   sessions: OnnxSessions,
   descriptor: BackboneDescriptor,
+  model: VerifiedModel,
   crops: readonly Uint8Array[],
   scratch?: (values: number) => Float32Array,
 ): Promise<EmbeddedRows> {
-  const session = await sessions.get(descriptor);
+  const session = await sessions.get(descriptor, model);
   const values = crops.length * 3 * descriptor.inputSize * descriptor.inputSize;
   const tensor = await preprocessCrops(crops, descriptor, scratch?.(values));
   return session.run(tensor, crops.length);
 }
 
 interface Waiter {
-  resolve(value: EmbeddedRows | EmbeddingSource): void;
+  resolve(value: EmbedderResult): void;
   reject(err: Error): void;
   thread: ThreadState;
 }
@@ -143,7 +152,7 @@ export class Embedder {
   private readonly local?: OnnxSessions;
   private readonly threads: ThreadState[] = [];
   private readonly waiting = new Map<number, Waiter>();
-  private readonly sources = new Map<string, Promise<EmbeddingSource>>();
+  private readonly sources = new Map<string, Promise<EmbeddingSource & { model: VerifiedModel }>>();
   private nextId = 0;
 
   constructor(private readonly options: EmbedderOptions) {
@@ -163,25 +172,40 @@ export class Embedder {
   }
 
   /**
-   * Provider and model file of a backbone's sessions, opening them on first use (on every thread,
-   * so a model problem surfaces before any crop is read); later calls answer at once instead of
-   * waiting behind the runs queued on the threads.
+   * Provider and model file of a backbone's sessions, opening them on first use: the model file is
+   * verified (and repaired once) by one thread, then every thread opens it, so a model problem
+   * surfaces before any crop is read. Later calls answer at once instead of waiting behind the
+   * runs queued on the threads.
    */
-  source(descriptor: BackboneDescriptor): Promise<EmbeddingSource> {
+  async source(descriptor: BackboneDescriptor): Promise<EmbeddingSource> {
+    const { provider, modelSha256 } = await this.opened(descriptor);
+    return { provider, modelSha256 };
+  }
+
+  private opened(descriptor: BackboneDescriptor): Promise<EmbeddingSource & { model: VerifiedModel }> {
     const id = backboneId(descriptor);
     let found = this.sources.get(id);
     if (!found) {
-      found = this.local
-        ? this.local.get(descriptor).then((s) => ({ provider: s.provider, modelSha256: s.modelSha256 }))
-        : Promise.all(
-            this.threads.map(
-              (thread) => this.request(thread, { kind: 'source', descriptor }) as Promise<EmbeddingSource>,
-            ),
-          ).then((sources) => sources[0]!);
+      found = this.open(descriptor);
       found.catch(() => this.sources.delete(id));
       this.sources.set(id, found);
     }
     return found;
+  }
+
+  private async open(descriptor: BackboneDescriptor): Promise<EmbeddingSource & { model: VerifiedModel }> {
+    if (this.local) {
+      const model = await loadVerifiedModel(descriptor, this.options.modelCacheDir, this.options.log);
+      const session = await this.local.get(descriptor, model);
+      return { provider: session.provider, modelSha256: session.modelSha256, model };
+    }
+    const model = (await this.request(this.threads[0]!, { kind: 'verify', descriptor })) as VerifiedModel;
+    const sources = await Promise.all(
+      this.threads.map(
+        (thread) => this.request(thread, { kind: 'source', descriptor, model }) as Promise<EmbeddingSource>,
+      ),
+    );
+    return { ...sources[0]!, model };
   }
 
   /**
@@ -193,15 +217,17 @@ export class Embedder {
     const { runBatch } = this.options;
     const size = runBatch > 0 ? runBatch : Math.max(1, n);
     const starts = Array.from({ length: Math.ceil(n / size) }, (_, r) => r * size);
+    const { model } = await this.opened(descriptor);
     const runs = await Promise.all(
       starts.map(async (from) => {
         const part = crops.slice(from, from + size);
         try {
           return this.local
-            ? await embedRun(this.local, descriptor, part)
+            ? await embedRun(this.local, descriptor, model, part)
             : ((await this.request(this.idlest(), {
                 kind: 'embed',
                 descriptor,
+                model,
                 crops: part,
               })) as EmbeddedRows);
         } catch (err) {
@@ -223,19 +249,14 @@ export class Embedder {
     return this.threads.reduce((best, t) => (t.inFlight < best.inFlight ? t : best));
   }
 
-  private request(
-    thread: ThreadState,
-    body:
-      | { kind: 'source'; descriptor: BackboneDescriptor }
-      | { kind: 'embed'; descriptor: BackboneDescriptor; crops: readonly Uint8Array[] },
-  ): Promise<EmbeddedRows | EmbeddingSource> {
+  private request(thread: ThreadState, body: EmbedderWork): Promise<EmbedderResult> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       // Idle threads do not keep the process alive; busy ones must.
       if (this.waiting.size === 0) for (const t of this.threads) t.worker.ref();
       this.waiting.set(id, { resolve, reject, thread });
       thread.inFlight++;
-      if (body.kind === 'source') {
+      if (body.kind !== 'embed') {
         thread.worker.postMessage({ id, ...body } satisfies EmbedderRequest);
         return;
       }

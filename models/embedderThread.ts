@@ -7,15 +7,14 @@ import {
   type EmbedderRequest,
   type ThreadRuntime,
 } from './embedder.ts';
+import { loadVerifiedModel } from './modelCache.ts';
 import { OnnxSessions } from './onnxRuntime.ts';
 
 if (!parentPort) throw new Error('models/embedderThread.ts runs as a worker thread of an Embedder');
 const port: MessagePort = parentPort;
 const runtime = (workerData as { data: ThreadRuntime }).data;
-const sessions = new OnnxSessions({
-  ...runtime,
-  log: (line) => port.postMessage({ log: line } satisfies EmbedderReply),
-});
+const log = (line: string): void => port.postMessage({ log: line } satisfies EmbedderReply);
+const sessions = new OnnxSessions({ ...runtime, log });
 
 /**
  * The input tensor, reused by every run: requests run one at a time, so one buffer serves them
@@ -35,9 +34,13 @@ port.on('message', (request: EmbedderRequest) => {
 
 function handle(request: EmbedderRequest): Promise<void> {
   const work =
-    request.kind === 'source'
-      ? sessions.get(request.descriptor).then((s) => ({ provider: s.provider, modelSha256: s.modelSha256 }))
-      : embedRun(sessions, request.descriptor, request.crops, scratch);
+    request.kind === 'verify'
+      ? loadVerifiedModel(request.descriptor, runtime.modelCacheDir, log)
+      : request.kind === 'source'
+        ? sessions
+            .get(request.descriptor, request.model)
+            .then((s) => ({ provider: s.provider, modelSha256: s.modelSha256 }))
+        : embedRun(sessions, request.descriptor, request.model, request.crops, scratch);
   return work.then(
     (result) => {
       const reply: EmbedderReply = { id: request.id, result };

@@ -3,13 +3,17 @@
  * file per worker process, reused by every activity; the execution provider comes from config,
  * and a request for CUDA on a machine without it falls back to the CPU with a log line.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { threadId } from 'node:worker_threads';
+import { existsSync, readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { sha256Hex } from '../storage/commit.ts';
-import { backboneId, cachedModelName, type BackboneDescriptor } from './registry.ts';
-import { buildTinyBackboneModel } from './tinyBackbone.ts';
+import {
+  buildGeneratedModel,
+  ModelFileError,
+  modelPaths,
+  modelPullHint,
+  type VerifiedModel,
+} from './modelFiles.ts';
+import { backboneId, type BackboneDescriptor } from './registry.ts';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -44,7 +48,7 @@ export class ModelNotCachedError extends Error {
     readonly path: string,
   ) {
     super(
-      `backbone ${id}: model file ${path} is not in this worker's model cache; run \`affectflow models pull ${backbone}\` on this embed worker's machine (same AFFECTFLOW_HOME), then \`affectflow resume <run>\``,
+      `backbone ${id}: model file ${path} is not in this worker's model cache; ${modelPullHint(backbone)}`,
     );
     this.name = 'ModelNotCachedError';
   }
@@ -132,19 +136,36 @@ export async function openGraph(
   };
 }
 
-/** Model file for a descriptor in the local cache; generated models are built on first use. */
+/**
+ * Model file for a descriptor in the local cache, unverified; generated models are built on first
+ * use. The embedder loads through models/modelCache.ts instead, which checks the file first.
+ */
 export function ensureModelFile(descriptor: BackboneDescriptor, cacheDir: string): string {
-  const path = join(cacheDir, `${cachedModelName(descriptor)}.onnx`);
+  const { path } = modelPaths(descriptor, cacheDir);
   if (existsSync(path)) return path;
   if (descriptor.source.kind !== 'generated') {
     throw new ModelNotCachedError(descriptor.name, backboneId(descriptor), path);
   }
-  mkdirSync(cacheDir, { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${threadId}`; // embedder threads may build at once
-  const { pool, seed } = descriptor.source;
-  writeFileSync(tmp, buildTinyBackboneModel(descriptor.inputSize, pool, descriptor.scoresDim, seed));
-  renameSync(tmp, path);
-  return path;
+  return buildGeneratedModel(descriptor, cacheDir).path;
+}
+
+/** What ONNX Runtime said when it could not load a model, as one line. */
+export function invalidOnnx(err: unknown): string {
+  const said = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.trim();
+  return `not a valid ONNX file (onnxruntime: ${said})`;
+}
+
+/** Whether ONNX Runtime loads a model: undefined when it does, else what is wrong (invalidOnnx). */
+export async function onnxLoadProblem(model: Uint8Array, label: string): Promise<string | undefined> {
+  let session: ort.InferenceSession;
+  try {
+    session = (await createSession(model, { provider: 'cpu', intraOpThreads: 1, interOpThreads: 1 }, label))
+      .session;
+  } catch (err) {
+    return invalidOnnx(err);
+  }
+  await session.release();
+  return undefined;
 }
 
 function signature(names: readonly string[]): string {
@@ -152,27 +173,41 @@ function signature(names: readonly string[]): string {
 }
 
 export class OnnxSessions {
-  private readonly sessions = new Map<string, Promise<BackboneSession>>();
+  private readonly sessions = new Map<string, { sha256?: string; session: Promise<BackboneSession> }>();
   private readonly raw: ort.InferenceSession[] = [];
   constructor(private readonly options: RuntimeOptions) {}
 
-  /** The shared session for a backbone, created on first use. */
-  get(descriptor: BackboneDescriptor): Promise<BackboneSession> {
+  /**
+   * The shared session for a backbone, created on first use: from `model` when given (a file
+   * models/modelCache.ts verified, whose bytes must still have its sha256; a session on another
+   * version of the file is replaced), else from the cache file as it is (ensureModelFile).
+   */
+  get(descriptor: BackboneDescriptor, model?: VerifiedModel): Promise<BackboneSession> {
     const id = backboneId(descriptor);
-    let session = this.sessions.get(id);
-    if (!session) {
-      session = this.create(descriptor);
-      session.catch(() => this.sessions.delete(id));
-      this.sessions.set(id, session);
-    }
-    return session;
+    const held = this.sessions.get(id);
+    if (held && (!model || held.sha256 === model.sha256)) return held.session;
+    const entry = { sha256: model?.sha256, session: this.create(descriptor, model) };
+    entry.session.catch(() => {
+      if (this.sessions.get(id) === entry) this.sessions.delete(id);
+    });
+    this.sessions.set(id, entry);
+    return entry.session;
   }
 
-  private async create(descriptor: BackboneDescriptor): Promise<BackboneSession> {
-    const path = ensureModelFile(descriptor, this.options.modelCacheDir);
+  private async create(descriptor: BackboneDescriptor, model?: VerifiedModel): Promise<BackboneSession> {
+    const path = model?.path ?? ensureModelFile(descriptor, this.options.modelCacheDir);
     const bytes = readFileSync(path);
     const modelSha256 = sha256Hex(bytes);
-    const { session, provider } = await createSession(bytes, this.options, backboneId(descriptor));
+    if (model && modelSha256 !== model.sha256) {
+      throw new ModelFileError(descriptor, path, `expected sha256 ${model.sha256}, got ${modelSha256}`);
+    }
+    let created: Awaited<ReturnType<typeof createSession>>;
+    try {
+      created = await createSession(bytes, this.options, backboneId(descriptor));
+    } catch (err) {
+      throw new ModelFileError(descriptor, path, invalidOnnx(err));
+    }
+    const { session, provider } = created;
     this.raw.push(session);
     const wanted = [descriptor.embeddingOutput, descriptor.scoresOutput];
     const missing = wanted.filter((name) => !session.outputNames.includes(name));

@@ -11,20 +11,27 @@ import {
   createWriteStream,
   existsSync,
   mkdirSync,
+  readFileSync,
   renameSync,
   rmSync,
   statSync,
 } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sha256Hex } from '../storage/commit.ts';
+import {
+  buildGeneratedModel,
+  modelPaths,
+  readModelRecord,
+  storeModelFile,
+  type VerifiedModel,
+} from './modelFiles.ts';
 import { onnx } from './onnxGraph.ts';
 import { ModelSignatureError, openGraph } from './onnxRuntime.ts';
 import {
   backboneId,
-  cachedModelName,
   expectedSha256,
   recordSha256,
   type BackboneDescriptor,
@@ -69,10 +76,12 @@ export interface PullOptions {
 export interface PullResult {
   /** The file the embed workers open: the original, plus the embedding output when surgery was needed. */
   readonly path: string;
-  /** The downloaded original, as published. */
+  /** The downloaded original, as published (for a generated backbone, `path`). */
   readonly sourcePath: string;
   /** sha256 of the original. */
   readonly sha256: string;
+  /** sha256 of `path`, as the cache's record holds it. */
+  readonly modelSha256: string;
   /** True when this pull recorded the sha256 in the store (the descriptor had none). */
   readonly recorded: boolean;
   /** True when the file was already cached and only verified. */
@@ -83,52 +92,150 @@ export interface PullResult {
   readonly surgery: boolean;
 }
 
-export function modelPaths(
-  descriptor: BackboneDescriptor,
-  cacheDir: string,
-): { path: string; sourcePath: string } {
-  const name = cachedModelName(descriptor);
-  return { path: join(cacheDir, `${name}.onnx`), sourcePath: join(cacheDir, `${name}.source.onnx`) };
-}
+export { modelPaths };
 
-/** Downloads (or re-verifies) a backbone's model file; refuses one that disagrees with the descriptor. */
+/**
+ * Downloads (or re-verifies) a backbone's model file; refuses one that disagrees with the
+ * descriptor. A cached original that no longer has its sha256 is downloaded again, once. A
+ * generated backbone is rebuilt unless its cached file still matches the cache's record.
+ */
 export async function pullBackbone(
   descriptor: BackboneDescriptor,
   options: PullOptions,
 ): Promise<PullResult> {
   const id = backboneId(descriptor);
-  if (descriptor.source.kind !== 'url') {
-    throw new DownloadError(id, `backbone ${id} is generated (${descriptor.source.kind}); nothing to pull`);
-  }
-  const url = descriptor.source.url;
   mkdirSync(options.cacheDir, { recursive: true });
-  const { path, sourcePath } = modelPaths(descriptor, options.cacheDir);
-  const cached = existsSync(sourcePath);
-  const resumedAt: number[] = [];
-  if (!cached) {
-    const part = `${sourcePath}.part`;
-    const attempts = options.attempts ?? 3;
-    for (let attempt = 1; ; attempt++) {
-      const offset = existsSync(part) ? statSync(part).size : 0;
-      if (offset > 0) resumedAt.push(offset);
-      try {
-        await download(url, part, offset, options);
-        break;
-      } catch (err) {
-        if (attempt >= attempts || !(err instanceof DownloadError)) throw err;
-        options.log?.(`${(err as Error).message}; retrying (${attempt + 1}/${attempts})`);
-      }
-    }
-    renameSync(part, sourcePath);
-  }
-
-  const sha256 = await fileSha256(sourcePath);
+  const paths = modelPaths(descriptor, options.cacheDir);
+  if (descriptor.source.kind !== 'url') return pullGenerated(descriptor, options.cacheDir);
+  const url = descriptor.source.url;
   const expected = await expectedSha256(options.store, descriptor);
-  if (expected !== undefined && expected !== sha256) {
-    rmSync(sourcePath, { force: true });
-    rmSync(path, { force: true });
-    throw new ChecksumMismatchError(id, sourcePath, expected, sha256);
+  let fetched: FetchedSource;
+  try {
+    fetched = await fetchSource(descriptor, url, expected, true, options);
+  } catch (err) {
+    if (err instanceof ChecksumMismatchError) rmSync(paths.path, { force: true });
+    throw err;
   }
+  const installed = await installModel(descriptor, options.cacheDir, url, fetched.sha256);
+  const recorded = expected === undefined;
+  if (recorded) {
+    await recordSha256(options.store, descriptor, fetched.sha256);
+    options.log?.(`backbone ${id}: recorded sha256 ${fetched.sha256} in the registry (first pull)`);
+  }
+  return {
+    path: paths.path,
+    sourcePath: paths.sourcePath,
+    sha256: fetched.sha256,
+    modelSha256: installed.sha256,
+    recorded,
+    cached: fetched.cached,
+    resumedAt: fetched.resumedAt,
+    surgery: installed.surgery,
+  };
+}
+
+function pullGenerated(descriptor: BackboneDescriptor, cacheDir: string): PullResult {
+  const paths = modelPaths(descriptor, cacheDir);
+  const record = readModelRecord(paths.recordPath);
+  const current = existsSync(paths.path) ? sha256Hex(readFileSync(paths.path)) : undefined;
+  const cached = record !== undefined && record.sha256 === current;
+  const model = cached ? { path: paths.path, sha256: current } : buildGeneratedModel(descriptor, cacheDir);
+  return {
+    path: model.path,
+    sourcePath: model.path,
+    sha256: model.sha256,
+    modelSha256: model.sha256,
+    recorded: false,
+    cached,
+    resumedAt: [],
+    surgery: false,
+  };
+}
+
+/**
+ * Fetches a published backbone's original again from `url` (where it was pulled from) into the
+ * cache, refusing it unless its sha256 is `expectedSha256`, and installs it as the file the
+ * sessions open, with its record. The cached original is replaced only by a verified download.
+ */
+export async function fetchModelAgain(
+  descriptor: BackboneDescriptor,
+  options: {
+    readonly cacheDir: string;
+    readonly url: string;
+    readonly expectedSha256: string;
+    readonly log?: (line: string) => void;
+  },
+): Promise<VerifiedModel> {
+  const fetched = await fetchSource(descriptor, options.url, options.expectedSha256, false, options);
+  const { path, sha256 } = await installModel(descriptor, options.cacheDir, options.url, fetched.sha256);
+  return { path, sha256 };
+}
+
+interface FetchedSource {
+  readonly sha256: string;
+  readonly cached: boolean;
+  readonly resumedAt: readonly number[];
+}
+
+/**
+ * The original of a published backbone in the cache (`.source.onnx`): the cached one when `reuse`
+ * and it has the expected sha256, else downloaded (resuming from a `.part` file) and checked
+ * before it replaces the cached one. Throws ChecksumMismatchError for a download that disagrees.
+ */
+async function fetchSource(
+  descriptor: BackboneDescriptor,
+  url: string,
+  expected: string | undefined,
+  reuse: boolean,
+  options: Pick<PullOptions, 'cacheDir' | 'progress' | 'log' | 'attempts'>,
+): Promise<FetchedSource> {
+  const { sourcePath } = modelPaths(descriptor, options.cacheDir);
+  if (reuse && existsSync(sourcePath)) {
+    const sha256 = await fileSha256(sourcePath);
+    if (expected === undefined || sha256 === expected) return { sha256, cached: true, resumedAt: [] };
+    options.log?.(
+      `backbone ${backboneId(descriptor)}: ${sourcePath}: sha256 expected ${expected}, got ${sha256}; downloading it again from ${url}`,
+    );
+    rmSync(sourcePath, { force: true });
+  }
+  mkdirSync(options.cacheDir, { recursive: true });
+  const part = `${sourcePath}.part`;
+  const attempts = options.attempts ?? 3;
+  const resumedAt: number[] = [];
+  for (let attempt = 1; ; attempt++) {
+    const offset = existsSync(part) ? statSync(part).size : 0;
+    if (offset > 0) resumedAt.push(offset);
+    try {
+      await download(url, part, offset, options);
+      break;
+    } catch (err) {
+      if (attempt >= attempts || !(err instanceof DownloadError)) throw err;
+      options.log?.(`${(err as Error).message}; retrying (${attempt + 1}/${attempts})`);
+    }
+  }
+  const sha256 = await fileSha256(part);
+  if (expected !== undefined && expected !== sha256) {
+    rmSync(part, { force: true });
+    throw new ChecksumMismatchError(backboneId(descriptor), sourcePath, expected, sha256);
+  }
+  renameSync(part, sourcePath);
+  return { sha256, cached: false, resumedAt };
+}
+
+/**
+ * Checks a cached original against its descriptor (declared and run signatures), adds the
+ * embedding output when it has none, and stores the result as the file the sessions open, with the
+ * cache's record. A signature mismatch removes the original.
+ */
+async function installModel(
+  descriptor: BackboneDescriptor,
+  cacheDir: string,
+  url: string,
+  sourceSha256: string,
+): Promise<VerifiedModel & { surgery: boolean }> {
+  const id = backboneId(descriptor);
+  const paths = modelPaths(descriptor, cacheDir);
+  const { sourcePath } = paths;
   const original = new Uint8Array(await readFile(sourcePath));
   try {
     checkDeclaredSignature(descriptor, original);
@@ -139,7 +246,7 @@ export async function pullBackbone(
   const session = await openGraph(original, { provider: 'cpu', intraOpThreads: 1, interOpThreads: 1 }, id);
   const names = { inputs: session.inputNames, outputs: session.outputNames };
   await session.release();
-  const needsSurgery = !names.outputs.includes(descriptor.embeddingOutput);
+  const surgery = !names.outputs.includes(descriptor.embeddingOutput);
   if (!names.inputs.includes(descriptor.inputName) || !names.outputs.includes(descriptor.scoresOutput)) {
     rmSync(sourcePath, { force: true });
     throw signatureError(
@@ -147,7 +254,7 @@ export async function pullBackbone(
       `inputs [${names.inputs.join(', ')}] outputs [${names.outputs.join(', ')}]`,
     );
   }
-  const model = needsSurgery
+  const model = surgery
     ? exposeGemmInput(original, {
         scoresOutput: descriptor.scoresOutput,
         embeddingOutput: descriptor.embeddingOutput,
@@ -160,15 +267,8 @@ export async function pullBackbone(
     rmSync(sourcePath, { force: true });
     throw err;
   }
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, model);
-  renameSync(tmp, path);
-  const recorded = expected === undefined;
-  if (recorded) {
-    await recordSha256(options.store, descriptor, sha256);
-    options.log?.(`backbone ${id}: recorded sha256 ${sha256} in the registry (first pull)`);
-  }
-  return { path, sourcePath, sha256, recorded, cached, resumedAt, surgery: needsSurgery };
+  const stored = storeModelFile(paths, model, { kind: 'url', url, sha256: sourceSha256 });
+  return { ...stored, surgery };
 }
 
 function signatureError(descriptor: BackboneDescriptor, got: string): ModelSignatureError {
@@ -279,7 +379,7 @@ async function download(
   url: string,
   part: string,
   offset: number,
-  options: PullOptions,
+  options: Pick<PullOptions, 'progress'>,
   redirects = 0,
 ): Promise<void> {
   if (url.startsWith('file://')) {
@@ -316,7 +416,7 @@ async function pipeTo(
   start: number,
   total: number | undefined,
   url: string,
-  options: PullOptions,
+  options: Pick<PullOptions, 'progress'>,
 ): Promise<void> {
   const file = createWriteStream(part, start > 0 ? { flags: 'a' } : { flags: 'w' });
   let received = start;

@@ -14,11 +14,21 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import sharp from 'sharp';
 import { projectRoot } from '../infra/paths.ts';
-import { openGraph, type GraphSession, type GraphTensor, type RuntimeOptions } from './onnxRuntime.ts';
+import {
+  invalidOnnx,
+  openGraph,
+  type GraphSession,
+  type GraphTensor,
+  type RuntimeOptions,
+} from './onnxRuntime.ts';
 
 export const YUNET_MODEL_PATH = resolve(projectRoot, 'models', 'assets', 'face_detection_yunet.onnx');
 export const YUNET_SHA256 = 'ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0';
 const STRIDES = [8, 16, 32] as const;
+
+/** What puts the shipped YuNet file back. */
+const YUNET_RESTORE =
+  'the YuNet model ships with affectflow as models/assets/face_detection_yunet.onnx: restore it with `git checkout -- models/assets/face_detection_yunet.onnx` in the affectflow checkout';
 
 export class DetectorModelError extends Error {
   constructor(
@@ -147,12 +157,17 @@ export async function openYuNet(
   try {
     bytes = readFileSync(modelPath);
   } catch (err) {
-    throw new DetectorModelError(modelPath, `cannot read the model: ${(err as Error).message}`);
+    throw new DetectorModelError(modelPath, `cannot read it (${(err as Error).message}); ${YUNET_RESTORE}`);
   }
   const sha = createHash('sha256').update(bytes).digest('hex');
   if (sha !== YUNET_SHA256)
-    throw new DetectorModelError(modelPath, `expected sha256 ${YUNET_SHA256}, got ${sha}`);
-  const session: GraphSession = await openGraph(bytes, runtime, 'yunet');
+    throw new DetectorModelError(modelPath, `expected sha256 ${YUNET_SHA256}, got ${sha}; ${YUNET_RESTORE}`);
+  let session: GraphSession;
+  try {
+    session = await openGraph(bytes, runtime, 'yunet');
+  } catch (err) {
+    throw new DetectorModelError(modelPath, `${invalidOnnx(err)}; ${YUNET_RESTORE}`);
+  }
   const inputName = session.inputNames[0] ?? 'input';
   return {
     async detect(image) {

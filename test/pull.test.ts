@@ -4,120 +4,23 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { seededRandom } from '../datasets/synthetic.ts';
-import { encodeModel, floatTensor, floatValueInfo, node } from '../models/onnxGraph.ts';
 import { ModelSignatureError, OnnxSessions } from '../models/onnxRuntime.ts';
 import { ChecksumMismatchError, modelPaths, progressRenderer, pullBackbone } from '../models/pull.ts';
-import {
-  expectedSha256,
-  registerBackbone,
-  validateDescriptor,
-  type BackboneDescriptor,
-} from '../models/registry.ts';
+import { expectedSha256, registerBackbone, TINY_BACKBONE_B } from '../models/registry.ts';
 import { openStore, type ObjectStore } from '../storage/objectStore.ts';
 import { projectRoot } from '../infra/paths.ts';
 import { tempDir, testConfig, testServices } from './helpers/env.ts';
-
-const SIZE = 16;
-const FEATURES = 24;
-
-/** Like the published files: input "input" [N,3,S,S], output "output" = Gemm logits, no embedding output. */
-function classifierModel(seed: number, classes = 8): Uint8Array {
-  const rand = seededRandom(seed);
-  const values = (n: number): Float32Array => Float32Array.from({ length: n }, () => rand() - 0.5);
-  return encodeModel({
-    name: `classifier-${seed}`,
-    input: [floatValueInfo('input', ['batch', 3, SIZE, SIZE])],
-    output: [floatValueInfo('output', ['batch', classes])],
-    initializer: [
-      floatTensor('conv.weight', [FEATURES, 3, 3, 3], values(FEATURES * 27)),
-      floatTensor('conv.bias', [FEATURES], values(FEATURES)),
-      floatTensor('fc.weight', [classes, FEATURES], values(classes * FEATURES)),
-      floatTensor('fc.bias', [classes], values(classes)),
-    ],
-    node: [
-      node('Conv', ['input', 'conv.weight', 'conv.bias'], ['c'], {
-        kernel_shape: [3, 3],
-        pads: [1, 1, 1, 1],
-      }),
-      node('Relu', ['c'], ['r']),
-      node('GlobalAveragePool', ['r'], ['p']),
-      node('Flatten', ['p'], ['f'], { axis: 1 }),
-      node('Gemm', ['f', 'fc.weight', 'fc.bias'], ['output'], { transB: 1 }),
-    ],
-  });
-}
-
-interface Served {
-  body: Uint8Array;
-  /** Bytes to send of the first full response before cutting the connection. */
-  truncateFirstAt?: number;
-}
-
-/** A local file server with Range support; records each request's Range header. */
-async function startServer(files: Map<string, Served>) {
-  const requests: { path: string; range: string | undefined }[] = [];
-  const server = http.createServer((req, res) => {
-    const path = req.url ?? '';
-    const range = req.headers.range;
-    requests.push({ path, range });
-    const served = files.get(path);
-    if (!served) {
-      res.writeHead(404).end();
-      return;
-    }
-    const body = Buffer.from(served.body);
-    const match = range ? /^bytes=(\d+)-$/.exec(range) : null;
-    if (match) {
-      const start = Number(match[1]);
-      res.writeHead(206, {
-        'content-length': body.length - start,
-        'content-range': `bytes ${start}-${body.length - 1}/${body.length}`,
-      });
-      res.end(body.subarray(start));
-      return;
-    }
-    res.writeHead(200, { 'content-length': body.length });
-    if (served.truncateFirstAt !== undefined) {
-      const cut = served.truncateFirstAt;
-      served.truncateFirstAt = undefined;
-      res.write(body.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 20));
-      return;
-    }
-    res.end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { base, requests, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-}
-
-function descriptor(base: string, patch: Record<string, unknown> = {}): BackboneDescriptor {
-  return validateDescriptor(
-    {
-      name: 'served',
-      version: '1',
-      source: { kind: 'url', url: `${base}/good.onnx` },
-      inputSize: SIZE,
-      mean: [0.485, 0.456, 0.406],
-      std: [0.229, 0.224, 0.225],
-      inputName: 'input',
-      embeddingOutput: 'embedding',
-      scoresOutput: 'output',
-      embeddingDim: FEATURES,
-      scoresDim: 8,
-      scoreLabels: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'],
-      ...patch,
-    },
-    'test',
-  );
-}
-
-const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+import {
+  classifierModel,
+  SERVED_FEATURES as FEATURES,
+  SERVED_SIZE as SIZE,
+  servedDescriptor as descriptor,
+  sha256Of as sha,
+  startModelServer as startServer,
+  type Served,
+} from './helpers/modelServer.ts';
 
 async function withStore<T>(label: string, body: (store: ObjectStore) => Promise<T>): Promise<T> {
   const store = openStore(testConfig('s3', label).store);
@@ -268,6 +171,50 @@ test('a file whose input/output signature disagrees with the descriptor is refus
   } finally {
     await server.close();
   }
+});
+
+test('a pull repairs a damaged cache: a cut original is downloaded again once, a generated model is rebuilt', async (t) => {
+  const good = classifierModel(7);
+  const server = await startServer(new Map([['/good.onnx', { body: good }]]));
+  const cacheDir = join(tempDir('pull-repair'), 'models');
+  try {
+    await withStore('pull-repair', async (store) => {
+      const d = descriptor(server.base, { name: 'served-repair' });
+      const first = await pullBackbone(d, { cacheDir, store });
+      const installed = readFileSync(first.path);
+      const cut = good.subarray(0, Math.floor(good.length / 2));
+      writeFileSync(first.sourcePath, cut);
+      writeFileSync(first.path, installed.subarray(0, 100));
+      const logs: string[] = [];
+      const again = await pullBackbone(d, { cacheDir, store, log: (line) => logs.push(line) });
+      t.false(again.cached);
+      t.is(again.sha256, sha(good));
+      t.true(readFileSync(again.sourcePath).equals(good));
+      t.true(
+        readFileSync(again.path).equals(installed),
+        "the sessions' file is written again from the original",
+      );
+      t.is(again.modelSha256, sha(installed));
+      t.is(server.requests.length, 2);
+      t.deepEqual(logs, [
+        `backbone served-repair@1: ${first.sourcePath}: sha256 expected ${sha(good)}, got ${sha(cut)}; downloading it again from ${server.base}/good.onnx`,
+      ]);
+    });
+  } finally {
+    await server.close();
+  }
+
+  await withStore('pull-generated', async (store) => {
+    const built = await pullBackbone(TINY_BACKBONE_B, { cacheDir, store });
+    t.false(built.cached);
+    const bytes = readFileSync(built.path);
+    t.is(built.modelSha256, sha(bytes));
+    t.true((await pullBackbone(TINY_BACKBONE_B, { cacheDir, store })).cached);
+    writeFileSync(built.path, bytes.subarray(0, bytes.length / 2));
+    const rebuilt = await pullBackbone(TINY_BACKBONE_B, { cacheDir, store });
+    t.false(rebuilt.cached);
+    t.true(readFileSync(rebuilt.path).equals(bytes), 'rebuilt bit for bit');
+  });
 });
 
 test('progress: a redrawn bar on a TTY, plain lines every 10% otherwise', (t) => {
