@@ -13,6 +13,7 @@ import {
   FaceSourceError,
   IouTracker,
   providedFramePath,
+  readPhoto,
   readProvidedFrame,
   type CropOptions,
   type FaceSource,
@@ -40,7 +41,7 @@ export interface ExtractFramesInput {
   readonly shardId: string;
   /** Crops are stored at native size, shrunk to at most this side. */
   readonly maxCropSide: number;
-  /** Default: 'provided' for frame folders, 'whole-frame' for video files. */
+  /** Default: 'provided' for frame folders (the dataset's crops), 'yunet' for video files and photos. */
   readonly faceSource?: FaceSource;
   readonly detector?: FaceDetectionInput;
   /** Default: every frame. */
@@ -62,9 +63,12 @@ export interface ExtractFramesResult {
   readonly findings?: readonly string[];
 }
 
-/** The face source a video gets when the input names none. */
+/**
+ * The face source a video gets when the input names none: the dataset's own crops when it ships
+ * them (frame folders), else YuNet detection; the whole frame only when asked for.
+ */
 export function defaultFaceSource(video: Pick<ManifestVideo, 'source'>): FaceSource {
-  return video.source.kind === 'frames' ? 'provided' : 'whole-frame';
+  return video.source.kind === 'frames' ? 'provided' : 'yunet';
 }
 
 interface ResolvedDetection {
@@ -123,7 +127,7 @@ export function createFramesActivities(deps: ActivityDeps) {
         if (faceSource === 'provided' && video.source.kind !== 'frames') {
           throw new FaceSourceError(
             video.name,
-            `'provided' needs a folder of frame images, got a video file`,
+            `'provided' needs a folder of frame images, got a ${video.source.kind === 'image' ? 'photo' : 'video file'}`,
           );
         }
         const detection = resolveDetection(input.detector);
@@ -245,6 +249,17 @@ export function createFramesActivities(deps: ActivityDeps) {
           }
           const summary: DecodeSummary = step.value;
           if (summary.error) findings.push(`video ${video.source.path}: ${summary.error}`);
+        } else if (video.source.kind === 'image') {
+          // A photo is frame 1 of a one-frame video; it is decoded upright (EXIF orientation), so
+          // its original bytes are never stored as the crop.
+          let image: RgbImage | null = null;
+          try {
+            image = await readPhoto(join(manifest.root, video.source.path), video.source.path);
+          } catch (err) {
+            if (!(err instanceof ImageError)) throw err;
+            findings.push(err.message);
+          }
+          await takeFaces({ frame: 1, image, encoded: null });
         } else {
           const dir = join(manifest.root, video.source.dir);
           for (const frame of sampledFrames(shard.firstFrame, shard.lastFrame, sampling, null, video.fps)) {

@@ -38,7 +38,12 @@ export const benchmarks: Benchmark[] = [
       const extracted = await timed(() =>
         Promise.all(
           manifest.shards.map((s) =>
-            frames.extractFrames({ manifestKey: manifest.manifestKey, shardId: s.shardId, maxCropSide: 256 }),
+            frames.extractFrames({
+              manifestKey: manifest.manifestKey,
+              shardId: s.shardId,
+              maxCropSide: 256,
+              faceSource: 'whole-frame',
+            }),
           ),
         ),
       );

@@ -96,7 +96,7 @@ function addRunFlags(command: Command): Command {
     .option('--faces <choice>', 'Aff-Wild2 faces: auto | cropped | cropped_aligned | video')
     .option(
       '--face-source <source>',
-      'provided | whole-frame | yunet (default: provided crops, else the whole frame)',
+      "provided | whole-frame | yunet (default: the dataset's crops (frame folders), else yunet)",
       choice(FACE_SOURCES),
     )
     .option('--detector-threshold <score>', 'YuNet score threshold (0..1)', fraction)
@@ -232,6 +232,8 @@ addRunFlags(
   // its expression segments last 6-15 frames, so SPEC's 101-frame EXPR/VA windows would flatten them.
   const demoFlags: RunFlags = {
     ...flags,
+    // The drawn faces fill the frame: YuNet (the default for videos) misses many of them.
+    faceSource: flags.faceSource ?? 'whole-frame',
     shardFrames: 16,
     epochs: flags.epochs ?? 40,
     headBatchSize: flags.headBatchSize ?? 32,

@@ -19,6 +19,7 @@ import {
   type Split,
   type VideoEntry,
   type VideoSource,
+  sourcePathOf,
 } from './manifest.ts';
 
 export { AnnotationError, EXPR_HEADER, formatExprAnnotation, parseExprAnnotation } from './annotations.ts';
@@ -100,11 +101,13 @@ export function readAffWild2(root: string, faces: FacesChoice = 'auto'): Adapter
   }
 
   const testNames = new Set<string>();
+  const lists: string[] = [];
   for (const dir of ['', 'annotations', 'names_of_videos_in_each_test_set']) {
     if (!isDir(join(root, dir))) continue;
     for (const file of readdirSync(join(root, dir)).sort()) {
       if (!/test_set.*\.txt$/i.test(file)) continue;
       const path = dir ? `${dir}/${file}` : file;
+      lists.push(path);
       try {
         for (const { name, line } of parseVideoList(readFileSync(join(root, path), 'utf8'), path)) {
           if (labels.has(name)) {
@@ -158,12 +161,48 @@ export function readAffWild2(root: string, faces: FacesChoice = 'auto'): Adapter
     entries.push({
       name,
       source,
-      origin: source.kind === 'video' ? source.path : source.dir,
+      origin: sourcePathOf(source),
       ...(testNames.has(name) ? { split: 'Test' as const } : {}),
       labels: labels.get(name) ?? [],
     });
   }
-  return { kind: 'affwild2', entries, findings };
+  findings.push(...supersededVideoNotes(videoFiles, entries));
+  return {
+    kind: 'affwild2',
+    entries,
+    findings,
+    layoutFiles: [...lists, ...[...videoFiles.values()].flat()],
+    unusedReason: (path) =>
+      (FACE_FOLDERS as readonly string[]).includes(path.split('/')[0]!)
+        ? `frame folder not read (faces: ${faces}; auto takes cropped/, then cropped_aligned/, then the video)`
+        : `not part of the affwild2 layout (docs/DATASETS.md)`,
+  };
+}
+
+/**
+ * Notes for the video files no entry reads because a frame folder of the same name came first
+ * (the files stay known: they are not reported as unused).
+ */
+export function supersededVideoNotes(
+  videoFiles: ReadonlyMap<string, readonly string[]>,
+  entries: readonly VideoEntry[],
+): Finding[] {
+  const read = new Set(entries.map((e) => sourcePathOf(e.source)));
+  const folders = new Map(
+    entries.flatMap((e) => (e.source.kind === 'frames' ? [[e.name, e.source.dir]] : [])),
+  );
+  const notes: Finding[] = [];
+  for (const [name, files] of videoFiles) {
+    const dir = folders.get(name) ?? folders.get(`${name}_left`) ?? folders.get(`${name}_right`);
+    if (!dir) continue;
+    for (const path of files.filter((f) => !read.has(f)))
+      notes.push({
+        severity: 'note',
+        file: path,
+        message: `dataset ${path}: not read, the frames of ${name} come from ${dir}/`,
+      });
+  }
+  return notes;
 }
 
 /**

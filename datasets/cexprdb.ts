@@ -52,5 +52,5 @@ export function readCExprDb(root: string): AdapterResult {
       });
     }
   }
-  return { kind: 'cexprdb', entries, findings };
+  return { kind: 'cexprdb', entries, findings, layoutFiles: [...videoFiles.values()].flat() };
 }

@@ -1,9 +1,12 @@
 /**
  * A user's own dataset. Layout under the root:
- *   videos.csv (optional)   header name,path[,split]; path relative to the root: a video file or a
- *                           folder of %05d.jpg frames; split Train, Validation or Test (default Test)
- *   without videos.csv:     every video file and every folder holding %05d.jpg images directly
- *                           under the root, videos/ or frames/, split Test
+ *   videos.csv (optional)   header name,path[,split]; path relative to the root: a video file, a
+ *                           photo or a folder of %05d.jpg frames; split Train, Validation or Test
+ *                           (default Test)
+ *   without videos.csv:     every video file (named by its base name) and every photo (.jpg,
+ *                           .jpeg, .png, .webp, any case; named by its path, a one-frame video)
+ *                           anywhere under the root, and every folder holding %05d.jpg images
+ *                           directly under the root, videos/ or frames/; split Test
  *   labels.csv (optional)   header video,frame,<columns>; frame 1-based; columns any of: expr
  *                           (-1..7), valence and arousal ([-1, 1] or -5), AU1..AU26 (all 12; 0, 1
  *                           or -1), ce (-1..6). An empty cell or a frame without a row is not
@@ -11,7 +14,7 @@
  *                           the file is streamed and each video's labels are read back alone.
  */
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { splitCsvLine } from './annotations.ts';
 import { VIDEO_EXTENSIONS } from './affwild2.ts';
 import {
@@ -33,6 +36,7 @@ import {
   type Split,
   type VideoEntry,
 } from './manifest.ts';
+import { FolderUnreadable, listFolder } from './tree.ts';
 
 const LABELS_FILE = 'labels.csv';
 const VIDEOS_FILE = 'videos.csv';
@@ -64,13 +68,42 @@ async function* linesWithOffsets(
     yield { text: carry.toString('utf8').replace(/\r$/, ''), offset: base, next: base + carry.length };
 }
 
+/** Photos a generic dataset reads, each a one-frame video (extensions compared in lower case). */
+export const PHOTO_EXTENSIONS: ReadonlySet<string> = new Set(['.jpg', '.jpeg', '.png', '.webp']);
+
 const hasFrames = (dir: string): boolean => readdirSync(dir).some((f) => /^\d{5,}\.jpg$/.test(f));
 
-function listEntries(
-  root: string,
-  findings: Finding[],
-): { name: string; path: string; split: Split; origin: string; frames: boolean }[] {
-  const listed: { name: string; path: string; split: Split; origin: string; frames: boolean }[] = [];
+/** Folders whose subfolders of %05d.jpg images are frame folders (provided crops). */
+const FRAME_FOLDER_PARENTS: ReadonlySet<string> = new Set(['', 'videos', 'frames']);
+
+const sourceKindOf = (path: string): 'video' | 'image' =>
+  PHOTO_EXTENSIONS.has(extname(path).toLowerCase()) ? 'image' : 'video';
+
+const MEDIA_TYPES = `a video: ${[...VIDEO_EXTENSIONS].sort().join(', ')}, or a photo: ${[...PHOTO_EXTENSIONS].sort().join(', ')}, any letter case`;
+
+/** Why the generic layout does not use a file. */
+function unusedReason(hasList: boolean): (path: string) => string {
+  return (path) => {
+    if (hasList) return `not listed in ${VIDEOS_FILE}`;
+    const ext = extname(path).toLowerCase();
+    if (VIDEO_EXTENSIONS.has(ext) || PHOTO_EXTENSIONS.has(ext))
+      return 'not part of the generic layout (docs/DATASETS.md)';
+    return `unsupported file type ${ext ? JSON.stringify(ext) : '(no extension)'}, expected ${MEDIA_TYPES}`;
+  };
+}
+
+type Listed = {
+  name: string;
+  path: string;
+  split: Split;
+  origin: string;
+  kind: 'video' | 'frames' | 'image';
+};
+
+/** The dataset's entries, and every path videos.csv names (used or reported, never "unused"). */
+function listEntries(root: string, findings: Finding[]): { listed: Listed[]; named: string[] } {
+  const listed: Listed[] = [];
+  const named: string[] = [];
   if (existsSync(join(root, VIDEOS_FILE))) {
     const lines = readFileSync(join(root, VIDEOS_FILE), 'utf8').split(/\r?\n/);
     const header = splitCsvLine(lines[0] ?? '');
@@ -86,7 +119,7 @@ function listEntries(
         line: 1,
         message: `dataset ${VIDEOS_FILE} line 1: expected a header with columns name,path[,split], got ${JSON.stringify(lines[0] ?? '')}; the file is ignored`,
       });
-      return listed;
+      return { listed, named };
     }
     lines.forEach((text, i) => {
       if (i === 0 || text.trim() === '') return;
@@ -108,6 +141,7 @@ function listEntries(
       if (!name) return fail('expected a video name, got ""');
       if (!SPLITS.includes(split))
         return fail(`expected split Train, Validation or Test, got ${JSON.stringify(split)}`);
+      if (path) named.push(path);
       if (!path || !insideRoot(root, path))
         return fail(`path ${JSON.stringify(path)} is outside the dataset root`);
       const abs = join(root, path);
@@ -117,30 +151,44 @@ function listEntries(
         path,
         split,
         origin: `${VIDEOS_FILE} line ${line}`,
-        frames: statSync(abs).isDirectory(),
+        kind: statSync(abs).isDirectory() ? 'frames' : sourceKindOf(path),
       });
     });
-    return listed;
+    return { listed, named };
   }
-  for (const dir of ['', 'videos', 'frames']) {
-    if (!existsSync(join(root, dir)) || !statSync(join(root, dir)).isDirectory()) continue;
-    for (const entry of readdirSync(join(root, dir), { withFileTypes: true }).sort((a, b) =>
-      a.name < b.name ? -1 : 1,
-    )) {
-      const path = dir ? `${dir}/${entry.name}` : entry.name;
-      if (entry.isFile() && VIDEO_EXTENSIONS.has(extname(entry.name).toLowerCase()))
-        listed.push({
-          name: entry.name.slice(0, -extname(entry.name).length),
-          path,
-          split: 'Test',
-          origin: path,
-          frames: false,
-        });
-      else if (entry.isDirectory() && hasFrames(join(root, path)))
-        listed.push({ name: entry.name, path, split: 'Test', origin: path, frames: true });
+  // Names that are not UTF-8, links leaving the root and unreadable folders are skipped here and
+  // reported by the manifest's unused-file pass.
+  const walk = (dir: string): void => {
+    let entries;
+    try {
+      entries = listFolder(root, dir);
+    } catch (err) {
+      if (err instanceof FolderUnreadable) return;
+      throw err;
     }
-  }
-  return listed;
+    for (const entry of entries) {
+      const { path } = entry;
+      if (entry.kind === 'dir') {
+        if (FRAME_FOLDER_PARENTS.has(dir) && hasFrames(join(root, path)))
+          listed.push({ name: basename(path), path, split: 'Test', origin: path, kind: 'frames' });
+        else walk(path);
+      } else if (entry.kind === 'file') {
+        const ext = extname(path).toLowerCase();
+        if (VIDEO_EXTENSIONS.has(ext))
+          listed.push({
+            name: basename(path, extname(path)),
+            path,
+            split: 'Test',
+            origin: path,
+            kind: 'video',
+          });
+        else if (PHOTO_EXTENSIONS.has(ext))
+          listed.push({ name: path, path, split: 'Test', origin: path, kind: 'image' });
+      }
+    }
+  };
+  walk('');
+  return { listed, named };
 }
 
 type Column = { task: 'EXPR' | 'CE' | 'VA' | 'AU'; at: number; slot: number };
@@ -197,7 +245,7 @@ interface Block {
 
 export async function readGeneric(root: string): Promise<AdapterResult> {
   const findings: Finding[] = [];
-  const listed = listEntries(root, findings);
+  const { listed, named } = listEntries(root, findings);
   const names = new Set(listed.map((e) => e.name));
   const blocks = new Map<string, Block>();
   let columns: Column[] = [];
@@ -303,13 +351,21 @@ export async function readGeneric(root: string): Promise<AdapterResult> {
       : [];
     return {
       name: e.name,
-      source: e.frames ? { kind: 'frames', dir: e.path } : { kind: 'video', path: e.path },
+      source: e.kind === 'frames' ? { kind: 'frames', dir: e.path } : { kind: e.kind, path: e.path },
       origin: e.origin,
       split: e.split,
       labels,
     };
   });
-  return { kind: 'generic', entries, findings };
+  const hasList = existsSync(join(root, VIDEOS_FILE));
+  return {
+    kind: 'generic',
+    entries,
+    findings,
+    layoutFiles: [...[VIDEOS_FILE, LABELS_FILE].filter((f) => existsSync(join(root, f))), ...named],
+    unusedReason: unusedReason(hasList),
+    unusedSeverity: hasList ? 'note' : 'warning',
+  };
 }
 
 async function loadBlock(

@@ -9,10 +9,11 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseEmiCsv, type EmiRow } from './annotations.ts';
-import { frameSource, listVideoFiles } from './affwild2.ts';
+import { frameSource, listVideoFiles, supersededVideoNotes } from './affwild2.ts';
 import {
   annotationFinding,
   insideRoot,
+  sourcePathOf,
   type AdapterResult,
   type Finding,
   type Split,
@@ -83,7 +84,7 @@ export function readHumeVidmimic(root: string): AdapterResult {
     entries.push({
       name,
       source,
-      origin: source.kind === 'video' ? source.path : source.dir,
+      origin: sourcePathOf(source),
       labels: labelled
         ? [
             {
@@ -96,5 +97,14 @@ export function readHumeVidmimic(root: string): AdapterResult {
         : [],
     });
   }
-  return { kind: 'hume', entries, findings };
+  findings.push(...supersededVideoNotes(videoFiles, entries));
+  return {
+    kind: 'hume',
+    entries,
+    findings,
+    layoutFiles: [
+      ...HUME_SPLIT_FILES.map(([f]) => f).filter((f) => existsSync(join(root, f))),
+      ...[...videoFiles.values()].flat(),
+    ],
+  };
 }

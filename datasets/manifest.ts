@@ -9,10 +9,12 @@
  * stays bounded by one video's labels whatever the dataset's size.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, readdirSync, realpathSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { join, sep } from 'node:path';
 import sharp from 'sharp';
+import { photoSize } from '../media/faces.ts';
 import { probeVideo, VideoError } from '../media/ffmpeg.ts';
+import { ImageError } from '../media/preprocess.ts';
 import { AnnotationError } from './annotations.ts';
 import {
   annotatedFrames,
@@ -23,6 +25,10 @@ import {
   type Task,
   type TaskLabels,
 } from './labels.ts';
+import { insideRoot } from './tree.ts';
+import { unusedFileFindings } from './unusedFiles.ts';
+
+export { insideRoot } from './tree.ts';
 
 export const MANIFEST_FORMAT = 'affectflow.manifest/1';
 
@@ -38,12 +44,18 @@ export const DATASET_KINDS: readonly DatasetKind[] = Object.freeze([
 ]);
 
 /**
- * Where a video's frames come from, relative to the dataset root: a video file, or a folder of
+ * Where a video's frames come from, relative to the dataset root: a video file, a folder of
  * per-frame face images (Aff-Wild2 cropped/: frame f is `%05d.jpg`, 1-based; a missing image
- * means no face was found in that frame).
+ * means no face was found in that frame), or one photo (a one-frame video).
  */
 export type VideoSource =
-  { readonly kind: 'video'; readonly path: string } | { readonly kind: 'frames'; readonly dir: string };
+  | { readonly kind: 'video'; readonly path: string }
+  | { readonly kind: 'frames'; readonly dir: string }
+  | { readonly kind: 'image'; readonly path: string };
+
+/** The file or folder a source reads, relative to the root. */
+export const sourcePathOf = (source: VideoSource): string =>
+  source.kind === 'frames' ? source.dir : source.path;
 
 /** What the manifest records about one task's labels of one video (the labels are separate store objects). */
 export interface VideoLabels {
@@ -172,6 +184,12 @@ export interface AdapterResult {
   readonly kind: DatasetKind;
   readonly entries: readonly VideoEntry[];
   readonly findings: readonly Finding[];
+  /** Layout files the adapter read besides sources and label files (CSV lists, test-set lists). */
+  readonly layoutFiles?: readonly string[];
+  /** Why a file under the root that nothing uses is not used (default: not part of the layout). */
+  readonly unusedReason?: (path: string) => string;
+  /** Severity of an unused file's finding (default warning; note where a list chose the files). */
+  readonly unusedSeverity?: 'warning' | 'note';
 }
 
 export interface AssembleOptions {
@@ -225,22 +243,6 @@ export function planShards(videos: readonly ManifestVideo[], shardFrames: number
     }
   }
   return shards;
-}
-
-/** True when `path` (relative to root) stays inside root, also after following symbolic links. */
-export function insideRoot(root: string, path: string): boolean {
-  if (isAbsolute(path)) return false;
-  const within = (base: string, target: string): boolean => {
-    const rel = relative(base, target);
-    return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
-  };
-  const target = resolve(root, path);
-  if (!within(resolve(root), target)) return false;
-  try {
-    return within(realpathSync(root), realpathSync(target));
-  } catch {
-    return true;
-  }
 }
 
 const FRAME_IMAGE = /^(\d{5,})\.jpg$/;
@@ -318,7 +320,7 @@ async function inspectEntry(
   const add = (severity: Severity, file: string, line: number | undefined, message: string): void => {
     findings.push({ severity, file, ...(line === undefined ? {} : { line }), message });
   };
-  const sourcePath = entry.source.kind === 'video' ? entry.source.path : entry.source.dir;
+  const sourcePath = sourcePathOf(entry.source);
   if (!insideRoot(root, sourcePath)) {
     add(
       'error',
@@ -332,7 +334,18 @@ async function inspectEntry(
   let probe: { fps: number; width: number; height: number };
   let contentHash: string;
   let scan: FolderScan | undefined;
-  if (entry.source.kind === 'video') {
+  if (entry.source.kind === 'image') {
+    const path = entry.source.path;
+    try {
+      probe = { fps: options.framesFps ?? 30, ...(await photoSize(join(root, path), path)) };
+    } catch (err) {
+      if (!(err instanceof ImageError)) throw err;
+      add('error', path, undefined, `photo ${path}: ${err.detail}; left out`);
+      return { findings };
+    }
+    frameCount = 1;
+    contentHash = await fileSha256(join(root, path));
+  } else if (entry.source.kind === 'video') {
     const path = entry.source.path;
     try {
       const probed = await probeVideo(join(root, path));
@@ -494,8 +507,17 @@ export async function assembleManifest(
   options: AssembleOptions,
 ): Promise<BuiltManifest> {
   const findings: Finding[] = [...adapter.findings];
+  // A name that is not UTF-8 reaches the adapters as U+FFFD and names no file: the unused-file
+  // pass reports it by its bytes, so it is left out here without a misleading probe error.
+  const lossy = (path: string): boolean => path.includes('\uFFFD') && !existsSync(join(root, path));
   const byName = new Map<string, VideoEntry[]>();
-  for (const entry of adapter.entries) byName.set(entry.name, [...(byName.get(entry.name) ?? []), entry]);
+  for (const listed of adapter.entries) {
+    if (lossy(sourcePathOf(listed.source))) continue;
+    const entry = listed.labels.some((l) => lossy(l.file))
+      ? { ...listed, labels: listed.labels.filter((l) => !lossy(l.file)) }
+      : listed;
+    byName.set(entry.name, [...(byName.get(entry.name) ?? []), entry]);
+  }
   const entries: VideoEntry[] = [];
   for (const [name, list] of [...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (list.length > 1) {
@@ -526,6 +548,23 @@ export async function assembleManifest(
     findings.push(...result.findings);
     if (result.video) videos.push(result.video);
   }
+  findings.push(
+    ...unusedFileFindings(root, {
+      files: new Set([
+        ...adapter.entries.flatMap((e) => [
+          ...(e.source.kind === 'frames' ? [] : [e.source.path]),
+          ...e.labels.map((l) => l.file),
+        ]),
+        ...(adapter.layoutFiles ?? []),
+      ]),
+      covered: new Set([
+        ...findings.map((f) => f.file),
+        ...adapter.entries.flatMap((e) => (e.source.kind === 'frames' ? [e.source.dir] : [])),
+      ]),
+      reason: adapter.unusedReason ?? (() => `not part of the ${adapter.kind} layout (docs/DATASETS.md)`),
+      severity: adapter.unusedSeverity ?? 'warning',
+    }),
+  );
   const tasks = TASKS.filter((t) => videos.some((v) => v.labels?.[t]));
   const splits = { Train: 0, Validation: 0, Test: 0 };
   for (const v of videos) splits[v.split]++;

@@ -1,12 +1,14 @@
 /**
  * Face sources and what turns a detection into a stored crop: the crop rectangle (raw box by
  * default, as the reference; margin and squaring optional), an IoU tracker that gives faces a
- * track id stable across frames, and reading the per-frame images a dataset provides.
+ * track id stable across frames, and reading the per-frame images a dataset provides and the
+ * photos of a photo dataset.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { boxIou } from '../models/yunet.ts';
-import type { PixelRect } from './preprocess.ts';
+import { ImageError, type PixelRect, type RgbImage } from './preprocess.ts';
 
 /**
  * Where the faces of a video come from: 'provided' per-frame crops of the dataset (Aff-Wild2
@@ -111,6 +113,43 @@ export async function readProvidedFrame(dir: string, frame: number): Promise<Uin
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
+  }
+}
+
+/**
+ * A photo (JPEG, PNG, WebP) as packed RGB, turned upright by its EXIF orientation as a viewer
+ * shows it (alpha dropped, greyscale expanded). Throws ImageError naming `source`.
+ */
+export async function readPhoto(path: string, source = path): Promise<RgbImage> {
+  try {
+    const { data, info } = await sharp(path)
+      .rotate()
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`expected 3 channels after decoding, got ${info.channels}`);
+    return {
+      width: info.width,
+      height: info.height,
+      rgb: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    };
+  } catch (err) {
+    throw new ImageError(source, `cannot decode: ${(err as Error).message}`);
+  }
+}
+
+/** A photo's upright size (EXIF orientation applied) from its header, without decoding it. */
+export async function photoSize(path: string, source = path): Promise<{ width: number; height: number }> {
+  try {
+    const meta = await sharp(path).metadata();
+    const quarterTurn = (meta.orientation ?? 1) >= 5;
+    const width = meta.width ?? 0;
+    const height = meta.height ?? 0;
+    if (!(width > 0 && height > 0)) throw new Error(`expected a positive size, got ${width}x${height}`);
+    return quarterTurn ? { width: height, height: width } : { width, height };
+  } catch (err) {
+    throw new ImageError(source, `cannot read: ${(err as Error).message}`);
   }
 }
 

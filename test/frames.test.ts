@@ -337,6 +337,8 @@ test('extractFrames on a truncated video commits the frames before the damage wi
     manifestKey: 'manifest.json',
     shardId: 's',
     maxCropSide: 64,
+    // Decoding is under test, not faces: one whole-frame row per decoded frame.
+    faceSource: 'whole-frame',
   });
   t.false(result.reused);
   t.true(result.frames >= 5 && result.frames < 60);

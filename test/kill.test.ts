@@ -73,6 +73,8 @@ test('an embed worker killed mid-shard: another worker resumes from the heartbea
     embedBatchSize: 1,
     embedCheckpointSeconds: 0.3,
     maxCropSide: 96,
+    // Synthetic faces fill the frame; YuNet (the default for videos) misses many of them.
+    faceSource: 'whole-frame',
     skipTraining: true,
     taskQueues: activityQueues(queues),
     heartbeatTimeoutSeconds: 2,

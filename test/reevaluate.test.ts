@@ -45,6 +45,8 @@ async function setUp(label: string) {
     maxShardsInFlight: 2,
     embedBatchSize: 8,
     maxCropSide: 96,
+    // Synthetic faces fill the frame; YuNet (the default for videos) misses many of them.
+    faceSource: 'whole-frame',
     expr: { epochs: 5, batchSize: 32, hidden: 16 },
     taskQueues: activityQueues(queues),
   });

@@ -94,6 +94,8 @@ async function runPipeline(
     maxShardsInFlight: 4,
     embedBatchSize: 32,
     maxCropSide: 128,
+    // Synthetic faces fill the frame; YuNet (the default for videos) misses many of them.
+    faceSource: 'whole-frame',
     taskQueues: activityQueues(queues),
     ...heads,
   };

@@ -27,7 +27,7 @@ export interface FrameOptions {
   readonly format?: ManifestDatasetInput['format'];
   /** Aff-Wild2: cropped/, cropped_aligned/ or the raw video (default: auto). */
   readonly faces?: ManifestDatasetInput['faces'];
-  /** Default: 'provided' for frame folders, 'whole-frame' for videos; 'yunet' detects faces. */
+  /** Default: 'provided' for frame folders (the dataset's crops), else 'yunet'; 'whole-frame' on request. */
   readonly faceSource?: ExtractFramesInput['faceSource'];
   readonly detector?: ExtractFramesInput['detector'];
   /** Every k-th frame or a target fps (default: every frame). */
