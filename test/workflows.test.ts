@@ -16,7 +16,8 @@ import { storeKeys } from '../storage/keys.ts';
 import { embeddingConfigHash, type RunReport } from '../activities/index.ts';
 import { backboneId, TINY_BACKBONE } from '../models/registry.ts';
 import { startEmbeddedWorkers } from '../cli/embedded.ts';
-import { TASK_QUEUES, type ExtractionRunInput, type ExtractionRunResult } from '../workflows/index.ts';
+import { runScope, withStoreQueues } from '../cli/runIdentity.ts';
+import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';
 import { venvBin } from '../infra/paths.ts';
 import { python, tempDir, testConfig, testServices } from './helpers/env.ts';
 
@@ -39,6 +40,8 @@ test.serial(
       store.close();
     });
 
+    // The embedded workers poll this store's queues; the run goes there as the CLI sends it.
+    const scope = runScope(config);
     const input: ExtractionRunInput = {
       datasetPath: datasetRoot,
       backbones: [TINY_BACKBONE.name],
@@ -51,9 +54,9 @@ test.serial(
     const workflowId = `test-e2e-${randomUUID()}`;
     const run = (): Promise<ExtractionRunResult> =>
       client.workflow.execute('extractionRun', {
-        taskQueue: TASK_QUEUES.orchestrator,
+        taskQueue: scope.queues.orchestrator,
         workflowId,
-        args: [input],
+        args: [withStoreQueues(input, scope)],
       });
 
     const first = await run();
