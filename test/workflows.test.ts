@@ -12,9 +12,9 @@ import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.
 import { openStore } from '../storage/objectStore.ts';
 import { listCommitted, readCommitted } from '../storage/commit.ts';
 import { decodeEmbeddingShard } from '../storage/shards.ts';
-import { storeKeys } from '../storage/keys.ts';
-import { embeddingConfigHash, type RunReport } from '../activities/index.ts';
-import { backboneId, TINY_BACKBONE } from '../models/registry.ts';
+import { embeddingShardKeys, framesShardKey, type RunReport } from '../activities/index.ts';
+import type { Manifest } from '../datasets/manifest.ts';
+import { TINY_BACKBONE } from '../models/registry.ts';
 import { startEmbeddedWorkers } from '../cli/embedded.ts';
 import { runScope, withStoreQueues } from '../cli/runIdentity.ts';
 import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';
@@ -68,11 +68,10 @@ test.serial(
     t.is(first.embeddingRows, videos.length * synthetic.framesPerVideo);
 
     // Read the Parquet rows back from the store: every frame of every video exactly once.
-    const prefix = storeKeys.embeddingPrefix(
-      first.datasetId,
-      backboneId(TINY_BACKBONE),
-      embeddingConfigHash(TINY_BACKBONE.name),
-    );
+    const manifest = JSON.parse(new TextDecoder().decode(await store.get(first.manifestKey))) as Manifest;
+    const embeddingKey = await embeddingShardKeys({ store, config }, TINY_BACKBONE.name);
+    const { key } = embeddingKey(framesShardKey(manifest, manifest.shards[0]!, input).framesKey);
+    const prefix = key.slice(0, key.lastIndexOf('/') + 1);
     const seen = new Map<string, number[]>();
     let firstShard: { bytes: Uint8Array; frames: number[]; embedding: Float32Array } | undefined;
     for await (const record of listCommitted(store, prefix)) {

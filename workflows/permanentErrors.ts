@@ -18,4 +18,5 @@ export const PERMANENT_ERRORS: readonly string[] = Object.freeze([
   'DescriptorError',
   'ImageError',
   'ModelNotCachedError',
+  'ModelChecksumUnknownError',
 ]);
