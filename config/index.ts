@@ -282,6 +282,9 @@ export function describeConfig(config: AffectflowConfig): Record<string, unknown
     namespace: config.temporalNamespace,
     store: config.store.uri,
     s3Endpoint: config.store.s3Endpoint,
+    // What run ids and queue names derive from: the CLI and every worker must agree on it.
+    storeIdentity: storeIdentity(config.store).uri,
+    taskQueueSuffix: storeIdentity(config.store).tag,
     concurrency: config.concurrency,
     executionProvider: config.executionProvider,
     embedRuntime: config.embedRuntime,

@@ -84,6 +84,16 @@ test('stores: two stores give different run ids and different task queues; one s
   t.regex(a.tag, /^[0-9a-f]{12}$/);
   t.is(qa.frames, `affectflow-frames-${a.tag}`);
   for (const role of ['orchestrator', 'frames', 'embed', 'train'] as const) t.not(qa[role], qb[role]);
+  const shown = configuration.describeConfig({
+    ...configuration.loadConfig({ AFFECTFLOW_HOME: '/srv' }, '/'),
+    store: {
+      uri: 's3://bucket/a',
+      s3Endpoint: 'http://127.0.0.1:8333',
+      s3Region: 'x',
+      s3ForcePathStyle: true,
+    },
+  });
+  t.like(shown, { storeIdentity: a.uri, taskQueueSuffix: a.tag }, '`affectflow config` shows them');
 });
 
 test('workers of one store poll only that store’s queues on the real server', async (t) => {
