@@ -2,11 +2,21 @@
  * Embedding (embed pool): reads a committed frames shard, has the worker's Embedder turn its crops
  * into embeddings and scores batch by batch (models/embedder.ts), and commits an embedding shard.
  */
-import { getBackbone, backboneId } from '../models/registry.ts';
-import { CropError, ImageError } from '../media/preprocess.ts';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  backboneId,
+  CHECKSUM_PREFIX,
+  expectedSha256,
+  getBackbone,
+  type BackboneDescriptor,
+} from '../models/registry.ts';
+import { ensureModelFile } from '../models/onnxRuntime.ts';
+import { CropError, ImageError, PREPROCESS_VERSION } from '../media/preprocess.ts';
 import { shortHash } from '../datasets/manifest.ts';
-import { findCommit, readCommitted } from '../storage/commit.ts';
-import { storeKeys } from '../storage/keys.ts';
+import { canonicalJson } from '../infra/canonicalJson.ts';
+import { findCommit, readCommitted, sha256Hex } from '../storage/commit.ts';
+import { parseFramesShardKey, storeKeys } from '../storage/keys.ts';
 import { EmbeddingShardWriter } from '../storage/shardWriter.ts';
 import { decodeFramesShard, EMBEDDING_SCHEMA_VERSION } from '../storage/shards.ts';
 import {
@@ -44,10 +54,108 @@ export interface EmbedCheckpoint {
   readonly parts: readonly { readonly key: string; readonly from: number; readonly to: number }[];
 }
 
-/** Hash of everything that shapes an embedding besides the crop: backbone and preprocessing. */
-export function embeddingConfigHash(backbone: string): string {
-  const d = getBackbone(backbone);
-  return shortHash('embedding', EMBEDDING_SCHEMA_VERSION, JSON.stringify(d), 'squash-bilinear/1');
+/** A downloaded backbone whose model file's sha256 nobody recorded: its embeddings cannot be keyed. */
+export class ModelChecksumUnknownError extends Error {
+  constructor(
+    readonly backbone: string,
+    readonly id: string,
+    readonly store: string,
+    readonly key: string,
+  ) {
+    super(
+      `backbone ${id}: no sha256 of its model file, neither in its descriptor nor in store ${store} (${key}); run \`affectflow models pull ${backbone}\` with this store (AFFECTFLOW_STORE), then \`affectflow resume <run>\``,
+    );
+    this.name = 'ModelChecksumUnknownError';
+  }
+}
+
+const generatedSha256 = new Map<string, string>();
+
+/**
+ * The sha256 of a backbone's model file, which its embedding keys carry. A downloaded model: the
+ * descriptor's, else the one `models pull` recorded in the store (of the file as published, before
+ * the embedding output is added); ModelChecksumUnknownError when neither exists. A generated
+ * model: that of the file the generator wrote into this machine's model cache (built there on
+ * first use, as the embed pool does), hashed once per process and file version.
+ */
+export async function backboneModelSha256(
+  deps: Pick<ActivityDeps, 'store' | 'config'>,
+  descriptor: BackboneDescriptor,
+): Promise<string> {
+  if (descriptor.source.kind === 'generated') {
+    const path = ensureModelFile(descriptor, join(deps.config.stateDir, 'models'));
+    const { size, mtimeMs } = statSync(path);
+    const version = `${path}:${size}:${mtimeMs}`;
+    let sha = generatedSha256.get(version);
+    if (!sha) generatedSha256.set(version, (sha = sha256Hex(readFileSync(path))));
+    return sha;
+  }
+  const sha = await expectedSha256(deps.store, descriptor);
+  if (!sha) {
+    throw new ModelChecksumUnknownError(
+      descriptor.name,
+      backboneId(descriptor),
+      deps.store.uri,
+      `${CHECKSUM_PREFIX}${backboneId(descriptor)}.sha256`,
+    );
+  }
+  return sha;
+}
+
+/**
+ * Hash of everything that shapes an embedding shard besides the shard's identity: the schema, the
+ * descriptor, the model file (sha256), the preprocessing version (media/preprocess.ts) and the
+ * frames shard's settings (its facesConfig), so a change of any of them gives new keys.
+ */
+export function embeddingConfigHash(
+  descriptor: BackboneDescriptor,
+  modelSha256: string,
+  facesConfig: string,
+): string {
+  return shortHash(
+    'embedding/2',
+    EMBEDDING_SCHEMA_VERSION,
+    canonicalJson(descriptor),
+    modelSha256,
+    PREPROCESS_VERSION,
+    facesConfig,
+  );
+}
+
+export interface EmbeddingShardKey {
+  readonly key: string;
+  readonly configHash: string;
+}
+
+/**
+ * The embedding shard keys of one backbone, as a map from frames shard keys (framesShardKey):
+ * `embeddings/<dataset>/<name@version>/<embeddingConfigHash>/<shard>.parquet`. Reads the model's
+ * sha256 once; planning, embedding and training all key embeddings through this one function.
+ */
+export async function embeddingShardKeys(
+  deps: Pick<ActivityDeps, 'store' | 'config'>,
+  backbone: string,
+): Promise<(framesKey: string) => EmbeddingShardKey> {
+  const descriptor = getBackbone(backbone);
+  const modelSha256 = await backboneModelSha256(deps, descriptor);
+  const configs = new Map<string, string>();
+  return (framesKey) => {
+    const frames = parseFramesShardKey(framesKey);
+    if (!frames) {
+      throw new Error(
+        `embedding key: ${framesKey} is not a frames shard key (frames/<dataset>/<facesConfig>/<shard>.parquet)`,
+      );
+    }
+    let configHash = configs.get(frames.facesConfig);
+    if (!configHash) {
+      configHash = embeddingConfigHash(descriptor, modelSha256, frames.facesConfig);
+      configs.set(frames.facesConfig, configHash);
+    }
+    return {
+      key: storeKeys.embeddingShard(frames.datasetId, backboneId(descriptor), configHash, frames.shardId),
+      configHash,
+    };
+  };
 }
 
 export function createEmbedActivities(deps: ActivityDeps) {
@@ -60,12 +168,14 @@ export function createEmbedActivities(deps: ActivityDeps) {
         const manifest = await readManifest(input.manifestKey);
         const shard = findShard(manifest, input.shardId);
         const descriptor = getBackbone(input.backbone);
-        const configHash = embeddingConfigHash(input.backbone);
-        const embeddingsKey = storeKeys.embeddingShard(
-          manifest.datasetId,
-          backboneId(descriptor),
-          configHash,
-          shard.shardId,
+        const framesShard = parseFramesShardKey(input.framesKey);
+        if (framesShard?.datasetId !== manifest.datasetId || framesShard.shardId !== shard.shardId) {
+          throw new Error(
+            `embedShard: frames key ${input.framesKey} is not a frames shard of dataset ${manifest.datasetId} shard ${shard.shardId}`,
+          );
+        }
+        const { key: embeddingsKey, configHash } = (await embeddingShardKeys(deps, input.backbone))(
+          input.framesKey,
         );
         const existing = await findCommit(deps.store, embeddingsKey);
         if (existing) return { embeddingsKey, rows: existing.rows, reused: true };
@@ -172,7 +282,7 @@ export function createEmbedActivities(deps: ActivityDeps) {
             shardId: shard.shardId,
             configHash,
             backbone: JSON.stringify(descriptor),
-            preprocessing: 'rgb, squash resize (bilinear), /255, (x-mean)/std, NCHW float32',
+            preprocessing: `${PREPROCESS_VERSION}: rgb, squash resize (PIL bilinear), /255, (x-mean)/std, NCHW float32`,
             extra: { execution_provider: source.provider },
           },
         );

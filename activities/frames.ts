@@ -6,7 +6,8 @@
  * face are recorded in the result and the shard's metadata; the rest goes on.
  */
 import { join } from 'node:path';
-import { shortHash, type ManifestVideo } from '../datasets/manifest.ts';
+import { shortHash, type Manifest, type ManifestShard, type ManifestVideo } from '../datasets/manifest.ts';
+import { canonicalJson } from '../infra/canonicalJson.ts';
 import { decodeFrames, sampledFrames, type DecodeSummary, type FrameSampling } from '../media/ffmpeg.ts';
 import {
   cropRect,
@@ -22,6 +23,7 @@ import { decodeImage, encodeCrop, ImageError, type RgbImage } from '../media/pre
 import {
   DEFAULT_DETECTOR_OPTIONS,
   openYuNet,
+  YUNET_SHA256,
   type DetectorOptions,
   type FaceDetector,
 } from '../models/yunet.ts';
@@ -36,9 +38,8 @@ export interface FaceDetectionInput extends Partial<DetectorOptions>, Partial<Cr
   readonly modelPath?: string;
 }
 
-export interface ExtractFramesInput {
-  readonly manifestKey: string;
-  readonly shardId: string;
+/** Every setting that changes a frames shard's bytes: all of them are in its key (framesShardKey). */
+export interface FramesSettings {
   /** Crops are stored at native size, shrunk to at most this side. */
   readonly maxCropSide: number;
   /** Default: 'provided' for frame folders (the dataset's crops), 'yunet' for video files and photos. */
@@ -46,6 +47,11 @@ export interface ExtractFramesInput {
   readonly detector?: FaceDetectionInput;
   /** Default: every frame. */
   readonly sampling?: FrameSampling;
+}
+
+export interface ExtractFramesInput extends FramesSettings {
+  readonly manifestKey: string;
+  readonly shardId: string;
   /** ffmpeg decoder threads; default 1 (the pool runs several shards at once). */
   readonly decoderThreads?: number;
 }
@@ -69,6 +75,52 @@ export interface ExtractFramesResult {
  */
 export function defaultFaceSource(video: Pick<ManifestVideo, 'source'>): FaceSource {
   return video.source.kind === 'frames' ? 'provided' : 'yunet';
+}
+
+/** Where a shard's frames are committed under some settings, and what those settings resolve to. */
+export interface FramesShardKey {
+  readonly framesKey: string;
+  /** The hash of the resolved settings: the key's folder, shared by every shard so extracted. */
+  readonly facesConfig: string;
+  readonly faceSource: FaceSource;
+}
+
+/**
+ * The frames shard key of `shard` under `settings`: the shard id (video content and frame range)
+ * and a hash of the face source as resolved for the video, the crop size, the sampling (with the
+ * video's frame rate when sampling by rate) and, for YuNet, the resolved detector and crop
+ * settings and the model's sha256 (openYuNet loads no other file). Planning, extraction,
+ * embedding and training all locate frames shards through this one function.
+ */
+export function framesShardKey(
+  manifest: Pick<Manifest, 'datasetId' | 'videos'>,
+  shard: Pick<ManifestShard, 'shardId' | 'video'>,
+  settings: FramesSettings,
+): FramesShardKey {
+  const video = manifest.videos.find((v) => v.name === shard.video);
+  if (!video)
+    throw new Error(`frames: shard ${shard.shardId} names video ${shard.video}, not in the manifest`);
+  const faceSource = settings.faceSource ?? defaultFaceSource(video);
+  const sampling = settings.sampling ?? {};
+  const detection = resolveDetection(settings.detector);
+  const facesConfig = shortHash(
+    'faces/3',
+    canonicalJson({
+      faceSource,
+      maxCropSide: settings.maxCropSide,
+      sampling,
+      fps: sampling.targetFps === undefined ? undefined : video.fps,
+      yunet:
+        faceSource === 'yunet'
+          ? { detector: detection.detector, crop: detection.crop, modelSha256: YUNET_SHA256 }
+          : undefined,
+    }),
+  );
+  return {
+    framesKey: storeKeys.framesShard(manifest.datasetId, facesConfig, shard.shardId),
+    facesConfig,
+    faceSource,
+  };
 }
 
 interface ResolvedDetection {
@@ -123,7 +175,7 @@ export function createFramesActivities(deps: ActivityDeps) {
         const manifest = await readManifest(input.manifestKey);
         const shard = findShard(manifest, input.shardId);
         const video = manifest.videos.find((v) => v.name === shard.video)!;
-        const faceSource = input.faceSource ?? defaultFaceSource(video);
+        const { framesKey, facesConfig, faceSource } = framesShardKey(manifest, shard, input);
         if (faceSource === 'provided' && video.source.kind !== 'frames') {
           throw new FaceSourceError(
             video.name,
@@ -132,14 +184,6 @@ export function createFramesActivities(deps: ActivityDeps) {
         }
         const detection = resolveDetection(input.detector);
         const sampling = input.sampling ?? {};
-        const facesConfig = shortHash(
-          'faces/2',
-          faceSource,
-          input.maxCropSide,
-          JSON.stringify(sampling),
-          faceSource === 'yunet' ? JSON.stringify([detection.detector, detection.crop]) : '',
-        );
-        const framesKey = storeKeys.framesShard(manifest.datasetId, facesConfig, shard.shardId);
         const existing = await findCommit(deps.store, framesKey);
         if (existing)
           return {

@@ -10,12 +10,13 @@ import { createTrainActivities, type TrainActivityOptions } from './train.ts';
 export type { ActivityDeps } from './context.ts';
 export type { BackboneComparison, CompareBackbonesInput } from './compare.ts';
 export { comparisonKey } from './compare.ts';
-export type { EmbedShardInput, EmbedShardResult } from './embed.ts';
-export type { ExtractFramesInput, ExtractFramesResult } from './frames.ts';
+export type { EmbedShardInput, EmbedShardResult, EmbeddingShardKey } from './embed.ts';
+export type { ExtractFramesInput, ExtractFramesResult, FramesSettings, FramesShardKey } from './frames.ts';
 export type { ManifestDatasetInput, ManifestDatasetResult, ShardSummary } from './manifest.ts';
 export type { ManifestSummary, PlanShardPageInput, ShardPage, ShardTask } from './shards.ts';
 export type { RunReport, TrainAndEvaluateInput, TrainAndEvaluateResult } from './train.ts';
-export { embeddingConfigHash } from './embed.ts';
+export { embeddingShardKeys, ModelChecksumUnknownError } from './embed.ts';
+export { framesShardKey } from './frames.ts';
 
 /** Frames pool: reads datasets and videos. */
 export function createFramesPoolActivities(deps: ActivityDeps) {

@@ -3,10 +3,9 @@
  * through the history), with the shards whose embeddings are all committed already left out, so a
  * re-run or a resumed run does only the missing work.
  */
-import { backboneId, getBackbone } from '../models/registry.ts';
 import { findCommit } from '../storage/commit.ts';
-import { storeKeys } from '../storage/keys.ts';
-import { embeddingConfigHash } from './embed.ts';
+import { embeddingShardKeys, ModelChecksumUnknownError } from './embed.ts';
+import { framesShardKey, type FramesSettings } from './frames.ts';
 import { classifyErrors, manifestReader, type ActivityDeps } from './context.ts';
 
 export interface PlanShardPageInput {
@@ -15,6 +14,8 @@ export interface PlanShardPageInput {
   readonly offset: number;
   readonly limit: number;
   readonly backbones: readonly string[];
+  /** The run's frame settings: part of every frames and embedding shard key. */
+  readonly frames: FramesSettings;
 }
 
 export interface ManifestSummary {
@@ -39,16 +40,6 @@ export interface ShardPage {
   readonly skippedFrames: number;
 }
 
-/** The object key of a shard's committed embeddings for a backbone. */
-export function embeddingShardKey(datasetId: string, backbone: string, shardId: string): string {
-  return storeKeys.embeddingShard(
-    datasetId,
-    backboneId(getBackbone(backbone)),
-    embeddingConfigHash(backbone),
-    shardId,
-  );
-}
-
 export function createShardActivities(deps: ActivityDeps) {
   const readManifest = manifestReader(deps.store);
   return {
@@ -67,22 +58,27 @@ export function createShardActivities(deps: ActivityDeps) {
       return classifyErrors(async () => {
         const manifest = await readManifest(input.manifestKey);
         const page = manifest.shards.slice(input.offset, input.offset + input.limit);
+        // Model checksums are read once per page; a backbone without one has nothing committed
+        // (embedShard then fails its shards with ModelChecksumUnknownError, which says what to do).
+        const keyers = await Promise.all(
+          input.backbones.map((backbone) =>
+            embeddingShardKeys(deps, backbone).catch((err: unknown) => {
+              if (err instanceof ModelChecksumUnknownError) return undefined;
+              throw err;
+            }),
+          ),
+        );
         const todo: ShardTask[] = [];
         let skipped = 0;
         let skippedFrames = 0;
         await Promise.all(
           page.map(async (shard, i) => {
             const frames = shard.lastFrame - shard.firstFrame + 1;
+            const { framesKey } = framesShardKey(manifest, shard, input.frames);
             const missing: string[] = [];
-            for (const backbone of input.backbones) {
-              if (
-                !(await findCommit(
-                  deps.store,
-                  embeddingShardKey(manifest.datasetId, backbone, shard.shardId),
-                ))
-              ) {
-                missing.push(backbone);
-              }
+            for (const [b, backbone] of input.backbones.entries()) {
+              const keyFor = keyers[b];
+              if (!keyFor || !(await findCommit(deps.store, keyFor(framesKey).key))) missing.push(backbone);
             }
             if (missing.length === 0) {
               skipped++;

@@ -43,11 +43,12 @@ import { renderReportHtml } from '../reports/html.ts';
 import type { BackboneScores, RunReport, Stored } from '../reports/model.ts';
 import type { ExecutionProvider } from '../models/onnxRuntime.ts';
 import { backboneId, getBackbone } from '../models/registry.ts';
-import { listCommitted } from '../storage/commit.ts';
+import { listCommitted, type CommitRecord } from '../storage/commit.ts';
 import { storeKeys } from '../storage/keys.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
 import { CommittedShardFile, floatVectors } from '../storage/shardReader.ts';
-import { embeddingConfigHash } from './embed.ts';
+import { embeddingShardKeys } from './embed.ts';
+import { framesShardKey, type FramesSettings } from './frames.ts';
 import { classifyErrors, manifestReader, reportProgress, type ActivityDeps } from './context.ts';
 import { SpillDirectory } from './trainSpill.ts';
 
@@ -55,6 +56,8 @@ export interface TrainAndEvaluateInput {
   readonly manifestKey: string;
   readonly backbone: string;
   readonly runId: string;
+  /** The run's frame settings, which locate its frames and embedding shards. */
+  readonly frames: FramesSettings;
   /** Overrides of the SPEC §4 settings per head. */
   readonly expr?: Partial<MlpConfig>;
   readonly va?: Partial<LinearConfig>;
@@ -188,22 +191,31 @@ interface FacePart {
   filled: number;
 }
 
+/** The committed shards among `keys`, one listing per key folder (most runs have one). */
+async function* committedAmong(store: ObjectStore, keys: readonly string[]): AsyncIterable<CommitRecord> {
+  const wanted = new Set(keys);
+  const folders = new Set(keys.map((key) => key.slice(0, key.lastIndexOf('/') + 1)));
+  for (const folder of folders) {
+    for await (const record of listCommitted(store, folder)) if (wanted.has(record.key)) yield record;
+  }
+}
+
 /**
- * One pass over the manifest's committed embedding shards, one shard file at a time: the key
- * columns first, then the embedding and scores in batches of 1,024 rows. Each face row's key and
+ * One pass over the run's committed embedding shards (`embeddingKeys`: the manifest's shards
+ * under the run's settings), one shard file at a time: the key columns first, then the embedding
+ * and scores in batches of 1,024 rows. Each face row's key and
  * scores are kept per video; the first face of each frame goes to the EXPR and AU row sets
  * (EmbeddingRowRouter) in `spill`. Memory: one shard's keys, one batch, the spill writers' stages.
  */
 export async function readFaceRows(
   store: ObjectStore,
   manifest: Manifest,
-  prefix: string,
+  embeddingKeys: readonly string[],
   labelled: readonly Pick<LabelledVideo, 'labels' | 'splits'>[],
   settings: HeadSettings,
   spill: SpillDirectory,
 ): Promise<FaceRowsRead> {
   const started = process.hrtime.bigint();
-  const shardIds = new Set(manifest.shards.map((s) => s.shardId));
   const videoIndex = new Map(manifest.videos.map((v, i) => [v.name, i]));
   const router = new EmbeddingRowRouter(
     labelled,
@@ -215,8 +227,7 @@ export async function readFaceRows(
   let shards = 0;
   let rows = 0;
   let scoresDim = 0;
-  for await (const record of listCommitted(store, prefix)) {
-    if (!shardIds.has(String(record.meta['shardId']))) continue;
+  for await (const record of committedAmong(store, embeddingKeys)) {
     const file = await CommittedShardFile.open(store, record, { tempDir: spill.path });
     try {
       const keys = await shardKeys(file, videoIndex);
@@ -344,10 +355,9 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
       return classifyErrors(async () => {
         const manifest = await readManifest(input.manifestKey);
         const descriptor = getBackbone(input.backbone);
-        const prefix = storeKeys.embeddingPrefix(
-          manifest.datasetId,
-          backboneId(descriptor),
-          embeddingConfigHash(input.backbone),
+        const embeddingKey = await embeddingShardKeys(deps, input.backbone);
+        const embeddingKeys = manifest.shards.map(
+          (shard) => embeddingKey(framesShardKey(manifest, shard, input.frames).framesKey).key,
         );
         // The task in training, repeated by the heartbeats of its chunks.
         let stage = 'read';
@@ -373,7 +383,7 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
         }
         const spill = await SpillDirectory.create(deps.config.stateDir);
         try {
-          const faces = await readFaceRows(deps.store, manifest, prefix, labelled, settings, spill);
+          const faces = await readFaceRows(deps.store, manifest, embeddingKeys, labelled, settings, spill);
           deps.log(
             `trainAndEvaluate ${input.runId}: read ${faces.rows} rows of ${faces.shards} shards in ${faces.seconds.toFixed(1)} s`,
           );
@@ -409,7 +419,7 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
               manifest.datasetId,
               task,
               shortHash(
-                prefix,
+                [...new Set(embeddingKeys.map((key) => key.slice(0, key.lastIndexOf('/') + 1)))].join(' '),
                 task,
                 JSON.stringify(config),
                 JSON.stringify(settings.windows),

@@ -53,7 +53,14 @@ export const benchmarks: Benchmark[] = [
         const spill = await SpillDirectory.create(join(root, 'state'));
         try {
           const streamed = await peakRss(async () => {
-            const read = await readFaceRows(store, manifest, BENCH_PREFIX, labelled, settings, spill);
+            const read = await readFaceRows(
+              store,
+              manifest,
+              manifest.shards.map((s) => `${BENCH_PREFIX}${s.shardId}.parquet`),
+              labelled,
+              settings,
+              spill,
+            );
             const trained = await trainExprHeadOnRows(
               read.embeddings.EXPR.train,
               () => Promise.resolve(NaN),

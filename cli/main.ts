@@ -23,6 +23,7 @@ import { openTemporal } from './embedded.ts';
 import { knownDatasets, runSettings, scheduleId, signalBackbone, upsertSchedule } from './reevaluate.ts';
 import { progressLines } from './progress.ts';
 import { resumeExtraction, runExtraction, summarise, uiLink, type RunOutcome } from './run.ts';
+import { runScope } from './runIdentity.ts';
 
 const say = (line: string): void => console.log(line);
 
@@ -404,7 +405,12 @@ addRunFlags(
     if (datasets.length === 0)
       say('backbones: no dataset has a manifest in the store yet; nothing to re-evaluate');
     for (const dataset of datasets) {
-      const workflowId = await signalBackbone(temporal.client, runSettings(inputFrom(dataset, flags)), name);
+      const workflowId = await signalBackbone(
+        temporal.client,
+        runSettings(inputFrom(dataset, flags)),
+        name,
+        runScope(cfg),
+      );
       say(
         `backbones: ${name} queued on ${workflowId} for ${dataset} (workers must be running: affectflow worker <pool>)`,
       );
@@ -434,6 +440,7 @@ addRunFlags(
       settings: runSettings(input),
       backbones: list,
       every: flags.every,
+      scope: runScope(cfg),
     });
     say(
       `schedule ${id}: ${flags.every ? `every ${flags.every}` : 'on trigger only'}, backbones ${list.join(', ')}, overlap BUFFER_ONE`,
@@ -457,7 +464,7 @@ for (const [verb, description] of [
       const cfg = config();
       const temporal = await openTemporal(cfg, () => {});
       try {
-        const id = scheduleId(resolve(dataset));
+        const id = scheduleId(resolve(dataset), runScope(cfg).store);
         const handle = temporal.client.schedule.getHandle(id);
         if (verb === 'trigger') await handle.trigger();
         else if (verb === 'pause') await handle.pause();

@@ -2,16 +2,12 @@
  * A new backbone lands: signal-with-start of each dataset's re-evaluation workflow, and the
  * Temporal Schedule that re-evaluates a dataset periodically or on demand.
  */
-import { createHash } from 'node:crypto';
 import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { canonicalHash } from '../infra/canonicalJson.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
 import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
-import {
-  backboneAddedSignal,
-  TASK_QUEUES,
-  type ExtractionRunInput,
-  type ReevaluateInput,
-} from '../workflows/index.ts';
+import { backboneAddedSignal, type ExtractionRunInput, type ReevaluateInput } from '../workflows/index.ts';
+import { withStoreQueues, type RunScope } from './runIdentity.ts';
 
 export type RunSettings = Omit<ExtractionRunInput, 'backbones'>;
 
@@ -20,12 +16,13 @@ export function runSettings(input: ExtractionRunInput): RunSettings {
   return Object.fromEntries(Object.entries(input).filter(([key]) => key !== 'backbones')) as RunSettings;
 }
 
-/** One re-evaluation workflow per dataset root: its id derives from the path. */
-export function reevaluationWorkflowId(datasetPath: string): string {
-  return `reevaluate-${createHash('sha256').update(datasetPath).digest('hex').slice(0, 16)}`;
+/** One re-evaluation workflow per dataset root and store: its id derives from both. */
+export function reevaluationWorkflowId(datasetPath: string, store: string): string {
+  return `reevaluate-${canonicalHash({ datasetPath, store }, 16)}`;
 }
 
-export const scheduleId = (datasetPath: string): string => `${reevaluationWorkflowId(datasetPath)}-schedule`;
+export const scheduleId = (datasetPath: string, store: string): string =>
+  `${reevaluationWorkflowId(datasetPath, store)}-schedule`;
 
 /** Dataset roots that have a manifest in the store: the datasets a new backbone is evaluated on. */
 export async function knownDatasets(store: ObjectStore): Promise<string[]> {
@@ -38,18 +35,21 @@ export async function knownDatasets(store: ObjectStore): Promise<string[]> {
   return [...roots].sort();
 }
 
-/** Queues the backbone on the dataset's re-evaluation workflow, starting it when none runs. */
+/**
+ * Queues the backbone on the dataset's re-evaluation workflow of the scope's store, starting it
+ * (on the store's queues) when none runs.
+ */
 export async function signalBackbone(
   client: Client,
   settings: RunSettings,
   backbone: string,
-  taskQueue: string = TASK_QUEUES.orchestrator,
+  scope: RunScope,
 ): Promise<string> {
-  const workflowId = reevaluationWorkflowId(settings.datasetPath);
-  const input: ReevaluateInput = { run: settings, backbones: [] };
+  const workflowId = reevaluationWorkflowId(settings.datasetPath, scope.store);
+  const input: ReevaluateInput = { run: withStoreQueues(settings, scope), backbones: [] };
   await client.workflow.signalWithStart('reevaluateDataset', {
     workflowId,
-    taskQueue,
+    taskQueue: scope.queues.orchestrator,
     args: [input],
     signal: backboneAddedSignal,
     signalArgs: [backbone],
@@ -62,8 +62,8 @@ export interface ScheduleOptions {
   readonly backbones: readonly string[];
   /** Interval such as "24h" or "7d"; undefined for a schedule that only runs when triggered. */
   readonly every: string | undefined;
-  /** The orchestrator's task queue (default affectflow-orchestrator). */
-  readonly taskQueue?: string;
+  /** The store whose queues the re-evaluations run on. */
+  readonly scope: RunScope;
 }
 
 /**
@@ -71,16 +71,21 @@ export interface ScheduleOptions {
  * one runs starts after it, and further ones collapse into that one.
  */
 export async function upsertSchedule(client: Client, options: ScheduleOptions): Promise<string> {
-  const id = scheduleId(options.settings.datasetPath);
-  const input: ReevaluateInput = { run: options.settings, backbones: options.backbones, idleMinutes: 0 };
+  const { scope } = options;
+  const id = scheduleId(options.settings.datasetPath, scope.store);
+  const input: ReevaluateInput = {
+    run: withStoreQueues(options.settings, scope),
+    backbones: options.backbones,
+    idleMinutes: 0,
+  };
   const spec = options.every
     ? { intervals: [{ every: options.every as `${number}${'s' | 'm' | 'h' | 'd'}` }] }
     : {};
   const action = {
     type: 'startWorkflow' as const,
     workflowType: 'reevaluateDataset',
-    workflowId: `${reevaluationWorkflowId(options.settings.datasetPath)}-scheduled`,
-    taskQueue: options.taskQueue ?? TASK_QUEUES.orchestrator,
+    workflowId: `${reevaluationWorkflowId(options.settings.datasetPath, scope.store)}-scheduled`,
+    taskQueue: scope.queues.orchestrator,
     args: [input],
   };
   const handle = client.schedule.getHandle(id);

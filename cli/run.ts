@@ -2,7 +2,6 @@
  * Runs from the command line: start (or attach to) an extraction run and follow it, show its
  * status, cancel it, or resume it with the inputs of an earlier run.
  */
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import {
   WorkflowIdConflictPolicy,
@@ -15,9 +14,9 @@ import type { AffectflowConfig } from '../config/index.ts';
 import { openStore, LocalDirStore } from '../storage/objectStore.ts';
 import type { RunReport } from '../activities/index.ts';
 import type { ExtractionRunInput, ExtractionRunResult, RunProgress } from '../workflows/index.ts';
-import { TASK_QUEUES } from '../workflows/index.ts';
 import { openTemporal, startEmbeddedWorkers, type TemporalSession } from './embedded.ts';
 import { LiveBlock, progressLines } from './progress.ts';
+import { extractionWorkflowId, otherStoreQueue, runScope, withStoreQueues } from './runIdentity.ts';
 
 export interface RunOptions {
   readonly input: ExtractionRunInput;
@@ -37,11 +36,7 @@ export interface RunOutcome {
   readonly reportPath: string | undefined;
 }
 
-/** Workflow ids derive from the run's inputs: launching the same run twice attaches to it. */
-export function extractionWorkflowId(input: ExtractionRunInput): string {
-  const canonical = JSON.stringify(input, Object.keys(input).sort());
-  return `extract-${createHash('sha256').update(canonical).digest('hex').slice(0, 16)}`;
-}
+export { extractionWorkflowId } from './runIdentity.ts';
 
 export function uiLink(
   temporal: TemporalSession,
@@ -118,12 +113,14 @@ async function startAndFollow(
 }
 
 export function runExtraction(config: AffectflowConfig, options: RunOptions): Promise<RunOutcome> {
-  const workflowId = extractionWorkflowId(options.input);
-  return startAndFollow(config, options, workflowId, (client) =>
+  const scope = runScope(config);
+  const input = withStoreQueues(options.input, scope);
+  const workflowId = extractionWorkflowId(input, scope.store);
+  return startAndFollow(config, { ...options, input }, workflowId, (client) =>
     client.workflow.start('extractionRun', {
-      taskQueue: TASK_QUEUES.orchestrator,
+      taskQueue: scope.queues.orchestrator,
       workflowId,
-      args: [options.input],
+      args: [input],
       // A closed run with the same inputs may run again (committed shards are skipped);
       // a running one is attached to rather than duplicated.
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
@@ -149,13 +146,20 @@ export async function resumeExtraction(
   workflowId: string,
   options: Omit<RunOptions, 'input'>,
 ): Promise<RunOutcome> {
+  const scope = runScope(config);
   const lookup = await openTemporal(config, options.say);
   let input: ExtractionRunInput;
   try {
     const description = await lookup.client.workflow.getHandle(workflowId).describe();
     if (description.status.name === 'RUNNING')
       throw new Error(`run ${workflowId} is still running; nothing to resume`);
-    input = await runInput(lookup.client, workflowId);
+    const started = await runInput(lookup.client, workflowId);
+    const foreign = otherStoreQueue(started, scope);
+    if (foreign !== undefined)
+      throw new Error(
+        `run ${workflowId} was started with another store (its task queue ${foreign}); this configuration's store is ${scope.store}: set AFFECTFLOW_STORE (and AFFECTFLOW_S3_ENDPOINT) as they were for that run`,
+      );
+    input = withStoreQueues(started, scope);
     options.say(
       `resume: run ${workflowId} ended ${description.status.name}; starting it again with the same inputs`,
     );
@@ -164,7 +168,7 @@ export async function resumeExtraction(
   }
   return startAndFollow(config, { ...options, input }, workflowId, (client) =>
     client.workflow.start('extractionRun', {
-      taskQueue: TASK_QUEUES.orchestrator,
+      taskQueue: scope.queues.orchestrator,
       workflowId,
       args: [input],
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,

@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { canonicalHash } from '../infra/canonicalJson.ts';
 import { projectRoot } from '../infra/paths.ts';
 
 export interface StoreConfig {
@@ -247,6 +248,33 @@ function validateStoreUri(uri: string, source: string): void {
   }
 }
 
+/** Which store a configuration names, whatever the spelling: what run ids and task queue names derive from. */
+export interface StoreIdentity {
+  /**
+   * `file:///abs/dir` (resolved, no trailing slash) or `s3://bucket/prefix` (prefix without
+   * leading, trailing or doubled slashes), followed for an S3-compatible server by
+   * `@<endpoint origin and path>` (two servers may hold buckets of the same name).
+   */
+  readonly uri: string;
+  /** 12 hex digits of a sha256 of uri: the suffix of this store's task queue names. */
+  readonly tag: string;
+}
+
+export function storeIdentity(store: StoreConfig): StoreIdentity {
+  let uri: string;
+  if (store.uri.startsWith('s3://')) {
+    const [bucket = '', ...prefix] = store.uri.slice('s3://'.length).split('/');
+    uri = `s3://${bucket}/${prefix.filter((part) => part !== '').join('/')}`;
+    if (store.s3Endpoint !== undefined) {
+      const endpoint = new URL(store.s3Endpoint);
+      uri += `@${endpoint.origin}${endpoint.pathname.replace(/\/+$/, '')}`;
+    }
+  } else {
+    uri = `file://${resolve(store.uri.startsWith('file://') ? store.uri.slice('file://'.length) : store.uri)}`;
+  }
+  return { uri, tag: canonicalHash(uri, 12) };
+}
+
 /** A printable summary: no credentials, which the AWS chain supplies and affectflow never reads. */
 export function describeConfig(config: AffectflowConfig): Record<string, unknown> {
   return {
@@ -254,6 +282,9 @@ export function describeConfig(config: AffectflowConfig): Record<string, unknown
     namespace: config.temporalNamespace,
     store: config.store.uri,
     s3Endpoint: config.store.s3Endpoint,
+    // What run ids and queue names derive from: the CLI and every worker must agree on it.
+    storeIdentity: storeIdentity(config.store).uri,
+    taskQueueSuffix: storeIdentity(config.store).tag,
     concurrency: config.concurrency,
     executionProvider: config.executionProvider,
     embedRuntime: config.embedRuntime,

@@ -95,6 +95,15 @@ export async function encodeCrop(
   return { png: new Uint8Array(png.buffer, png.byteOffset, png.length), width, height };
 }
 
+/**
+ * The version of what preprocessCrops outputs for given crop bytes and descriptor: decoding (PNG,
+ * libjpeg-turbo JPEG, sharp otherwise), PIL-exact bilinear resize and the normalisation table.
+ * Embedding keys carry it (activities/embed.ts embeddingConfigHash), so embeddings of another
+ * preprocessing never count as current. Bump it with any change of the output; the golden
+ * tensors in test/keys.test.ts fail until it is bumped and their hashes recorded again.
+ */
+export const PREPROCESS_VERSION = 'pil-bilinear-lut/1';
+
 /** What preprocessing needs of a backbone descriptor. */
 export type PreprocessSpec = Pick<BackboneDescriptor, 'inputSize' | 'mean' | 'std' | 'channelOrder'>;
 

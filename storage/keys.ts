@@ -1,14 +1,17 @@
 /**
  * Object key layout. Keys are content-addressed: a new dataset version, backbone or configuration
- * gives new keys, so nothing committed is ever overwritten.
+ * gives new keys, so nothing committed is ever overwritten. What the hashes in them cover:
+ * docs/STORE.md (Key layout).
  */
 export const storeKeys = {
   /** One manifest per dataset version, so runs on different versions never read each other's. */
   manifest: (datasetId: string, version: string): string => `datasets/${datasetId}/manifests/${version}.json`,
   labels: (datasetId: string, task: string, video: string): string =>
     `datasets/${datasetId}/labels/${task}/${video}.json`,
+  /** facesConfig: activities/frames.ts framesShardKey. */
   framesShard: (datasetId: string, facesConfig: string, shardId: string): string =>
     `frames/${datasetId}/${facesConfig}/${shardId}.parquet`,
+  /** configHash: activities/embed.ts embeddingConfigHash (it covers the frames shard's facesConfig). */
   embeddingShard: (datasetId: string, backboneId: string, configHash: string, shardId: string): string =>
     `embeddings/${datasetId}/${backboneId}/${configHash}/${shardId}.parquet`,
   embeddingPrefix: (datasetId: string, backboneId: string, configHash: string): string =>
@@ -18,3 +21,11 @@ export const storeKeys = {
   report: (runId: string): string => `reports/${runId}/report.json`,
   comparisonPrefix: (datasetId: string): string => `reports/compare/${datasetId}/`,
 } as const;
+
+/** The parts of a frames shard key (storeKeys.framesShard); undefined for any other key. */
+export function parseFramesShardKey(
+  key: string,
+): { readonly datasetId: string; readonly facesConfig: string; readonly shardId: string } | undefined {
+  const match = /^frames\/([^/]+)\/([^/]+)\/([^/]+)\.parquet$/.exec(key);
+  return match ? { datasetId: match[1]!, facesConfig: match[2]!, shardId: match[3]! } : undefined;
+}

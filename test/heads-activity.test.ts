@@ -12,7 +12,12 @@ import { createTrainActivities, decodeStoredLabels, type RunReport } from '../ac
 import { backboneId, TINY_BACKBONE } from '../models/registry.ts';
 import { storeKeys } from '../storage/keys.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
-import { buildHeadsDataset, HEADS_DATASET, HEADS_FRAMES } from './helpers/headsDataset.ts';
+import {
+  buildHeadsDataset,
+  HEADS_DATASET,
+  HEADS_FRAME_SETTINGS,
+  HEADS_FRAMES,
+} from './helpers/headsDataset.ts';
 
 /** Margins above chance asserted here and stated in docs/HEADS.md. */
 export const MARGINS = Object.freeze({ EXPR: 0.3, VA: 0.3, AU: 0.15, CE: 0.3, EMI: 0.3 });
@@ -22,11 +27,13 @@ const DATASET = HEADS_DATASET;
 
 test('every task trains and scores above chance by the stated margins; heads, reports and submissions are written', async (t) => {
   const store = new LocalDirStore(mkdtempSync(join(tmpdir(), 'affectflow-heads-activity-')));
-  await buildHeadsDataset(store);
-  const activities = createTrainActivities({ store, config: { stateDir: tmpdir() }, log: () => {} });
+  const stateDir = mkdtempSync(join(tmpdir(), 'affectflow-heads-activity-state-'));
+  await buildHeadsDataset(store, stateDir);
+  const activities = createTrainActivities({ store, config: { stateDir }, log: () => {} });
   const input = {
     manifestKey: storeKeys.manifest(DATASET, 'test'),
     backbone: TINY_BACKBONE.name,
+    frames: HEADS_FRAME_SETTINGS,
     expr: { epochs: 8, batchSize: 64 },
     va: { epochs: 40, batchSize: 256, learningRate: 1e-2 },
     au: { epochs: 8, batchSize: 64, learningRate: 3e-3 },

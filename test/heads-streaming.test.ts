@@ -17,7 +17,6 @@ import {
   readFaceRows,
   type RunReport,
 } from '../activities/train.ts';
-import { embeddingConfigHash } from '../activities/embed.ts';
 import { SpillDirectory, type SpillWriter } from '../activities/trainSpill.ts';
 import { TASKS, type Task } from '../datasets/labels.ts';
 import type { Manifest } from '../datasets/manifest.ts';
@@ -26,12 +25,17 @@ import { oneHot, trainExprHeadOnRows } from '../heads/expr.ts';
 import { openMlpPredictor, type MlpConfig } from '../heads/mlp.ts';
 import { memoryRowSet, type RowSet } from '../heads/rowset.ts';
 import { DEFAULT_HEAD_SETTINGS, type LabelledVideo, type Split } from '../heads/tasks.ts';
-import { backboneId, TINY_BACKBONE } from '../models/registry.ts';
+import { TINY_BACKBONE } from '../models/registry.ts';
 import { listCommitted, readCommitted } from '../storage/commit.ts';
 import { storeKeys } from '../storage/keys.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
 import { decodeEmbeddingShard } from '../storage/shards.ts';
-import { buildHeadsDataset, HEADS_DATASET } from './helpers/headsDataset.ts';
+import {
+  buildHeadsDataset,
+  HEADS_DATASET,
+  HEADS_FRAME_SETTINGS,
+  headsEmbeddingKeys,
+} from './helpers/headsDataset.ts';
 
 const tempDir = (name: string): string => mkdtempSync(join(tmpdir(), `affectflow-${name}-`));
 
@@ -251,16 +255,14 @@ async function labelledVideos(store: LocalDirStore, manifest: Manifest) {
 
 test('the store pass keeps exactly the shards’ keys and scores and spills exactly the first-face annotated rows', async (t) => {
   const store = new LocalDirStore(tempDir('heads-pass'));
-  const manifest = await buildHeadsDataset(store);
+  const stateDir = tempDir('heads-pass-state');
+  const manifest = await buildHeadsDataset(store, stateDir);
   const labelled = await labelledVideos(store, manifest);
-  const prefix = storeKeys.embeddingPrefix(
-    HEADS_DATASET,
-    backboneId(TINY_BACKBONE),
-    embeddingConfigHash(TINY_BACKBONE.name),
-  );
-  const spill = await SpillDirectory.create(tempDir('heads-pass-state'));
+  const keys = await headsEmbeddingKeys(store, stateDir, manifest);
+  const prefix = keys[0]!.slice(0, keys[0]!.lastIndexOf('/') + 1);
+  const spill = await SpillDirectory.create(stateDir);
   const settings = { ...DEFAULT_HEAD_SETTINGS, streaming: { chunkRows: 64, buckets: 4 } };
-  const read = await readFaceRows(store, manifest, prefix, labelled, settings, spill);
+  const read = await readFaceRows(store, manifest, keys, labelled, settings, spill);
 
   // The independent reading: each shard decoded whole, as the in-memory path did.
   const expectedTrain: Float32Array[] = [];
@@ -322,8 +324,8 @@ test('the store pass keeps exactly the shards’ keys and scores and spills exac
 
 test('the train activity removes its spill folder and runs the head graphs on the CPU when CUDA is missing, saying so', async (t) => {
   const store = new LocalDirStore(tempDir('heads-cuda'));
-  await buildHeadsDataset(store);
   const stateDir = tempDir('heads-cuda-state');
+  await buildHeadsDataset(store, stateDir);
   const lines: string[] = [];
   const activities = createTrainActivities(
     { store, config: { stateDir }, log: (line) => lines.push(line) },
@@ -332,6 +334,7 @@ test('the train activity removes its spill folder and runs the head graphs on th
   const result = await activities.trainAndEvaluate({
     manifestKey: storeKeys.manifest(HEADS_DATASET, 'test'),
     backbone: TINY_BACKBONE.name,
+    frames: HEADS_FRAME_SETTINGS,
     runId: 'cuda-fallback',
     expr: { epochs: 4, batchSize: 64 },
     au: { epochs: 2, batchSize: 64 },

@@ -19,6 +19,7 @@ import {
   upsertSchedule,
   type RunSettings,
 } from '../cli/reevaluate.ts';
+import { runScope, type RunScope } from '../cli/runIdentity.ts';
 import { tempDir, testConfig } from './helpers/env.ts';
 import { activityQueues, aroundExtractFrames, startTestWorkers, uniqueQueues } from './helpers/workers.ts';
 
@@ -50,17 +51,19 @@ async function setUp(label: string) {
     expr: { epochs: 5, batchSize: 32, hidden: 16 },
     taskQueues: activityQueues(queues),
   });
-  return { store, queues, workers, decoded, settings };
+  // The config's store identity with the test's own queues.
+  const scope: RunScope = { store: runScope(config).store, queues };
+  return { store, scope, workers, decoded, settings };
 }
 
 test('a second backbone re-embeds the existing frames shards and is compared with the first', async (t) => {
-  const { store, queues, workers, decoded, settings } = await setUp('reeval');
+  const { store, scope, workers, decoded, settings } = await setUp('reeval');
   t.teardown(async () => {
     await workers.stop();
     store.close();
   });
   const client = workers.client;
-  const workflowId = await signalBackbone(client, settings, TINY_BACKBONE.name, queues.orchestrator);
+  const workflowId = await signalBackbone(client, settings, TINY_BACKBONE.name, scope);
   const handle = client.workflow.getHandle(workflowId);
   const waitFor = async (evaluated: number): Promise<ReevaluationState> => {
     for (let i = 0; i < 1800; i++) {
@@ -75,7 +78,7 @@ test('a second backbone re-embeds the existing frames shards and is compared wit
   t.true(shards > 0);
 
   // The same id: signal-with-start joins the running workflow.
-  t.is(await signalBackbone(client, settings, TINY_BACKBONE_B.name, queues.orchestrator), workflowId);
+  t.is(await signalBackbone(client, settings, TINY_BACKBONE_B.name, scope), workflowId);
   const state = await waitFor(2);
   t.is(decoded.length, shards, 'no frames decoded again for the second backbone');
   const comparison = JSON.parse(
@@ -92,7 +95,7 @@ test('a second backbone re-embeds the existing frames shards and is compared wit
 });
 
 test('a schedule with overlap BUFFER_ONE re-evaluates a dataset when triggered', async (t) => {
-  const { store, queues, workers, settings } = await setUp('sched');
+  const { store, scope, workers, settings } = await setUp('sched');
   t.teardown(async () => {
     await workers.stop();
     store.close();
@@ -102,9 +105,9 @@ test('a schedule with overlap BUFFER_ONE re-evaluates a dataset when triggered',
     settings,
     backbones: [TINY_BACKBONE.name],
     every: undefined,
-    taskQueue: queues.orchestrator,
+    scope,
   });
-  t.is(id, scheduleId(settings.datasetPath));
+  t.is(id, scheduleId(settings.datasetPath, scope.store));
   const schedule = client.schedule.getHandle(id);
   t.teardown(() => schedule.delete().catch(() => {}));
   t.is((await schedule.describe()).policies.overlap, ScheduleOverlapPolicy.BUFFER_ONE);
@@ -127,7 +130,7 @@ test('a schedule with overlap BUFFER_ONE re-evaluates a dataset when triggered',
       settings,
       backbones: [TINY_BACKBONE.name],
       every: '24h',
-      taskQueue: queues.orchestrator,
+      scope,
     }),
     id,
   );

@@ -12,11 +12,12 @@ import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.
 import { openStore } from '../storage/objectStore.ts';
 import { listCommitted, readCommitted } from '../storage/commit.ts';
 import { decodeEmbeddingShard } from '../storage/shards.ts';
-import { storeKeys } from '../storage/keys.ts';
-import { embeddingConfigHash, type RunReport } from '../activities/index.ts';
-import { backboneId, TINY_BACKBONE } from '../models/registry.ts';
+import { embeddingShardKeys, framesShardKey, type RunReport } from '../activities/index.ts';
+import type { Manifest } from '../datasets/manifest.ts';
+import { TINY_BACKBONE } from '../models/registry.ts';
 import { startEmbeddedWorkers } from '../cli/embedded.ts';
-import { TASK_QUEUES, type ExtractionRunInput, type ExtractionRunResult } from '../workflows/index.ts';
+import { runScope, withStoreQueues } from '../cli/runIdentity.ts';
+import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';
 import { venvBin } from '../infra/paths.ts';
 import { python, tempDir, testConfig, testServices } from './helpers/env.ts';
 
@@ -39,6 +40,8 @@ test.serial(
       store.close();
     });
 
+    // The embedded workers poll this store's queues; the run goes there as the CLI sends it.
+    const scope = runScope(config);
     const input: ExtractionRunInput = {
       datasetPath: datasetRoot,
       backbones: [TINY_BACKBONE.name],
@@ -53,9 +56,9 @@ test.serial(
     const workflowId = `test-e2e-${randomUUID()}`;
     const run = (): Promise<ExtractionRunResult> =>
       client.workflow.execute('extractionRun', {
-        taskQueue: TASK_QUEUES.orchestrator,
+        taskQueue: scope.queues.orchestrator,
         workflowId,
-        args: [input],
+        args: [withStoreQueues(input, scope)],
       });
 
     const first = await run();
@@ -67,11 +70,10 @@ test.serial(
     t.is(first.embeddingRows, videos.length * synthetic.framesPerVideo);
 
     // Read the Parquet rows back from the store: every frame of every video exactly once.
-    const prefix = storeKeys.embeddingPrefix(
-      first.datasetId,
-      backboneId(TINY_BACKBONE),
-      embeddingConfigHash(TINY_BACKBONE.name),
-    );
+    const manifest = JSON.parse(new TextDecoder().decode(await store.get(first.manifestKey))) as Manifest;
+    const embeddingKey = await embeddingShardKeys({ store, config }, TINY_BACKBONE.name);
+    const { key } = embeddingKey(framesShardKey(manifest, manifest.shards[0]!, input).framesKey);
+    const prefix = key.slice(0, key.lastIndexOf('/') + 1);
     const seen = new Map<string, number[]>();
     let firstShard: { bytes: Uint8Array; frames: number[]; embedding: Float32Array } | undefined;
     for await (const record of listCommitted(store, prefix)) {

@@ -6,9 +6,9 @@
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config/index.ts';
 import { openStore } from '../storage/objectStore.ts';
-import { createPoolWorker, installQuietRuntime, type WorkerRole } from './pools.ts';
+import { createPoolWorker, defaultTaskQueue, installQuietRuntime, type WorkerRole } from './pools.ts';
 
-/** taskQueue overrides the pool's default queue (also from AFFECTFLOW_TASK_QUEUE). */
+/** taskQueue overrides the pool's queue for the configured store (also from AFFECTFLOW_TASK_QUEUE). */
 export async function runWorkerProcess(
   role: WorkerRole,
   taskQueue: string | undefined = process.env['AFFECTFLOW_TASK_QUEUE'] || undefined,
@@ -18,15 +18,11 @@ export async function runWorkerProcess(
   const address = config.temporalAddress ?? `127.0.0.1:${config.devPorts.temporal}`;
   const connection = await NativeConnection.connect({ address });
   const store = openStore(config.store);
+  const queue = taskQueue ?? defaultTaskQueue(role, config);
   try {
-    const pool = await createPoolWorker(role, {
-      config,
-      connection,
-      store,
-      ...(taskQueue ? { taskQueue } : {}),
-    });
+    const pool = await createPoolWorker(role, { config, connection, store, taskQueue: queue });
     console.error(
-      `affectflow ${role} worker: polling ${taskQueue ?? 'its pool queue'} on ${address} (${config.temporalNamespace}), store ${store.uri}`,
+      `affectflow ${role} worker: polling ${queue} on ${address} (${config.temporalNamespace}), store ${store.uri}`,
     );
     await pool.worker.run();
     await pool.dispose();

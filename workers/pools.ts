@@ -1,6 +1,7 @@
 /**
  * Worker pools: one Temporal worker per pool and task queue. The orchestrator runs workflow
  * tasks only; frames, embed and train run their activities with the concurrency from config.
+ * A pool serves its store's queue (`affectflow-<pool>-<store tag>`) unless told another.
  */
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -17,11 +18,11 @@ import {
   createTrainPoolActivities,
   type ActivityDeps,
 } from '../activities/index.ts';
-import type { AffectflowConfig } from '../config/index.ts';
+import { storeIdentity, type AffectflowConfig } from '../config/index.ts';
 import { Embedder, embedderOptions } from '../models/embedder.ts';
 import { loadRegistry, UnknownBackboneError } from '../models/registry.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
-import { TASK_QUEUES, type Pool } from '../workflows/taskQueues.ts';
+import { storeTaskQueues, type Pool } from '../workflows/taskQueues.ts';
 
 export type WorkerRole = Pool | 'orchestrator';
 export const WORKER_ROLES: readonly WorkerRole[] = ['orchestrator', 'frames', 'embed', 'train'];
@@ -53,7 +54,10 @@ export interface PoolWorkerOptions {
   /** Pre-bundled workflow code, so several orchestrators in one process bundle once. */
   readonly workflowBundle?: WorkflowBundle;
   readonly log?: (line: string) => void;
-  /** Serve this task queue instead of the pool's default (a dedicated GPU queue, an isolated deployment). */
+  /**
+   * Serve this task queue instead of the pool's queue for config.store (defaultTaskQueue): a
+   * dedicated GPU queue, an isolated deployment.
+   */
   readonly taskQueue?: string;
   /** Wraps the pool's activities (instrumentation, fault injection in tests). */
   readonly wrapActivities?: <A extends object>(activities: A) => A;
@@ -90,6 +94,11 @@ function withRegistryRefresh<A extends object>(activities: A, store: ObjectStore
   ) as A;
 }
 
+/** The queue a pool serves for the configured store: `affectflow-<pool>-<store tag>`. */
+export function defaultTaskQueue(role: WorkerRole, config: Pick<AffectflowConfig, 'store'>): string {
+  return storeTaskQueues(storeIdentity(config.store).tag)[role];
+}
+
 export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOptions): Promise<PoolWorker> {
   const { config, connection } = options;
   const log = options.log ?? ((line: string) => console.error(line));
@@ -97,7 +106,7 @@ export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOpti
   if (role === 'orchestrator') {
     const worker = await Worker.create({
       ...base,
-      taskQueue: options.taskQueue ?? TASK_QUEUES.orchestrator,
+      taskQueue: options.taskQueue ?? defaultTaskQueue(role, config),
       ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     });
     return { role, worker, dispose: async () => {} };
@@ -121,7 +130,7 @@ export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOpti
         : createTrainPoolActivities(deps, { provider: config.executionProvider });
   const worker = await Worker.create({
     ...base,
-    taskQueue: options.taskQueue ?? TASK_QUEUES[role],
+    taskQueue: options.taskQueue ?? defaultTaskQueue(role, config),
     activities: withRegistryRefresh(
       options.wrapActivities ? options.wrapActivities(activities) : activities,
       options.store,

@@ -219,6 +219,12 @@ export async function extractionRun(input: ExtractionRunInput): Promise<Extracti
         backbone,
         // Reports are kept per workflow execution, so a re-run never overwrites an earlier one.
         runId: `${workflowInfo().runId}/${backbone}`,
+        frames: {
+          maxCropSide: input.maxCropSide,
+          faceSource: input.faceSource,
+          detector: input.detector,
+          sampling: input.sampling,
+        },
         ...(input.expr ? { expr: input.expr } : {}),
         ...(input.va ? { va: input.va } : {}),
         ...(input.au ? { au: input.au } : {}),

@@ -13,3 +13,4 @@ export type { PartitionInput, PartitionResult } from './partition.ts';
 export { progressQuery, partitionProgressSignal } from './progress.ts';
 export type { FailedShard, PartitionCounts, RunProgress } from './progress.ts';
 export { TASK_QUEUES } from './taskQueues.ts';
+export type { TaskQueueNames } from './taskQueues.ts';

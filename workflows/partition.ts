@@ -172,7 +172,20 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
     const limit = Math.min(input.pageShards, input.end - next);
     const page = await frames.planShardPage.executeWithOptions(
       { ...options.frames, summary: `plan shards ${next}..${next + limit - 1}` },
-      [{ manifestKey: input.manifestKey, offset: next, limit, backbones: input.backbones }],
+      [
+        {
+          manifestKey: input.manifestKey,
+          offset: next,
+          limit,
+          backbones: input.backbones,
+          frames: {
+            maxCropSide: input.maxCropSide,
+            faceSource: input.frameOptions?.faceSource,
+            detector: input.frameOptions?.detector,
+            sampling: input.frameOptions?.sampling,
+          },
+        },
+      ],
     );
     counts.shardsDone += page.skipped;
     counts.shardsSkipped += page.skipped;

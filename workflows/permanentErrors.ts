@@ -19,4 +19,5 @@ export const PERMANENT_ERRORS: readonly string[] = Object.freeze([
   'ImageError',
   'ModelNotCachedError',
   'ModelFileError',
+  'ModelChecksumUnknownError',
 ]);

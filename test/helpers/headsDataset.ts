@@ -4,18 +4,22 @@
  * (20 Train, 8 Validation, 2 Test) whose embeddings and scores carry the labels with noise, 8 %
  * of frames without a face, 10 % with a bystander second face, 5 % unannotated frames.
  */
-import { embeddingConfigHash } from '../../activities/embed.ts';
+import { embeddingShardKeys } from '../../activities/embed.ts';
+import { framesShardKey, type FramesSettings } from '../../activities/frames.ts';
 import { encodeLabels, type Task } from '../../datasets/labels.ts';
 import { MANIFEST_FORMAT, type Manifest, type ManifestVideo, type Split } from '../../datasets/manifest.ts';
 import { seededRandom } from '../../datasets/synthetic.ts';
-import { backboneId, TINY_BACKBONE } from '../../models/registry.ts';
+import { TINY_BACKBONE } from '../../models/registry.ts';
 import { commitShard } from '../../storage/commit.ts';
 import { storeKeys } from '../../storage/keys.ts';
 import type { LocalDirStore } from '../../storage/objectStore.ts';
 import { encodeEmbeddingShard, type FaceRowKey } from '../../storage/shards.ts';
+import { prebuildGeneratedModels } from './workers.ts';
 
 export const HEADS_FRAMES = 60;
 export const HEADS_DATASET = 'heads-test-dataset';
+/** The frame settings the dataset's embedding shards are keyed under (trainAndEvaluate's `frames`). */
+export const HEADS_FRAME_SETTINGS: FramesSettings = Object.freeze({ maxCropSide: 64 });
 const FRAMES = HEADS_FRAMES;
 const DATASET = HEADS_DATASET;
 const EMBED = TINY_BACKBONE.embeddingDim;
@@ -37,8 +41,27 @@ const CE_LOGITS = [
   [6, 0],
 ];
 
-/** Writes the dataset into `store`; returns its manifest (also stored under storeKeys.manifest(HEADS_DATASET, 'test')). */
-export async function buildHeadsDataset(store: LocalDirStore): Promise<Manifest> {
+/**
+ * The embedding shard keys of the dataset's shards under HEADS_FRAME_SETTINGS, as the train
+ * activity computes them (the generated backbone's model is built into `stateDir`'s cache).
+ */
+export async function headsEmbeddingKeys(
+  store: LocalDirStore,
+  stateDir: string,
+  manifest: Pick<Manifest, 'datasetId' | 'videos' | 'shards'>,
+): Promise<string[]> {
+  prebuildGeneratedModels(stateDir);
+  const keyFor = await embeddingShardKeys({ store, config: { stateDir } }, TINY_BACKBONE.name);
+  return manifest.shards.map(
+    (shard) => keyFor(framesShardKey(manifest, shard, HEADS_FRAME_SETTINGS).framesKey).key,
+  );
+}
+
+/**
+ * Writes the dataset into `store`, its embedding shards keyed as a run with HEADS_FRAME_SETTINGS
+ * in `stateDir` finds them; returns its manifest (also stored under storeKeys.manifest(HEADS_DATASET, 'test')).
+ */
+export async function buildHeadsDataset(store: LocalDirStore, stateDir: string): Promise<Manifest> {
   const rand = seededRandom(77);
   const exprCentres = Array.from({ length: 8 }, () =>
     Float32Array.from({ length: EMBED }, () => gaussian(rand)),
@@ -54,11 +77,7 @@ export async function buildHeadsDataset(store: LocalDirStore): Promise<Manifest>
   ];
   const videos: ManifestVideo[] = [];
   const shards: Manifest['shards'][number][] = [];
-  const prefix = storeKeys.embeddingPrefix(
-    DATASET,
-    backboneId(TINY_BACKBONE),
-    embeddingConfigHash(TINY_BACKBONE.name),
-  );
+  const encoded: { bytes: Uint8Array; rows: number; shardId: string; split: Split }[] = [];
   for (const [v, split] of splits.entries()) {
     const name = `video-${String(v).padStart(2, '0')}`;
     const expr = new Int8Array(FRAMES);
@@ -149,7 +168,7 @@ export async function buildHeadsDataset(store: LocalDirStore): Promise<Manifest>
       Float32Array.from(scores),
       {},
     );
-    await commitShard(store, `${prefix}${shardId}.parquet`, bytes, rows.length, { shardId, split });
+    encoded.push({ bytes, rows: rows.length, shardId, split });
     shards.push({ shardId, video: name, split, firstFrame: 1, lastFrame: FRAMES });
     const labels: Partial<Record<Task, { file: string; annotated: number; hash: string }>> = {};
     const tasks =
@@ -189,6 +208,10 @@ export async function buildHeadsDataset(store: LocalDirStore): Promise<Manifest>
     shards,
     findings: [],
   };
+  const keys = await headsEmbeddingKeys(store, stateDir, manifest);
+  for (const [i, { bytes, rows, shardId, split }] of encoded.entries()) {
+    await commitShard(store, keys[i]!, bytes, rows, { shardId, split });
+  }
   await store.put(storeKeys.manifest(DATASET, 'test'), JSON.stringify(manifest));
   return manifest;
 }
