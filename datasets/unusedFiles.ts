@@ -121,13 +121,11 @@ export function unusedFileFindings(root: string, use: DatasetUse): Finding[] {
     return { unused, count, anyUsed };
   };
   const top = visit('');
-  const listed = top.unused
-    .slice(0, UNUSED_LISTED)
-    .map((u): Finding => ({
-      severity: use.severity,
-      file: u.path,
-      message: `dataset ${u.path}: ${u.reason}; not used`,
-    }));
+  const listed = top.unused.slice(0, UNUSED_LISTED).map((u): Finding => ({
+    severity: use.severity,
+    file: u.path,
+    message: `dataset ${u.path}: ${u.reason}; not used`,
+  }));
   if (top.unused.length > UNUSED_LISTED)
     listed.push({
       severity: use.severity,
