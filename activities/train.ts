@@ -25,12 +25,14 @@ import {
   runEmi,
   runExpr,
   runVa,
+  untrainedReason,
   type AuResult,
   type EmbeddingRows,
   type EmiResult,
   type ExprResult,
   type HeadSettings,
   type LabelledVideo,
+  type SkippedTask,
   type Split,
   type StreamingSettings,
   type VaResult,
@@ -40,10 +42,10 @@ import {
 import type { LinearConfig } from '../heads/linear.ts';
 import type { MlpConfig } from '../heads/mlp.ts';
 import { renderReportHtml } from '../reports/html.ts';
-import type { BackboneScores, RunReport, Stored } from '../reports/model.ts';
+import type { BackboneScores, EmbeddingIndex, RunReport, Stored } from '../reports/model.ts';
 import type { ExecutionProvider } from '../models/onnxRuntime.ts';
 import { backboneId, getBackbone } from '../models/registry.ts';
-import { listCommitted } from '../storage/commit.ts';
+import { committedObject, listCommitted } from '../storage/commit.ts';
 import { storeKeys } from '../storage/keys.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
 import { CommittedShardFile, floatVectors } from '../storage/shardReader.ts';
@@ -66,7 +68,16 @@ export interface TrainAndEvaluateInput {
   readonly streaming?: Partial<StreamingSettings>;
 }
 
-export type { AuReport, CeReport, EmiReport, ExprReport, RunReport, VaReport } from '../reports/model.ts';
+export type {
+  AuReport,
+  CeReport,
+  EmbeddingIndex,
+  EmiReport,
+  ExprReport,
+  RunReport,
+  SkippedTask,
+  VaReport,
+} from '../reports/model.ts';
 
 export interface TrainAndEvaluateResult {
   readonly reportKey: string;
@@ -130,6 +141,8 @@ export interface FaceRowsRead {
   readonly shards: number;
   /** Rows of the shards read (no-face rows included). */
   readonly rows: number;
+  /** The data objects of the shards read, as their markers name them, in key order. */
+  readonly objects: readonly string[];
   /** Wall seconds of the pass (store reads, Parquet decoding, spill writes). */
   readonly seconds: number;
 }
@@ -215,8 +228,10 @@ export async function readFaceRows(
   let shards = 0;
   let rows = 0;
   let scoresDim = 0;
+  const objects: string[] = [];
   for await (const record of listCommitted(store, prefix)) {
     if (!shardIds.has(String(record.meta['shardId']))) continue;
+    objects.push(committedObject(record));
     const file = await CommittedShardFile.open(store, record, { tempDir: spill.path });
     try {
       const keys = await shardKeys(file, videoIndex);
@@ -297,7 +312,14 @@ export async function readFaceRows(
     });
     parts[v] = [];
   });
-  return { videos, embeddings, shards, rows, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  return {
+    videos,
+    embeddings,
+    shards,
+    rows,
+    objects,
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+  };
 }
 
 /** The labels of every task that the manifest lists for a video (or, for older manifests, that exist). */
@@ -391,12 +413,15 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
           const ce = runCe(videos, descriptor.scoreLabels, settings);
           reportProgress({ stage: (stage = 'EMI') });
           const emi = runEmi(videos, settings);
-          // A dataset labels some of the tasks (C-EXPR-DB only CE, Hume-Vidmimic2 only EMI).
-          if (!expr && !va && !au && !ce && !emi) {
-            throw new Error(
-              `trainAndEvaluate: dataset ${manifest.datasetId}: expected annotated frames with a face in Train and Validation for at least one task, got none`,
-            );
-          }
+          // A dataset labels some of the tasks (C-EXPR-DB only CE, Hume-Vidmimic2 only EMI) or
+          // none (extraction only): every task without a head is reported with its reason.
+          const results: Record<Task, unknown> = { EXPR: expr, VA: va, AU: au, CE: ce, EMI: emi };
+          const skipped: SkippedTask[] = TASKS.filter((task) => !results[task]).map((task) => ({
+            task,
+            reason: untrainedReason(task, videos),
+          }));
+          for (const s of skipped)
+            deps.log(`trainAndEvaluate ${input.runId}: ${s.task} not trained: ${s.reason}`);
 
           const saveHead = async (
             task: Task,
@@ -470,6 +495,17 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
           const comparison = await earlierBackbones(deps.store, input.runId);
           comparison.push({ backbone: backboneId(descriptor), scores });
           const htmlKey = `${runFolder}report.html`;
+          const indexKey = `${runFolder}embeddings.json`;
+          const index: EmbeddingIndex = {
+            format: 'affectflow-embedding-index/1',
+            datasetId: manifest.datasetId,
+            backbone: backboneId(descriptor),
+            prefix,
+            shards: faces.shards,
+            rows: faces.rows,
+            objects: faces.objects,
+          };
+          await deps.store.put(indexKey, JSON.stringify(index, null, 1));
           const report: RunReport = {
             runId: input.runId,
             datasetId: manifest.datasetId,
@@ -485,6 +521,8 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
               ...(ce ? { CE: ce } : {}),
               ...(emi && emiKey ? { EMI: stripHead(emi, emiKey) } : {}),
             },
+            skipped,
+            embeddings: { prefix, indexKey },
             comparison,
             htmlKey,
             predictionKeys,
