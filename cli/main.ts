@@ -13,6 +13,7 @@ import {
   loadRegistry,
   registerBackbone,
   TINY_BACKBONE,
+  UnknownBackboneError,
 } from '../models/registry.ts';
 import { progressRenderer, pullBackbone } from '../models/pull.ts';
 import { openStore } from '../storage/objectStore.ts';
@@ -210,6 +211,27 @@ function reportOutcome(outcome: RunOutcome): void {
   process.exitCode = exitCodeOf(outcome.result);
 }
 
+/** Every backbone of a run must be built in or registered in the store. */
+async function checkBackbones(cfg: AffectflowConfig, names: readonly string[]): Promise<void> {
+  const store = openStore(cfg.store);
+  try {
+    await checkStore(store, cfg);
+    await loadRegistry(store);
+    for (const name of names) {
+      try {
+        getBackbone(name);
+      } catch (err) {
+        if (!(err instanceof UnknownBackboneError)) throw err;
+        throw new UsageError(
+          `${err.message}: pass one of those to --backbone, or register yours with \`affectflow backbones add DESCRIPTOR.json\``,
+        );
+      }
+    }
+  } finally {
+    store.close();
+  }
+}
+
 /**
  * The generated tiny backbones are test networks fitted to the synthetic faces: on any other
  * dataset their features mean nothing, and a newcomer should hear so before the run.
@@ -229,6 +251,8 @@ async function runAndReport(
 ): Promise<RunOutcome> {
   // The embedded frames worker reads the dataset here; external ones see their own file system.
   if (!flags.externalWorkers) checkDataset(input.datasetPath);
+  await checkBackbones(cfg, input.backbones);
+  warnTinyBackbone(input);
   const outcome = await runExtraction(cfg, {
     input,
     embeddedWorkers: !flags.externalWorkers,
@@ -247,9 +271,7 @@ addRunFlags(
     )
     .argument('<dataset>', 'dataset root'),
 ).action(async (dataset: string, flags: RunFlags) => {
-  const input = inputFrom(dataset, flags);
-  warnTinyBackbone(input);
-  await runAndReport(config(), input, flags);
+  await runAndReport(config(), inputFrom(dataset, flags), flags);
 });
 
 addRunFlags(
