@@ -52,7 +52,7 @@ export interface TestWorkers {
  * seconds of CPU without a heartbeat, longer than the short heartbeat timeouts some tests use;
  * each test process builds them once into the suite's state directory and copies them from there.
  */
-function prebuildGeneratedModels(stateDir: string): void {
+export function prebuildGeneratedModels(stateDir: string): void {
   const shared = join(process.env['AFFECTFLOW_TEST_STATE'] ?? stateDir, 'generated-models');
   const cache = join(stateDir, 'models');
   mkdirSync(cache, { recursive: true });
