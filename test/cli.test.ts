@@ -258,6 +258,49 @@ test('status of a failed run prints its cause and its first failed shards, exit 
     status.stdout,
   );
   t.is(lines.at(-1), `resume: \`affectflow resume ${workflowId}\` redoes only what is missing`);
+
+  // Resumed, it fails the same way (the planted activities still serve its queues): exit 1, one line.
+  const resumed = await affectflow(['resume', workflowId], {
+    AFFECTFLOW_HOME: cliHome('cli-failed-resume'),
+  });
+  t.is(resumed.code, 1, resumed.stdout);
+  t.is(
+    resumed.stderr.trim().split('\n').at(-1),
+    `affectflow: run ${workflowId} failed in trainAndEvaluate: LabelFileError: labels x.json: planted failure; details: \`affectflow status ${workflowId}\`; after fixing the cause, \`affectflow resume ${workflowId}\` redoes only what is missing`,
+  );
+});
+
+test('resume of a running run is a usage error; status of a terminated run names the reason', async (t) => {
+  const config = testConfig('local', 'cli-running');
+  const workers = await startTestWorkers(
+    config,
+    openStore(config.store),
+    uniqueQueues('cli-running'),
+    {},
+    [],
+  );
+  t.teardown(() => workers.stop());
+  // No worker serves this queue: the run stays RUNNING until terminated.
+  const workflowId = `test-cli-running-${uniqueQueues('cli-running').frames}`;
+  const handle = await workers.client.workflow.start('extractionRun', {
+    taskQueue: `${workflowId}-unserved`,
+    workflowId,
+    args: [{}],
+  });
+  const env = { AFFECTFLOW_HOME: tempDir('cli-running-home') };
+  const resume = await affectflow(['resume', workflowId], env);
+  t.is(resume.code, 2, resume.stdout);
+  t.is(
+    resume.stderr.trim().split('\n').at(-1),
+    `affectflow: run ${workflowId} is still running: nothing to resume; follow it with \`affectflow status ${workflowId}\``,
+  );
+  await handle.terminate('planted by the test');
+  const status = await affectflow(['status', workflowId], env);
+  t.is(status.code, 1, status.stderr);
+  t.true(
+    status.stdout.split('\n').includes(`run ${workflowId} was terminated (planted by the test)`),
+    status.stdout,
+  );
 });
 
 interface ErrorCase {
