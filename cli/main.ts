@@ -307,9 +307,9 @@ addRunFlags(
     const png = join(cfg.stateDir, 'demo-report.png');
     try {
       await screenshot(html, png);
-      say(`report: HTML ${html}; screenshot ${png}`);
+      say(`report: screenshot ${png}`);
     } catch (err) {
-      say(`report: HTML ${html} (no screenshot: ${(err as Error).message.split('\n')[0]})`);
+      say(`report: no screenshot of ${html}: ${(err as Error).message.split('\n')[0]}`);
     }
   }
 });
