@@ -25,12 +25,14 @@ import {
   runEmi,
   runExpr,
   runVa,
+  untrainedReason,
   type AuResult,
   type EmbeddingRows,
   type EmiResult,
   type ExprResult,
   type HeadSettings,
   type LabelledVideo,
+  type SkippedTask,
   type Split,
   type StreamingSettings,
   type VaResult,
@@ -40,11 +42,11 @@ import {
 import type { LinearConfig } from '../heads/linear.ts';
 import type { MlpConfig } from '../heads/mlp.ts';
 import { renderReportHtml } from '../reports/html.ts';
-import type { BackboneScores, RunReport, Stored } from '../reports/model.ts';
+import type { BackboneScores, EmbeddingIndex, RunReport, Stored } from '../reports/model.ts';
 import type { ExecutionProvider } from '../models/onnxRuntime.ts';
 import { backboneId, getBackbone } from '../models/registry.ts';
-import { listCommitted, type CommitRecord } from '../storage/commit.ts';
-import { storeKeys } from '../storage/keys.ts';
+import { committedObject, listCommitted, type CommitRecord } from '../storage/commit.ts';
+import { commonFolder, keyFolder, storeKeys } from '../storage/keys.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
 import { CommittedShardFile, floatVectors } from '../storage/shardReader.ts';
 import { embeddingShardKeys } from './embed.ts';
@@ -69,7 +71,16 @@ export interface TrainAndEvaluateInput {
   readonly streaming?: Partial<StreamingSettings>;
 }
 
-export type { AuReport, CeReport, EmiReport, ExprReport, RunReport, VaReport } from '../reports/model.ts';
+export type {
+  AuReport,
+  CeReport,
+  EmbeddingIndex,
+  EmiReport,
+  ExprReport,
+  RunReport,
+  SkippedTask,
+  VaReport,
+} from '../reports/model.ts';
 
 export interface TrainAndEvaluateResult {
   readonly reportKey: string;
@@ -133,6 +144,8 @@ export interface FaceRowsRead {
   readonly shards: number;
   /** Rows of the shards read (no-face rows included). */
   readonly rows: number;
+  /** The data objects of the shards read, as their markers name them, in key order. */
+  readonly objects: readonly string[];
   /** Wall seconds of the pass (store reads, Parquet decoding, spill writes). */
   readonly seconds: number;
 }
@@ -194,7 +207,7 @@ interface FacePart {
 /** The committed shards among `keys`, one listing per key folder (most runs have one). */
 async function* committedAmong(store: ObjectStore, keys: readonly string[]): AsyncIterable<CommitRecord> {
   const wanted = new Set(keys);
-  const folders = new Set(keys.map((key) => key.slice(0, key.lastIndexOf('/') + 1)));
+  const folders = new Set(keys.map(keyFolder));
   for (const folder of folders) {
     for await (const record of listCommitted(store, folder)) if (wanted.has(record.key)) yield record;
   }
@@ -227,7 +240,9 @@ export async function readFaceRows(
   let shards = 0;
   let rows = 0;
   let scoresDim = 0;
+  const objects: string[] = [];
   for await (const record of committedAmong(store, embeddingKeys)) {
+    objects.push(committedObject(record));
     const file = await CommittedShardFile.open(store, record, { tempDir: spill.path });
     try {
       const keys = await shardKeys(file, videoIndex);
@@ -308,7 +323,14 @@ export async function readFaceRows(
     });
     parts[v] = [];
   });
-  return { videos, embeddings, shards, rows, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  return {
+    videos,
+    embeddings,
+    shards,
+    rows,
+    objects,
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+  };
 }
 
 /** The labels of every task that the manifest lists for a video (or, for older manifests, that exist). */
@@ -359,6 +381,9 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
         const embeddingKeys = manifest.shards.map(
           (shard) => embeddingKey(framesShardKey(manifest, shard, input.frames).framesKey).key,
         );
+        const folders = [...new Set(embeddingKeys.map(keyFolder))];
+        // Where the embeddings are: their one folder, or the folder every one of them is under.
+        const prefix = commonFolder(folders);
         // The task in training, repeated by the heartbeats of its chunks.
         let stage = 'read';
         const settings: HeadSettings = {
@@ -401,12 +426,15 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
           const ce = runCe(videos, descriptor.scoreLabels, settings);
           reportProgress({ stage: (stage = 'EMI') });
           const emi = runEmi(videos, settings);
-          // A dataset labels some of the tasks (C-EXPR-DB only CE, Hume-Vidmimic2 only EMI).
-          if (!expr && !va && !au && !ce && !emi) {
-            throw new Error(
-              `trainAndEvaluate: dataset ${manifest.datasetId}: expected annotated frames with a face in Train and Validation for at least one task, got none`,
-            );
-          }
+          // A dataset labels some of the tasks (C-EXPR-DB only CE, Hume-Vidmimic2 only EMI) or
+          // none (extraction only): every task without a head is reported with its reason.
+          const results: Record<Task, unknown> = { EXPR: expr, VA: va, AU: au, CE: ce, EMI: emi };
+          const skipped: SkippedTask[] = TASKS.filter((task) => !results[task]).map((task) => ({
+            task,
+            reason: untrainedReason(task, videos),
+          }));
+          for (const s of skipped)
+            deps.log(`trainAndEvaluate ${input.runId}: ${s.task} not trained: ${s.reason}`);
 
           const saveHead = async (
             task: Task,
@@ -419,7 +447,7 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
               manifest.datasetId,
               task,
               shortHash(
-                [...new Set(embeddingKeys.map((key) => key.slice(0, key.lastIndexOf('/') + 1)))].join(' '),
+                folders.join(' '),
                 task,
                 JSON.stringify(config),
                 JSON.stringify(settings.windows),
@@ -480,6 +508,17 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
           const comparison = await earlierBackbones(deps.store, input.runId);
           comparison.push({ backbone: backboneId(descriptor), scores });
           const htmlKey = `${runFolder}report.html`;
+          const indexKey = `${runFolder}embeddings.json`;
+          const index: EmbeddingIndex = {
+            format: 'affectflow-embedding-index/1',
+            datasetId: manifest.datasetId,
+            backbone: backboneId(descriptor),
+            prefix,
+            shards: faces.shards,
+            rows: faces.rows,
+            objects: faces.objects,
+          };
+          await deps.store.put(indexKey, JSON.stringify(index, null, 1));
           const report: RunReport = {
             runId: input.runId,
             datasetId: manifest.datasetId,
@@ -495,6 +534,8 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
               ...(ce ? { CE: ce } : {}),
               ...(emi && emiKey ? { EMI: stripHead(emi, emiKey) } : {}),
             },
+            skipped,
+            embeddings: { prefix, indexKey },
             comparison,
             htmlKey,
             predictionKeys,

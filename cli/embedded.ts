@@ -10,6 +10,7 @@ import { startTemporalDevServer } from '../infra/devstack.ts';
 import { stopService } from '../infra/services.ts';
 import { join } from 'node:path';
 import type { ObjectStore } from '../storage/objectStore.ts';
+import { firstLine, UsageError } from './errors.ts';
 import {
   createPoolWorker,
   installQuietRuntime,
@@ -51,7 +52,16 @@ export async function openTemporal(
         : `temporal: started the local dev server on ${address} (log ${state.logFile}); it stops when this command ends`,
     );
   }
-  const connection = await Connection.connect({ address });
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address });
+  } catch (err) {
+    throw new UsageError(
+      config.temporalAddress === undefined
+        ? `the local Temporal dev server on ${address} does not answer (${firstLine((err as Error).message)}): see its log under ${join(config.stateDir, 'temporal')}, or stop it with \`affectflow stack stop\` and try again`
+        : `Temporal at ${address} (TEMPORAL_ADDRESS) does not answer (${firstLine((err as Error).message)}): start it (\`affectflow stack start\` runs a local one), or unset TEMPORAL_ADDRESS to use the embedded dev server`,
+    );
+  }
   const client = new Client({ connection, namespace: config.temporalNamespace });
   return {
     address,

@@ -2,8 +2,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { screenshot } from '../reports/chromium.ts';
+import { WorkflowFailedError } from '@temporalio/client';
 import { Command, InvalidArgumentError } from 'commander';
-import { ConfigError, describeConfig, loadConfig, type AffectflowConfig } from '../config/index.ts';
+import { describeConfig, loadConfig, type AffectflowConfig } from '../config/index.ts';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
 import { devStackStatus, startDevStack, stopDevStack } from '../infra/devstack.ts';
 import {
@@ -12,6 +13,7 @@ import {
   loadRegistry,
   registerBackbone,
   TINY_BACKBONE,
+  UnknownBackboneError,
 } from '../models/registry.ts';
 import { progressRenderer, pullBackbone } from '../models/pull.ts';
 import { openStore } from '../storage/objectStore.ts';
@@ -20,12 +22,27 @@ import { DATASET_KINDS, type DatasetKind } from '../datasets/manifest.ts';
 import type { ExtractionRunInput, RunProgress } from '../workflows/index.ts';
 import { WORKER_ROLES, type WorkerRole } from '../workers/pools.ts';
 import { openTemporal } from './embedded.ts';
+import { EXIT, explain, failureLine, UsageError } from './errors.ts';
+import { checkDataset, checkStore } from './preflight.ts';
 import { knownDatasets, runSettings, scheduleId, signalBackbone, upsertSchedule } from './reevaluate.ts';
 import { progressLines } from './progress.ts';
-import { resumeExtraction, runExtraction, summarise, uiLink, type RunOutcome } from './run.ts';
+import {
+  describeRun,
+  exitCodeOf,
+  failedShardsInHistory,
+  outcomeOf,
+  resumeExtraction,
+  runExtraction,
+  summarise,
+  uiLink,
+  type RunOutcome,
+} from './run.ts';
 import { runScope } from './runIdentity.ts';
 
 const say = (line: string): void => console.log(line);
+const warn = (line: string): void => console.error(`affectflow: warning: ${line}`);
+/** Failed shards `status` lists (a run keeps the first 100). */
+const FAILED_SHARDS_SHOWN = 10;
 
 function windowSize(value: string): number {
   const n = positiveInt(value);
@@ -48,7 +65,10 @@ const program = new Command('affectflow')
   .description(
     'HSEmotion (ABAW-6) emotion features and challenge scores for whole facial-video datasets, on Temporal',
   )
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Usage errors end in exit code 2 (docs/ERRORS.md); subcommands inherit this.
+  .exitOverride()
+  .option('--verbose', 'print the stack trace of an error (also accepted after the command)');
 
 interface RunFlags {
   backbone: string[];
@@ -187,9 +207,42 @@ function inputFrom(datasetPath: string, flags: RunFlags): ExtractionRunInput {
   };
 }
 
-function reportOutcome(cfg: AffectflowConfig, outcome: RunOutcome): void {
-  for (const line of summarise(outcome, cfg.store.uri)) say(line);
-  if (outcome.result.status === 'completed_with_failures') process.exitCode = 3;
+function reportOutcome(outcome: RunOutcome): void {
+  for (const line of summarise(outcome)) say(line);
+  process.exitCode = exitCodeOf(outcome.result);
+}
+
+/** Every backbone of a run must be built in or registered in the store. */
+async function checkBackbones(cfg: AffectflowConfig, names: readonly string[]): Promise<void> {
+  const store = openStore(cfg.store);
+  try {
+    await checkStore(store, cfg);
+    await loadRegistry(store);
+    for (const name of names) {
+      try {
+        getBackbone(name);
+      } catch (err) {
+        if (!(err instanceof UnknownBackboneError)) throw err;
+        throw new UsageError(
+          `${err.message}: pass one of those to --backbone, or register yours with \`affectflow backbones add DESCRIPTOR.json\``,
+        );
+      }
+    }
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * The generated tiny backbones are test networks fitted to the synthetic faces: on any other
+ * dataset their features mean nothing, and a newcomer should hear so before the run.
+ */
+function warnTinyBackbone(input: ExtractionRunInput): void {
+  const tiny = input.backbones.filter((b) => getBackbone(b).source.kind === 'generated');
+  if (tiny.length === 0 || existsSync(join(input.datasetPath, 'affectflow-synthetic.json'))) return;
+  warn(
+    `backbone ${tiny.join(', ')} is a small generated test network fitted to the synthetic sample, not an emotion model: its features and scores mean nothing on ${input.datasetPath}; for HSEmotion features run \`affectflow models pull enet_b0_8_best_vgaf\` and then \`affectflow run ${input.datasetPath} --backbone enet_b0_8_best_vgaf\` (\`affectflow backbones list\` shows the others)`,
+  );
 }
 
 async function runAndReport(
@@ -197,13 +250,17 @@ async function runAndReport(
   input: ExtractionRunInput,
   flags: RunFlags,
 ): Promise<RunOutcome> {
+  // The embedded frames worker reads the dataset here; external ones see their own file system.
+  if (!flags.externalWorkers) checkDataset(input.datasetPath);
+  await checkBackbones(cfg, input.backbones);
+  warnTinyBackbone(input);
   const outcome = await runExtraction(cfg, {
     input,
     embeddedWorkers: !flags.externalWorkers,
     watch: !!flags.watch,
     say,
   });
-  reportOutcome(cfg, outcome);
+  reportOutcome(outcome);
   return outcome;
 }
 
@@ -248,44 +305,60 @@ addRunFlags(
     au: { epochs: 20, batchSize: 32, hidden: 64, learningRate: 3e-3 },
   };
   const outcome = await runAndReport(cfg, input, demoFlags);
-  if (outcome.report?.htmlKey && outcome.reportPath) {
+  if (outcome.report?.htmlKey && outcome.reportPath && !outcome.reportPath.startsWith('s3://')) {
     const html = join(dirname(outcome.reportPath), basename(outcome.report.htmlKey));
     const png = join(cfg.stateDir, 'demo-report.png');
     try {
       await screenshot(html, png);
-      say(`report: HTML ${html}; screenshot ${png}`);
+      say(`report: screenshot ${png}`);
     } catch (err) {
-      say(`report: HTML ${html} (no screenshot: ${(err as Error).message.split('\n')[0]})`);
+      say(`report: no screenshot of ${html}: ${(err as Error).message.split('\n')[0]}`);
     }
   }
 });
 
 program
   .command('status')
-  .description('show the progress of a run, or how it ended')
+  .description('show the progress of a run, or how it ended (exit code as the run itself: docs/ERRORS.md)')
   .argument('<run>', "the run's workflow id (printed by run)")
   .action(async (workflowId: string) => {
     const cfg = config();
     const temporal = await openTemporal(cfg, () => {});
     try {
+      const description = await describeRun(temporal, cfg, workflowId);
       const handle = temporal.client.workflow.getHandle(workflowId);
-      const description = await handle.describe();
+      const status = description.status.name;
       say(
-        `run ${workflowId}: ${description.status.name} (run ${description.runId}, started ${description.startTime.toISOString()})`,
+        `run ${workflowId}: ${status} (run ${description.runId}, started ${description.startTime.toISOString()})`,
       );
       const link = uiLink(temporal, cfg.temporalNamespace, workflowId, description.runId);
       if (link) say(`Temporal UI ${link}`);
-      if (description.status.name === 'RUNNING') {
-        for (const line of progressLines(await handle.query<RunProgress>('progress'))) say(line);
-      } else if (description.status.name === 'COMPLETED') {
-        const result = (await handle.result()) as RunOutcome['result'];
-        reportOutcome(cfg, {
-          workflowId,
-          runId: description.runId,
-          result,
-          report: undefined,
-          reportPath: undefined,
-        });
+      if (status === 'RUNNING') {
+        const progress = await handle.query<RunProgress>('progress');
+        for (const line of progressLines(progress)) say(line);
+        for (const f of progress.failures.slice(0, FAILED_SHARDS_SHOWN))
+          say(`  shard ${f.shardId} (${f.stage}): ${f.error}`);
+      } else if (status === 'COMPLETED') {
+        const store = openStore(cfg.store);
+        try {
+          await checkStore(store, cfg);
+          const result = (await handle.result()) as RunOutcome['result'];
+          reportOutcome(await outcomeOf(cfg, store, { workflowId, runId: description.runId, result }));
+        } finally {
+          store.close();
+        }
+      } else {
+        try {
+          await handle.result();
+        } catch (err) {
+          if (!(err instanceof WorkflowFailedError)) throw err;
+          say(`run ${workflowId} ${failureLine(err)}`);
+        }
+        const failed = await failedShardsInHistory(handle, FAILED_SHARDS_SHOWN);
+        if (failed.length > 0) say(`failed shards (the first ${failed.length}):`);
+        for (const f of failed) say(`  shard ${f.shardId} (${f.stage}): ${f.error}`);
+        say(`resume: \`affectflow resume ${workflowId}\` redoes only what is missing`);
+        process.exitCode = EXIT.failed;
       }
     } finally {
       await temporal.close();
@@ -297,8 +370,10 @@ program
   .description('cancel a run: activities stop at their next heartbeat; committed shards stay')
   .argument('<run>', "the run's workflow id")
   .action(async (workflowId: string) => {
-    const temporal = await openTemporal(config(), say);
+    const cfg = config();
+    const temporal = await openTemporal(cfg, say);
     try {
+      await describeRun(temporal, cfg, workflowId);
       await temporal.client.workflow.getHandle(workflowId).cancel();
       say(`run ${workflowId}: cancellation requested`);
     } finally {
@@ -315,7 +390,6 @@ program
   .action(async (workflowId: string, flags: { externalWorkers?: boolean; watch?: boolean }) => {
     const cfg = config();
     reportOutcome(
-      cfg,
       await resumeExtraction(cfg, workflowId, {
         embeddedWorkers: !flags.externalWorkers,
         watch: !!flags.watch,
@@ -534,7 +608,7 @@ program
   )
   .action(async (pool: string, flags: { taskQueue?: string }) => {
     if (!WORKER_ROLES.includes(pool as WorkerRole))
-      throw new InvalidArgumentError(`unknown pool ${pool}; expected one of ${WORKER_ROLES.join(', ')}`);
+      throw new UsageError(`unknown pool ${pool}: expected one of ${WORKER_ROLES.join(', ')}`);
     const { runWorkerProcess } = await import('../workers/main.ts');
     await runWorkerProcess(pool as WorkerRole, flags.taskQueue);
   });
@@ -544,13 +618,13 @@ program
   .description('print the effective configuration (never credentials)')
   .action(() => say(JSON.stringify(describeConfig(config()), null, 2)));
 
+// --verbose is taken wherever it stands, before or after the command.
+const verbose = process.argv.includes('--verbose');
 try {
-  await program.parseAsync(process.argv);
+  await program.parseAsync(process.argv.filter((arg) => arg !== '--verbose'));
 } catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(`affectflow: ${err.message}`);
-    process.exit(2);
-  }
-  console.error(`affectflow: ${(err as Error).stack ?? String(err)}`);
-  process.exit(1);
+  const { line, code } = explain(err);
+  if (line) console.error(line);
+  if (verbose && err instanceof Error && err.stack) console.error(err.stack);
+  process.exit(code);
 }

@@ -2,21 +2,32 @@
  * Runs from the command line: start (or attach to) an extraction run and follow it, show its
  * status, cancel it, or resume it with the inputs of an earlier run.
  */
-import { join } from 'node:path';
 import {
+  WorkflowFailedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
   type Client,
+  type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { AffectflowConfig } from '../config/index.ts';
-import { openStore, LocalDirStore } from '../storage/objectStore.ts';
+import { openStore, type ObjectStore } from '../storage/objectStore.ts';
 import type { RunReport } from '../activities/index.ts';
-import type { ExtractionRunInput, ExtractionRunResult, RunProgress } from '../workflows/index.ts';
+import type {
+  ExtractionRunInput,
+  ExtractionRunResult,
+  FailedShard,
+  PartitionResult,
+  RunProgress,
+} from '../workflows/index.ts';
 import { openTemporal, startEmbeddedWorkers, type TemporalSession } from './embedded.ts';
+import { EXIT, RunEndedError, UsageError } from './errors.ts';
+import { checkStore } from './preflight.ts';
 import { LiveBlock, progressLines } from './progress.ts';
 import { extractionWorkflowId, otherStoreQueue, runScope, withStoreQueues } from './runIdentity.ts';
+import { storeView, type StoreView } from './storeView.ts';
 
 export interface RunOptions {
   readonly input: ExtractionRunInput;
@@ -31,9 +42,14 @@ export interface RunOutcome {
   readonly workflowId: string;
   readonly runId: string;
   readonly result: ExtractionRunResult;
+  /** The first backbone's report. */
   readonly report: RunReport | undefined;
-  /** A local file path for the report when the store is a local directory. */
+  /** Every backbone's report, in the order of the run's backbones. */
+  readonly reports: readonly RunReport[];
+  /** Where the first report is: a local file path, or an s3:// URI. */
   readonly reportPath: string | undefined;
+  /** The store the run wrote to, as the user reaches it. */
+  readonly view: StoreView;
 }
 
 export { extractionWorkflowId } from './runIdentity.ts';
@@ -51,6 +67,7 @@ export function uiLink(
 
 async function follow(
   handle: WorkflowHandle,
+  workflowId: string,
   watch: boolean,
   say: (line: string) => void,
 ): Promise<ExtractionRunResult> {
@@ -71,9 +88,54 @@ async function follow(
   const timer = setInterval(() => void poll(), watch ? 500 : 2_000);
   try {
     return (await handle.result()) as ExtractionRunResult;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) throw new RunEndedError(workflowId, err);
+    throw err;
   } finally {
     clearInterval(timer);
     await poll();
+  }
+}
+
+/** The reports a finished run wrote, one per backbone, read from the store. */
+async function readReports(store: ObjectStore, result: ExtractionRunResult): Promise<RunReport[]> {
+  const keys = result.reports?.length ? result.reports.map((r) => r.reportKey) : [result.reportKey];
+  const reports: RunReport[] = [];
+  for (const key of keys.filter(Boolean))
+    reports.push(JSON.parse(new TextDecoder().decode(await store.get(key))) as RunReport);
+  return reports;
+}
+
+/** What a finished run's result and reports amount to for the command line. */
+export async function outcomeOf(
+  config: AffectflowConfig,
+  store: ObjectStore,
+  run: { workflowId: string; runId: string; result: ExtractionRunResult },
+): Promise<RunOutcome> {
+  const reports = await readReports(store, run.result);
+  const view = storeView(config, store);
+  return {
+    ...run,
+    report: reports[0],
+    reports,
+    reportPath: run.result.reportKey ? view.locate(run.result.reportKey) : undefined,
+    view,
+  };
+}
+
+/** A run's description; an id the server does not know is a usage error naming the server. */
+export async function describeRun(
+  temporal: TemporalSession,
+  config: AffectflowConfig,
+  workflowId: string,
+): Promise<WorkflowExecutionDescription> {
+  try {
+    return await temporal.client.workflow.getHandle(workflowId).describe();
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    throw new UsageError(
+      `run ${workflowId} not found on Temporal ${temporal.address} (namespace ${config.temporalNamespace}): check the id that \`affectflow run\` printed`,
+    );
   }
 }
 
@@ -85,29 +147,25 @@ async function startAndFollow(
 ): Promise<RunOutcome> {
   const { say } = options;
   const store = openStore(config.store);
-  const temporal = await openTemporal(config, say);
-  const workers = options.embeddedWorkers
-    ? await startEmbeddedWorkers(config, temporal.address, store, say)
-    : undefined;
+  let temporal: TemporalSession | undefined;
+  let workers: Awaited<ReturnType<typeof startEmbeddedWorkers>> | undefined;
   try {
+    await checkStore(store, config);
+    temporal = await openTemporal(config, say);
+    workers = options.embeddedWorkers
+      ? await startEmbeddedWorkers(config, temporal.address, store, say)
+      : undefined;
     const handle = await start(temporal.client);
     const description = await handle.describe();
     const runId = description.runId;
-    say(`run: workflow ${workflowId} (run ${runId}) on ${temporal.address}`);
+    say(`run: workflow ${workflowId} (run ${runId}) on ${temporal.address}; store ${store.uri}`);
     const link = uiLink(temporal, config.temporalNamespace, workflowId, runId);
     if (link) say(`run: Temporal UI ${link}`);
-    const result = await follow(handle, options.watch, say);
-    const report = result.reportKey
-      ? (JSON.parse(new TextDecoder().decode(await store.get(result.reportKey))) as RunReport)
-      : undefined;
-    const reportPath =
-      result.reportKey && store instanceof LocalDirStore
-        ? join(store.root, ...result.reportKey.split('/'))
-        : undefined;
-    return { workflowId, runId, result, report, reportPath };
+    const result = await follow(handle, workflowId, options.watch, say);
+    return await outcomeOf(config, store, { workflowId, runId, result });
   } finally {
     await workers?.stop();
-    await temporal.close();
+    await temporal?.close();
     store.close();
   }
 }
@@ -150,13 +208,15 @@ export async function resumeExtraction(
   const lookup = await openTemporal(config, options.say);
   let input: ExtractionRunInput;
   try {
-    const description = await lookup.client.workflow.getHandle(workflowId).describe();
+    const description = await describeRun(lookup, config, workflowId);
     if (description.status.name === 'RUNNING')
-      throw new Error(`run ${workflowId} is still running; nothing to resume`);
+      throw new UsageError(
+        `run ${workflowId} is still running: nothing to resume; follow it with \`affectflow status ${workflowId}\``,
+      );
     const started = await runInput(lookup.client, workflowId);
     const foreign = otherStoreQueue(started, scope);
     if (foreign !== undefined)
-      throw new Error(
+      throw new UsageError(
         `run ${workflowId} was started with another store (its task queue ${foreign}); this configuration's store is ${scope.store}: set AFFECTFLOW_STORE (and AFFECTFLOW_S3_ENDPOINT) as they were for that run`,
       );
     input = withStoreQueues(started, scope);
@@ -176,8 +236,9 @@ export async function resumeExtraction(
   );
 }
 
-export function summarise(outcome: RunOutcome, storeUri: string): string[] {
-  const { result, report } = outcome;
+/** The closing lines of a run: shards, failures, where the embeddings are and how to read them, scores, skipped tasks, reports. */
+export function summarise(outcome: RunOutcome): string[] {
+  const { result, view } = outcome;
   const lines = [
     `run: ${result.shards} shards; ${result.shardsSkipped} already committed and skipped; frames shards reused ${result.framesShardsReused}/${result.shards}, embedding shards reused ${result.embeddingShardsReused}/${result.shards * Math.max(1, result.reports.length)}` +
       (result.shardsSkipped === result.shards && result.shards > 0
@@ -188,21 +249,48 @@ export function summarise(outcome: RunOutcome, storeUri: string): string[] {
     lines.push(`run: completed with failures: ${result.failedCount} shard(s) failed`);
     for (const f of result.failedShards) lines.push(`  shard ${f.shardId} (${f.stage}): ${f.error}`);
   }
-  for (const [task, result] of Object.entries(report?.tasks ?? {})) {
-    const r = result as {
-      metric?: string;
-      score?: number;
-      majorityBaseline?: number;
-      allPresentBaseline?: number;
-    };
-    if (typeof r.score !== 'number') continue;
-    // VA (CCC) and EMI (Pearson) have chance level 0.
-    const baseline = r.majorityBaseline ?? r.allPresentBaseline ?? 0;
-    lines.push(
-      `report: ${task} ${r.metric ?? 'score'} ${r.score.toFixed(3)}` +
-        (typeof baseline === 'number' ? ` (chance level ${baseline.toFixed(3)})` : ''),
-    );
+  for (const report of outcome.reports) {
+    if (report.embeddings) {
+      lines.push(
+        `embeddings: ${report.backbone}: ${report.embeddingShards} committed shards, ${report.embeddingRows} rows under ${view.locate(report.embeddings.prefix)}`,
+        `embeddings: read them (committed objects only, listed in ${view.locate(report.embeddings.indexKey)}): ${view.readCommand(report.embeddings.indexKey)}`,
+      );
+    }
+    for (const [task, section] of Object.entries(report.tasks)) {
+      const r = section as {
+        metric?: string;
+        score?: number;
+        majorityBaseline?: number;
+        allPresentBaseline?: number;
+      };
+      if (typeof r.score !== 'number') continue;
+      // VA (CCC) and EMI (Pearson) have chance level 0.
+      const baseline = r.majorityBaseline ?? r.allPresentBaseline ?? 0;
+      lines.push(
+        `report: ${task} ${r.metric ?? 'score'} ${r.score.toFixed(3)} (chance level ${baseline.toFixed(3)})` +
+          (outcome.reports.length > 1 ? ` with ${report.backbone}` : ''),
+      );
+    }
+    for (const s of report.skipped ?? []) lines.push(`report: ${s.task} not trained: ${s.reason}`);
+    const folder = view.locate(report.htmlKey.slice(0, -'report.html'.length));
+    lines.push(`report: ${folder}report.json`, `report: HTML ${view.locate(report.htmlKey)}`);
   }
-  if (result.reportKey) lines.push(`report: ${outcome.reportPath ?? `${storeUri}/${result.reportKey}`}`);
   return lines;
+}
+
+/** The exit code a finished run's status asks for. */
+export const exitCodeOf = (result: ExtractionRunResult): number =>
+  result.status === 'completed_with_failures' ? EXIT.completedWithFailures : EXIT.done;
+
+/** Failed shards recorded by a run's partitions that finished, from its history (at most `limit`). */
+export async function failedShardsInHistory(handle: WorkflowHandle, limit: number): Promise<FailedShard[]> {
+  const history = await handle.fetchHistory();
+  const failed: FailedShard[] = [];
+  for (const event of history.events ?? []) {
+    const payload = event.childWorkflowExecutionCompletedEventAttributes?.result?.payloads?.[0];
+    if (!payload) continue;
+    const result = defaultPayloadConverter.fromPayload<Partial<PartitionResult>>(payload);
+    failed.push(...(result.failures ?? []));
+  }
+  return failed.slice(0, limit);
 }

@@ -154,6 +154,20 @@ export function renderReportHtml(report: RunReport): string {
       'scores',
     ),
   );
+  const skipped = report.skipped ?? [];
+  if (skipped.length > 0)
+    body.push(
+      '<h2>Tasks not trained</h2>',
+      table(
+        ['task', 'reason'],
+        skipped.map((s) => [escapeXml(s.task), escapeXml(s.reason)]),
+        'skipped',
+      ),
+    );
+  if (report.embeddings)
+    body.push(
+      `<p class="meta">embeddings under ${escapeXml(report.embeddings.prefix)}; committed objects listed in ${escapeXml(report.embeddings.indexKey)}</p>`,
+    );
 
   const windowSeries: LineSeries[] = [];
   for (const section of [t.EXPR, t.VA, t.AU, t.CE]) {
@@ -163,17 +177,18 @@ export function renderReportHtml(report: RunReport): string {
         points: section.windowScores.map((w) => [w.window, w.score] as const),
       });
   }
-  body.push(
-    '<h2>Score versus smoothing window</h2><div class="plots">',
-    lineChart(windowSeries, {
-      id: 'smoothing',
-      title: 'Validation score by mean-filter half-width d',
-      xTitle: 'half-width d (frames)',
-      yTitle: 'score',
-      evenX: true,
-    }),
-    '</div>',
-  );
+  if (windowSeries.length > 0)
+    body.push(
+      '<h2>Score versus smoothing window</h2><div class="plots">',
+      lineChart(windowSeries, {
+        id: 'smoothing',
+        title: 'Validation score by mean-filter half-width d',
+        xTitle: 'half-width d (frames)',
+        yTitle: 'score',
+        evenX: true,
+      }),
+      '</div>',
+    );
 
   const tasks = [...new Set(report.comparison.flatMap((c) => Object.keys(c.scores)))];
   body.push('<h2>Comparison across backbones</h2>', comparisonTable(report.comparison, tasks));

@@ -1,6 +1,6 @@
 /** The run report: one JSON document per run and backbone (reports/<runId>/report.json). */
 import type { Task } from '../datasets/labels.ts';
-import type { AuResult, CeResult, EmiResult, ExprResult, VaResult } from '../heads/tasks.ts';
+import type { AuResult, CeResult, EmiResult, ExprResult, SkippedTask, VaResult } from '../heads/tasks.ts';
 import type { ExecutionProvider } from '../models/onnxRuntime.ts';
 
 /** A task result as reported: the head itself lives in the store under headKey. */
@@ -11,6 +11,23 @@ export type VaReport = Stored<VaResult>;
 export type AuReport = Stored<AuResult>;
 export type EmiReport = Stored<EmiResult>;
 export type CeReport = CeResult;
+export type { SkippedTask } from '../heads/tasks.ts';
+
+/**
+ * The committed embedding shards a report was computed from, listed by the index object
+ * `indexKey` (JSON: `objects`, the data objects' keys relative to the store root, in key order).
+ * Reading the objects it names sees committed data only, never an orphan left by a crash.
+ */
+export interface EmbeddingIndex {
+  readonly format: 'affectflow-embedding-index/1';
+  readonly datasetId: string;
+  readonly backbone: string;
+  /** Where the shards' markers and data objects live. */
+  readonly prefix: string;
+  readonly shards: number;
+  readonly rows: number;
+  readonly objects: readonly string[];
+}
 
 /** One backbone's challenge scores by task, for the comparison across backbones. */
 export interface BackboneScores {
@@ -35,6 +52,10 @@ export interface RunReport {
     readonly CE?: CeReport;
     readonly EMI?: EmiReport;
   };
+  /** Tasks without a head in this report, each with its reason (absent in reports before it existed). */
+  readonly skipped?: readonly SkippedTask[];
+  /** Where the embeddings are: their prefix and the index of their committed data objects. */
+  readonly embeddings?: { readonly prefix: string; readonly indexKey: string };
   /** Scores of the backbones reported so far in the same run, this one included. */
   readonly comparison: readonly BackboneScores[];
   readonly htmlKey: string;

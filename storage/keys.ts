@@ -29,3 +29,16 @@ export function parseFramesShardKey(
   const match = /^frames\/([^/]+)\/([^/]+)\/([^/]+)\.parquet$/.exec(key);
   return match ? { datasetId: match[1]!, facesConfig: match[2]!, shardId: match[3]! } : undefined;
 }
+
+/** The folder of a key, with its trailing slash: `a/b/c.parquet` → `a/b/`. */
+export const keyFolder = (key: string): string => key.slice(0, key.lastIndexOf('/') + 1);
+
+/** The deepest folder that holds every one of `folders` (each ending in `/`); '' when none is shared. */
+export function commonFolder(folders: readonly string[]): string {
+  if (folders.length === 0) return '';
+  let common = folders[0]!;
+  for (const folder of folders.slice(1)) {
+    while (!folder.startsWith(common)) common = keyFolder(common.slice(0, -1));
+  }
+  return common;
+}

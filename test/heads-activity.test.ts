@@ -135,3 +135,38 @@ test('stored label files decode per task; a malformed one names its key', (t) =>
     message: 'labels e: expected 6 intensities, got 2',
   });
 });
+
+test('a task whose Validation labels are all "not annotated" is reported as skipped with its reason, not dropped', async (t) => {
+  const store = new LocalDirStore(mkdtempSync(join(tmpdir(), 'affectflow-heads-skipped-')));
+  const stateDir = mkdtempSync(join(tmpdir(), 'affectflow-heads-skipped-state-'));
+  const manifest = await buildHeadsDataset(store, stateDir);
+  for (const video of manifest.videos.filter((v) => v.split === 'Validation')) {
+    await store.put(
+      storeKeys.labels(DATASET, 'VA', video.name),
+      JSON.stringify(new Array(FRAMES).fill([-5, -5])),
+    );
+    await store.put(
+      storeKeys.labels(DATASET, 'EXPR', video.name),
+      JSON.stringify(new Array(FRAMES).fill(-1)),
+    );
+  }
+  const activities = createTrainActivities({ store, config: { stateDir }, log: () => {} });
+  const result = await activities.trainAndEvaluate({
+    manifestKey: storeKeys.manifest(DATASET, 'test'),
+    backbone: TINY_BACKBONE.name,
+    frames: HEADS_FRAME_SETTINGS,
+    runId: 'run-skipped/backbone-a',
+    expr: { epochs: 1 },
+    va: { epochs: 1 },
+    au: { epochs: 1 },
+    emi: { epochs: 1 },
+  });
+  const report = JSON.parse(new TextDecoder().decode(await store.get(result.reportKey))) as RunReport;
+  t.deepEqual(report.skipped, [
+    { task: 'VA', reason: 'every Validation VA label is -5 (not annotated)' },
+    { task: 'EXPR', reason: 'every Validation EXPR label is -1 (not annotated)' },
+  ]);
+  t.deepEqual(Object.keys(report.tasks).sort(), ['AU', 'CE', 'EMI']);
+  const html = new TextDecoder().decode(await store.get(report.htmlKey));
+  t.true(html.includes('<td>VA</td><td>every Validation VA label is -5 (not annotated)</td>'));
+});
