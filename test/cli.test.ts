@@ -14,10 +14,12 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { RunReport } from '../activities/index.ts';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
 import { projectRoot } from '../infra/paths.ts';
+import { storeIdentity } from '../config/index.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
 import { committedObject, listCommitted } from '../storage/commit.ts';
 import { openStore } from '../storage/objectStore.ts';
 import type { ExtractionRunInput } from '../workflows/index.ts';
+import { storeTaskQueues } from '../workflows/taskQueues.ts';
 import { tempDir, testConfig, testServices } from './helpers/env.ts';
 import {
   activityQueues,
@@ -189,6 +191,16 @@ test('a run that ends cancelled exits 1 with one line, and status of it says so'
   t.is(status.code, 1, status.stderr);
   t.regex(status.stdout, new RegExp(`^run ${workflowId}: CANCELLED \\(run `));
   t.true(status.stdout.includes(`\nrun ${workflowId} was cancelled\n`), status.stdout);
+
+  // Resumed with another store configuration, its activities would reach that store's workers.
+  const otherStore = join(home, 'other-store');
+  const elsewhere = await affectflow(['resume', workflowId], { ...env, AFFECTFLOW_STORE: otherStore });
+  t.is(elsewhere.code, 2, elsewhere.stdout);
+  const ownQueues = storeTaskQueues(storeIdentity({ ...config.store, uri: env.AFFECTFLOW_STORE }).tag);
+  t.is(
+    elsewhere.stderr.trim().split('\n').at(-1),
+    `affectflow: run ${workflowId} was started with another store (its task queue ${ownQueues.frames}); this configuration's store is file://${otherStore}: set AFFECTFLOW_STORE (and AFFECTFLOW_S3_ENDPOINT) as they were for that run`,
+  );
 });
 
 test('status of a failed run prints its cause and its first failed shards, exit 1', async (t) => {
