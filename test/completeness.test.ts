@@ -5,7 +5,7 @@
  * server: the ffmpeg decoder SIGKILLed mid-shard (as the OOM killer does), a cut file, a decoder
  * that exits non-zero at the same frame twice, and markers that lie about their rows.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -25,6 +25,7 @@ import {
   listCommitted,
   readCommitted,
   type CommitRecord,
+  type FrameCoverage,
 } from '../storage/commit.ts';
 import { openStore, type ObjectStore } from '../storage/objectStore.ts';
 import { embeddingRows, readFramesShard } from '../storage/shardReader.ts';
@@ -32,7 +33,14 @@ import { EmbeddingShardWriter } from '../storage/shardWriter.ts';
 import { decodeFramesShard, encodeFramesShard, type FrameRow } from '../storage/shards.ts';
 import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';
 import { tempDir, testConfig } from './helpers/env.ts';
-import { activityQueues, aroundExtractFrames, startTestWorkers, uniqueQueues } from './helpers/workers.ts';
+import {
+  activityQueues,
+  aroundExtractFrames,
+  startTestWorkers,
+  uniqueQueues,
+  type TestQueues,
+  type TestWorkers,
+} from './helpers/workers.ts';
 
 const W = 480;
 const H = 272;
@@ -90,6 +98,45 @@ function recordAttempts(attempts: Attempt[]) {
   });
 }
 
+/**
+ * Workers on queues of their own recording extractFrames attempts, a store, and the input of an
+ * extraction run of `datasetPath` as one whole-frame shard of `frames` frames, without heads.
+ */
+async function extractionSetup(
+  t: ExecutionContext,
+  label: string,
+  datasetPath: string,
+  frames: number,
+): Promise<{
+  store: ObjectStore;
+  workers: TestWorkers;
+  queues: TestQueues;
+  attempts: Attempt[];
+  input: ExtractionRunInput;
+}> {
+  const config = testConfig('s3', label);
+  const store = openStore(config.store);
+  const queues = uniqueQueues(label);
+  const attempts: Attempt[] = [];
+  const workers = await startTestWorkers(config, store, queues, { frames: recordAttempts(attempts) });
+  t.teardown(async () => {
+    await workers.stop();
+    store.close();
+  });
+  const input: ExtractionRunInput = {
+    datasetPath,
+    backbones: [TINY_BACKBONE.name],
+    shardFrames: frames,
+    maxShardsInFlight: 1,
+    embedBatchSize: 64,
+    maxCropSide: 64,
+    faceSource: 'whole-frame',
+    skipTraining: true,
+    taskQueues: activityQueues(queues),
+  };
+  return { store, workers, queues, attempts, input };
+}
+
 /** The distinct frame numbers of a frames shard's rows, and how often each appears. */
 function frameCounts(rows: readonly FrameRow[]): Map<number, number> {
   const counts = new Map<number, number>();
@@ -111,30 +158,16 @@ test.serial(
   'ffmpeg SIGKILLed mid-shard: the attempt fails, the retry commits every frame of the range once',
   async (t) => {
     const FRAMES = 750;
-    const config = testConfig('s3', 'complete-kill');
     const datasetPath = join(tempDir('complete-kill-data'), 'ds');
     mkdirSync(datasetPath, { recursive: true });
     const file = `long-${randomUUID().slice(0, 8)}.mp4`;
     await encodeVideo(join(datasetPath, file), W, H, 25, movingFrames(FRAMES, W, H));
-    const store = openStore(config.store);
-    const queues = uniqueQueues('complete-kill');
-    const attempts: Attempt[] = [];
-    const workers = await startTestWorkers(config, store, queues, { frames: recordAttempts(attempts) });
-    t.teardown(async () => {
-      await workers.stop();
-      store.close();
-    });
-    const input: ExtractionRunInput = {
+    const { store, workers, queues, attempts, input } = await extractionSetup(
+      t,
+      'complete-kill',
       datasetPath,
-      backbones: [TINY_BACKBONE.name],
-      shardFrames: FRAMES,
-      maxShardsInFlight: 1,
-      embedBatchSize: 64,
-      maxCropSide: 96,
-      faceSource: 'whole-frame',
-      skipTraining: true,
-      taskQueues: activityQueues(queues),
-    };
+      FRAMES,
+    );
     const runId = `test-complete-kill-${queues.frames}`;
     const handle = await workers.client.workflow.start('extractionRun', {
       taskQueue: queues.orchestrator,
@@ -230,36 +263,21 @@ async function cutVideo(dir: string, name: string): Promise<void> {
 test.serial(
   'a cut file: committed on the first attempt with its missing frames recorded as damaged',
   async (t) => {
-    const config = testConfig('s3', 'complete-cut');
     const datasetPath = join(tempDir('complete-cut-data'), 'ds');
     const scratch = tempDir('complete-cut-scratch');
     mkdirSync(datasetPath, { recursive: true });
     await cutVideo(scratch, 'cut.mp4');
     writeFileSync(join(datasetPath, 'cut.mp4'), readFileSync(join(scratch, 'cut.mp4')));
-    const store = openStore(config.store);
-    const queues = uniqueQueues('complete-cut');
-    const attempts: Attempt[] = [];
-    const workers = await startTestWorkers(config, store, queues, { frames: recordAttempts(attempts) });
-    t.teardown(async () => {
-      await workers.stop();
-      store.close();
-    });
+    const { store, workers, queues, attempts, input } = await extractionSetup(
+      t,
+      'complete-cut',
+      datasetPath,
+      120,
+    );
     const result = (await workers.client.workflow.execute('extractionRun', {
       taskQueue: queues.orchestrator,
       workflowId: `test-complete-cut-${queues.frames}`,
-      args: [
-        {
-          datasetPath,
-          backbones: [TINY_BACKBONE.name],
-          shardFrames: 120,
-          maxShardsInFlight: 1,
-          embedBatchSize: 64,
-          maxCropSide: 64,
-          faceSource: 'whole-frame',
-          skipTraining: true,
-          taskQueues: activityQueues(queues),
-        } satisfies ExtractionRunInput,
-      ],
+      args: [input],
     })) as ExtractionRunResult;
     t.is(result.status, 'completed');
     t.is(attempts.length, 1, 'a clean exit short of the range is evidence: no retry');
@@ -385,14 +403,17 @@ test.serial('readers and the embed stage refuse a shard whose rows disagree with
   });
   // Ten frames stored, a marker that claims twelve (the short-shard bug's marker, in miniature).
   const framesKey = `frames/mismatch-${randomUUID().slice(0, 8)}/cfg/s.parquet`;
-  await commitShard(
-    store,
-    framesKey,
-    encodeFramesShard(range(1, 10).map(row), { 'affectflow.kind': 'frames' }),
-    10,
-    { shardId: 's', frames: 12 },
-    { first: 1, last: 12, expected: 12, decoded: 12, damaged: [] },
-  );
+  // Frames 1..10 stored under `key`, committed with the given coverage.
+  const commitTenFrames = (key: string, coverage: FrameCoverage) =>
+    commitShard(
+      store,
+      key,
+      encodeFramesShard(range(1, 10).map(row), { 'affectflow.kind': 'frames' }),
+      10,
+      { shardId: 's', frames: 10 },
+      coverage,
+    );
+  await commitTenFrames(framesKey, { first: 1, last: 12, expected: 12, decoded: 12, damaged: [] });
   const framesError = await t.throwsAsync(readFramesShard(store, framesKey));
   t.is(framesError.name, 'ShardRowsMismatchError');
   t.is(
@@ -435,14 +456,7 @@ test.serial('readers and the embed stage refuse a shard whose rows disagree with
 
   // A marker with fewer decoded frames than expected and no damage to cover the rest.
   const shortKey = `frames/mismatch-${randomUUID().slice(0, 8)}/cfg/short.parquet`;
-  await commitShard(
-    store,
-    shortKey,
-    encodeFramesShard(range(1, 10).map(row), { 'affectflow.kind': 'frames' }),
-    10,
-    { shardId: 'short', frames: 10 },
-    { first: 1, last: 12, expected: 12, decoded: 10, damaged: [] },
-  );
+  await commitTenFrames(shortKey, { first: 1, last: 12, expected: 12, decoded: 10, damaged: [] });
   await t.throwsAsync(readFramesShard(store, shortKey), {
     name: 'ShardRowsMismatchError',
     message: `shard ${shortKey}: rows disagree with its commit marker: expected 12 frames decoded or covered by damage evidence, got 10 decoded and none covered; delete ${shortKey}.commit.json so the next run writes the shard again`,
