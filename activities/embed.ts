@@ -1,5 +1,5 @@
 /**
- * Embedding (embed pool): reads a committed frames shard, has the worker's Embedder turn its crops
+ * Embedding (embed pool): reads a committed frames shard (checked against its marker), has the worker's Embedder turn its crops
  * into embeddings and scores batch by batch (models/embedder.ts), and commits an embedding shard.
  */
 import { readFileSync, statSync } from 'node:fs';
@@ -15,10 +15,11 @@ import { ensureModelFile } from '../models/onnxRuntime.ts';
 import { CropError, ImageError, PREPROCESS_VERSION } from '../media/preprocess.ts';
 import { shortHash } from '../datasets/manifest.ts';
 import { canonicalJson } from '../infra/canonicalJson.ts';
-import { findCommit, readCommitted, sha256Hex } from '../storage/commit.ts';
+import { findCommit, sha256Hex } from '../storage/commit.ts';
 import { parseFramesShardKey, storeKeys } from '../storage/keys.ts';
 import { EmbeddingShardWriter } from '../storage/shardWriter.ts';
-import { decodeFramesShard, EMBEDDING_SCHEMA_VERSION } from '../storage/shards.ts';
+import { readFramesShard } from '../storage/shardReader.ts';
+import { EMBEDDING_SCHEMA_VERSION } from '../storage/shards.ts';
 import {
   classifyErrors,
   findShard,
@@ -180,9 +181,10 @@ export function createEmbedActivities(deps: ActivityDeps) {
         const existing = await findCommit(deps.store, embeddingsKey);
         if (existing) return { embeddingsKey, rows: existing.rows, reused: true };
 
-        const frames = await readCommitted(deps.store, input.framesKey);
+        // Checked against its marker: a shard whose rows disagree is refused, never embedded.
+        const frames = await readFramesShard(deps.store, input.framesKey);
         if (!frames) throw new Error(`embedShard: frames shard ${input.framesKey} is not committed`);
-        const rows = decodeFramesShard(frames.bytes);
+        const rows = frames.rows;
         const source = await embedder.source(descriptor);
         const { embeddingDim: dim, scoresDim: k } = descriptor;
         const embedding = new Float32Array(rows.length * dim);
@@ -292,7 +294,7 @@ export function createEmbedActivities(deps: ActivityDeps) {
           await writer.abort();
           throw err;
         }
-        await writer.commit({ backbone: backboneId(descriptor) });
+        await writer.commit({ backbone: backboneId(descriptor) }, frames.record.coverage);
         await Promise.all(parts.map((part) => deps.store.delete(part.key)));
         return { embeddingsKey, rows: rows.length, reused: false };
       });

@@ -27,10 +27,11 @@ import {
   type DetectorOptions,
   type FaceDetector,
 } from '../models/yunet.ts';
-import { commitShard, findCommit } from '../storage/commit.ts';
+import { commitShard, findCommit, type FrameCoverage } from '../storage/commit.ts';
 import { storeKeys } from '../storage/keys.ts';
 import { encodeFramesShard, type FrameRow } from '../storage/shards.ts';
 import { classifyErrors, findShard, manifestReader, reportProgress, type ActivityDeps } from './context.ts';
+import { videoCoverage } from './decodeEvidence.ts';
 
 /** Detector and crop settings for faceSource 'yunet'; every field has a default. */
 export interface FaceDetectionInput extends Partial<DetectorOptions>, Partial<CropOptions> {
@@ -277,22 +278,33 @@ export function createFramesActivities(deps: ActivityDeps) {
           }
         };
 
+        let coverage: FrameCoverage;
         if (video.source.kind === 'video') {
-          const decoder = decodeFrames(join(manifest.root, video.source.path), video, {
-            first: shard.firstFrame,
-            last: shard.lastFrame,
+          const path = join(manifest.root, video.source.path);
+          const range = { first: shard.firstFrame, last: shard.lastFrame };
+          const decoder = decodeFrames(path, video, {
+            ...range,
             sampling,
             threads: input.decoderThreads ?? 1,
           });
+          const decodedFrames: number[] = [];
           let step = await decoder.next();
           while (!step.done) {
             const decoded = step.value;
+            decodedFrames.push(decoded.frame);
             await takeFaces({ frame: decoded.frame, image: decoded, encoded: null });
             if (frames % 16 === 0) reportProgress({ frame: decoded.frame, frames });
             step = await decoder.next();
           }
           const summary: DecodeSummary = step.value;
+          coverage = await videoCoverage(deps.store, framesKey, { path, ...range }, summary, decodedFrames);
           if (summary.error) findings.push(`video ${video.source.path}: ${summary.error}`);
+          if (coverage.evidence) {
+            const spans = coverage.damaged.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(', ');
+            findings.push(
+              `video ${video.source.path}: ${coverage.expected - coverage.decoded} of ${coverage.expected} frames recorded as damaged (${spans}): ${coverage.evidence}`,
+            );
+          }
         } else if (video.source.kind === 'image') {
           // A photo is frame 1 of a one-frame video; it is decoded upright (EXIF orientation), so
           // its original bytes are never stored as the crop.
@@ -304,6 +316,8 @@ export function createFramesActivities(deps: ActivityDeps) {
             findings.push(err.message);
           }
           await takeFaces({ frame: 1, image, encoded: null });
+          // A photo's one frame always has its row: the face, or a no-face row for an unreadable file.
+          coverage = { first: 1, last: 1, expected: 1, decoded: 1, damaged: [] };
         } else {
           const dir = join(manifest.root, video.source.dir);
           for (const frame of sampledFrames(shard.firstFrame, shard.lastFrame, sampling, null, video.fps)) {
@@ -321,6 +335,14 @@ export function createFramesActivities(deps: ActivityDeps) {
             if (frames % 16 === 0) reportProgress({ frame, frames });
           }
           if (unreadable > 5) findings.push(`${video.name}: ${unreadable - 5} more unreadable images`);
+          // Every kept frame of a folder has its row: an image, or a no-face row for a missing one.
+          coverage = {
+            first: shard.firstFrame,
+            last: shard.lastFrame,
+            expected: frames,
+            decoded: frames,
+            damaged: [],
+          };
         }
         if (noFaceFrames > 0) {
           findings.push(
@@ -336,12 +358,14 @@ export function createFramesActivities(deps: ActivityDeps) {
           'affectflow.faces_config': facesConfig,
           'affectflow.findings': JSON.stringify(findings),
         });
-        await commitShard(deps.store, framesKey, bytes, rows.length, {
-          shardId: shard.shardId,
-          frames,
-          faces,
-          noFaceFrames,
-        });
+        await commitShard(
+          deps.store,
+          framesKey,
+          bytes,
+          rows.length,
+          { shardId: shard.shardId, frames, faces, noFaceFrames },
+          coverage,
+        );
         return { framesKey, frames, faces, reused: false, noFaceFrames, findings };
       });
     },

@@ -15,6 +15,23 @@ export class VideoError extends Error {
   }
 }
 
+/**
+ * A decode that stopped short for a reason outside the source (the decoder killed by a signal,
+ * or a non-zero exit not yet seen to repeat): nothing is committed and the shard is retried.
+ * Retryable on purpose: not in workflows/permanentErrors.ts.
+ */
+export class DecodeInterruptedError extends Error {
+  constructor(
+    readonly path: string,
+    readonly first: number,
+    readonly last: number,
+    readonly detail: string,
+  ) {
+    super(`video ${path} frames ${first}..${last}: ${detail}; not committed, the shard is retried`);
+    this.name = 'DecodeInterruptedError';
+  }
+}
+
 export interface VideoProbe {
   /** Display size: coded size with a 90/270 degree rotation applied, as decoded frames come out. */
   readonly width: number;
@@ -212,6 +229,10 @@ export interface DecodeSummary {
   readonly decoded: number;
   /** Last frame number yielded, or null. */
   readonly lastFrame: number | null;
+  /** The frames the sampling asked for that did not come out, ascending. */
+  readonly missing: readonly number[];
+  /** ffmpeg's exit status (never a signal: a decoder killed short of the range throws). */
+  readonly exitCode: number;
   /** What went wrong (damaged or short file), or null for a clean decode. */
   readonly error: string | null;
 }
@@ -229,7 +250,9 @@ const PROBLEM = /^(?:\[[^\]]+\] )?\[(error|fatal)\] (.*)$/;
  * Otherwise frames are counted as they come out of the decoder.
  *
  * A file that yields no frame at all throws VideoError. A damaged or short file yields the frames
- * it can decode and returns a summary whose error says what happened.
+ * it can decode and returns a summary whose error says what happened and which frames are
+ * missing. A decoder killed by a signal before the last wanted frame throws
+ * DecodeInterruptedError (a signal says nothing about the file: the OOM killer, a stopped worker).
  */
 export async function* decodeFrames(
   path: string,
@@ -318,13 +341,14 @@ export async function* decodeFrames(
     wake = null;
     return shown.length > 0 ? shown.shift() : undefined;
   };
-  const closed = once(child, 'close') as Promise<[number | null]>;
+  const closed = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
   // Each frame is filled chunk by chunk into its own buffer: one copy per byte.
   let current = new Uint8Array(frameBytes);
   let filled = 0;
   let counted = first - 1;
   let decoded = 0;
   let lastFrame: number | null = null;
+  const yieldedFrames: number[] = [];
   const numbering: string[] = [];
   try {
     for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
@@ -351,12 +375,24 @@ export async function* decodeFrames(
         if (!keep.has(frame) || (lastFrame !== null && frame <= lastFrame)) continue;
         decoded++;
         lastFrame = frame;
+        yieldedFrames.push(frame);
         yield { frame, width, height, rgb };
       }
     }
-    const [code] = await closed;
+    const [code, signal] = await closed;
+    const yielded = new Set(yieldedFrames);
+    const missing = wanted.filter((f) => !yielded.has(f));
+    if (signal !== null && missing.length > 0) {
+      throw new DecodeInterruptedError(
+        path,
+        first,
+        options.last,
+        `ffmpeg was killed by ${signal} after ${decoded} of ${wanted.length} frames`,
+      );
+    }
     const report: string[] = [];
-    if (code !== 0) report.push(`ffmpeg exited with ${code}`);
+    if (signal !== null) report.push(`ffmpeg was killed by ${signal} after the last frame`);
+    else if (code !== 0) report.push(`ffmpeg exited with ${code}`);
     if (filled > 0) report.push(`a partial frame of ${filled} bytes`);
     if (decoded < wanted.length) {
       report.push(
@@ -371,7 +407,14 @@ export async function* decodeFrames(
       );
     if (decoded === 0 && wanted.length > 0)
       throw new VideoError(path, `no frame decoded: ${report.join('; ')}`);
-    return { wanted: wanted.length, decoded, lastFrame, error: report.length ? report.join('; ') : null };
+    return {
+      wanted: wanted.length,
+      decoded,
+      lastFrame,
+      missing,
+      exitCode: code ?? 0,
+      error: report.length ? report.join('; ') : null,
+    };
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }

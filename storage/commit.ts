@@ -6,7 +6,9 @@
  * marker `<key>.commit.json`, holding the data object's key, size, sha256 and row count, is
  * written last and only when absent (a conditional PUT; link() locally). Only a marker makes a
  * shard visible, so a crash at any moment leaves either no shard or a complete one; committing
- * again returns the first commit unchanged, and racing writers agree on one winner.
+ * again returns the first commit unchanged, and racing writers agree on one winner. A shard of
+ * frames also records its coverage (which frames of its range it holds, which are missing and
+ * why), and readers refuse rows that disagree with their marker (checkShardRows).
  */
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -23,6 +25,29 @@ export interface CommitRecord {
   readonly meta: Readonly<Record<string, string | number>>;
   /** The data object holding the bytes; absent in markers written before it existed (then `key`). */
   readonly object?: string;
+  /** Which frames of its range the shard holds (frames and embedding shards); absent in older markers. */
+  readonly coverage?: FrameCoverage;
+}
+
+/**
+ * The frames of a shard's range, all accounted for: each frame the sampling keeps is decoded (it
+ * has rows) or lies in a damaged range, covered by evidence that the source itself lacks it.
+ */
+export interface FrameCoverage {
+  /** The shard's 1-based inclusive frame range. */
+  readonly first: number;
+  readonly last: number;
+  /** Frames of the range the sampling keeps. */
+  readonly expected: number;
+  /** Of those, frames with rows (decoded, or read from a frame folder). */
+  readonly decoded: number;
+  /**
+   * 1-based inclusive ranges holding the kept frames that have no rows; each range spans
+   * consecutive kept frames, so no decoded frame falls inside one. Empty when nothing is missing.
+   */
+  readonly damaged: readonly (readonly [number, number])[];
+  /** Why the damaged frames count as accounted for; present when `damaged` is not empty. */
+  readonly evidence?: string;
 }
 
 export class CorruptShardError extends Error {
@@ -37,6 +62,55 @@ export class CorruptShardError extends Error {
 }
 
 export const markerKey = (dataKey: string): string => `${dataKey}.commit.json`;
+
+/** A committed shard whose rows disagree with its marker: the marker is wrong, no retry mends it. */
+export class ShardRowsMismatchError extends Error {
+  constructor(
+    readonly key: string,
+    readonly expected: string,
+    readonly got: string,
+  ) {
+    super(
+      `shard ${key}: rows disagree with its commit marker: expected ${expected}, got ${got}; delete ${markerKey(key)} so the next run writes the shard again`,
+    );
+    this.name = 'ShardRowsMismatchError';
+  }
+}
+
+/**
+ * Checks rows read from a committed shard against its marker: the row count, and with a
+ * coverage the frames: inside the range and outside every damaged range, as many distinct
+ * frames as decoded, and the kept frames not decoded covered by damaged ranges.
+ */
+export function checkShardRows(
+  record: CommitRecord,
+  observed: { readonly rows: number; readonly frames: Iterable<number> },
+): void {
+  const fail = (expected: string, got: string): never => {
+    throw new ShardRowsMismatchError(record.key, expected, got);
+  };
+  if (observed.rows !== record.rows) fail(`${record.rows} rows`, `${observed.rows}`);
+  const coverage = record.coverage;
+  if (!coverage) return;
+  const { first, last, expected, decoded, damaged } = coverage;
+  if (decoded > expected || (decoded < expected && damaged.length === 0))
+    fail(
+      `${expected} frames decoded or covered by damage evidence`,
+      `${decoded} decoded and ${damaged.length === 0 ? 'none' : 'damaged ranges'} covered`,
+    );
+  const distinct = new Set<number>();
+  for (const frame of observed.frames) {
+    if (frame < first || frame > last) fail(`frames in ${first}..${last}`, `frame ${frame}`);
+    if (damaged.some(([a, b]) => frame >= a && frame <= b))
+      fail(
+        `no rows in the damaged frames ${damaged.map(([a, b]) => `${a}-${b}`).join(', ')}`,
+        `frame ${frame}`,
+      );
+    distinct.add(frame);
+  }
+  if (distinct.size !== decoded) fail(`${decoded} decoded frames`, `${distinct.size}`);
+}
+
 const MARKER_SUFFIX = '.commit.json';
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -99,6 +173,7 @@ export async function commitStored(
   dataKey: string,
   data: StoredData,
   meta: Record<string, string | number>,
+  coverage?: FrameCoverage,
 ): Promise<{ record: CommitRecord; created: boolean }> {
   const record: CommitRecord = {
     key: dataKey,
@@ -108,6 +183,7 @@ export async function commitStored(
     committedAt: new Date().toISOString(),
     meta,
     object: data.object,
+    ...(coverage ? { coverage } : {}),
   };
   if (await store.putIfAbsent(markerKey(dataKey), JSON.stringify(record, null, 1))) {
     return { record, created: true };
@@ -129,13 +205,14 @@ export async function commitShard(
   bytes: Uint8Array,
   rows: number,
   meta: Record<string, string | number>,
+  coverage?: FrameCoverage,
 ): Promise<{ record: CommitRecord; created: boolean }> {
   const existing = await findCommit(store, dataKey);
   if (existing) return { record: existing, created: false };
   const sha256 = sha256Hex(bytes);
   const object = dataObjectKey(dataKey, sha256);
   await store.put(object, bytes);
-  return commitStored(store, dataKey, { object, size: bytes.byteLength, sha256, rows }, meta);
+  return commitStored(store, dataKey, { object, size: bytes.byteLength, sha256, rows }, meta, coverage);
 }
 
 /** Checks bytes read for a record against its size and checksum. */

@@ -1,9 +1,10 @@
 /**
- * Reads committed embedding shards for training: lists the shards of a dataset, backbone,
+ * Reads committed shards. Embedding shards for training: lists the shards of a dataset, backbone,
  * configuration and split from their commit markers, checks each data object against its
- * marker (size, sha256) and streams it as column batches or rows of bounded size, decoding only
- * the columns asked for. An S3 object is streamed to a temporary local file first (hashed on the
- * way); the local store's files are read in place.
+ * marker (size, sha256, then its rows and frames: checkShardRows) and streams it as column
+ * batches or rows of bounded size, decoding only the columns asked for. An S3 object is streamed
+ * to a temporary local file first (hashed on the way); the local store's files are read in place.
+ * Frames shards: read whole (readFramesShard), checked the same way.
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -13,16 +14,33 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FixedSizeList, Table } from 'apache-arrow';
 import {
+  checkShardRows,
   ChecksumStream,
   committedObject,
   listCommitted,
+  readCommitted,
   verifyCommitted,
   type CommitRecord,
 } from './commit.ts';
 import { storeKeys } from './keys.ts';
 import { LocalDirStore, type ObjectStore } from './objectStore.ts';
 import { parquetFileMetadata, readParquetFileBatches } from './parquet.ts';
-import type { FaceRowKey } from './shards.ts';
+import { decodeFramesShard, type FaceRowKey, type FrameRow } from './shards.ts';
+
+/**
+ * A committed frames shard's rows, checked against its marker (size, sha256, row count, frame
+ * coverage: ShardRowsMismatchError when they disagree); undefined when the shard is not committed.
+ */
+export async function readFramesShard(
+  store: ObjectStore,
+  key: string,
+): Promise<{ record: CommitRecord; rows: FrameRow[] } | undefined> {
+  const committed = await readCommitted(store, key);
+  if (!committed) return undefined;
+  const rows = decodeFramesShard(committed.bytes);
+  checkShardRows(committed.record, { rows: rows.length, frames: rows.map((r) => r.frame) });
+  return { record: committed.record, rows };
+}
 
 export interface EmbeddingShardQuery {
   readonly datasetId: string;
@@ -55,7 +73,11 @@ export class CommittedShardFile {
     private readonly temporary: boolean,
   ) {}
 
-  /** Fetches (or locates) the shard's data and checks it against the marker: CorruptShardError when it differs. */
+  /**
+   * Fetches (or locates) the shard's data and checks it against the marker: CorruptShardError
+   * when its bytes differ, ShardRowsMismatchError when its rows or frames do (one pass over the
+   * frame column).
+   */
   static async open(
     store: ObjectStore,
     record: CommitRecord,
@@ -68,17 +90,31 @@ export class CommittedShardFile {
         for await (const _ of source) void _;
       });
       verifyCommitted(record, digest.size, digest.sha256());
-      return new CommittedShardFile(record, path, false);
+      const file = new CommittedShardFile(record, path, false);
+      await file.checkRows();
+      return file;
     }
     const path = join(options.tempDir ?? tmpdir(), `affectflow-read-${randomUUID()}.parquet`);
+    const file = new CommittedShardFile(record, path, true);
     try {
       await pipeline(await store.getStream(committedObject(record)), digest, createWriteStream(path));
       verifyCommitted(record, digest.size, digest.sha256());
+      await file.checkRows();
     } catch (err) {
-      await rm(path, { force: true });
+      await file.close();
       throw err;
     }
-    return new CommittedShardFile(record, path, true);
+    return file;
+  }
+
+  private async checkRows(): Promise<void> {
+    let rows = 0;
+    const frames: number[] = [];
+    for await (const table of this.batches({ columns: ['frame'], batchSize: 8192 })) {
+      rows += table.numRows;
+      if (this.record.coverage) for (const frame of table.getChild('frame')!) frames.push(Number(frame));
+    }
+    checkShardRows(this.record, { rows, frames });
   }
 
   /** File-level key/value metadata (affectflow.shard_id, affectflow.backbone, ...). */

@@ -10,7 +10,14 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { ChecksumStream, commitStored, dataObjectKey, findCommit, type CommitRecord } from './commit.ts';
+import {
+  ChecksumStream,
+  commitStored,
+  dataObjectKey,
+  findCommit,
+  type CommitRecord,
+  type FrameCoverage,
+} from './commit.ts';
 import type { ObjectStore } from './objectStore.ts';
 import { ParquetStreamWriter } from './parquet.ts';
 import {
@@ -148,10 +155,12 @@ export class EmbeddingShardWriter {
   /**
    * Finishes the file and commits it under `key`. When the shard is already committed (an
    * earlier run, or a racing writer) that commit is returned and `created` is false.
-   * Marker meta always holds shardId, dataset, split and configHash.
+   * Marker meta always holds shardId, dataset, split and configHash; `coverage` is the frames
+   * shard's, so readers can check the rows' frames against it.
    */
   async commit(
     meta: Record<string, string | number> = {},
+    coverage?: FrameCoverage,
   ): Promise<{ record: CommitRecord; created: boolean }> {
     if (this.state !== 'open') throw new ShardWriterError(this.key, `commit after ${this.state}`);
     try {
@@ -174,6 +183,7 @@ export class EmbeddingShardWriter {
           split: this.identity.split,
           configHash: this.file.configHash,
         },
+        coverage,
       );
     } catch (err) {
       this.state = 'aborted';

@@ -130,7 +130,7 @@ test('constant frame rate: every frame numbered 1..n as its pixels say, counted 
     frames.map((f) => readIndex(f)),
     frames.map((f) => f.frame),
   );
-  t.deepEqual(summary, { wanted: 60, decoded: 60, lastFrame: 60, error: null });
+  t.deepEqual(summary, { wanted: 60, decoded: 60, lastFrame: 60, missing: [], exitCode: 0, error: null });
   // A raw H.264 stream has no packet timestamps: frames are counted as they are decoded.
   const elementary = join(dir, 'cfr.h264');
   t.is(
@@ -149,6 +149,7 @@ test('constant frame rate: every frame numbered 1..n as its pixels say, counted 
     [55, 56, 57, 58, 59, 60],
   );
   t.is(pastTheEnd.summary.error, 'expected 16 frames in 55..70, decoded 6 (the last is frame 60)');
+  t.deepEqual(pastTheEnd.summary.missing, [61, 62, 63, 64, 65, 66, 67, 68, 69, 70]);
   await t.throwsAsync(decodeAll(cfr, { first: 61, last: 70 }), {
     instanceOf: VideoError,
     message: /cfr\.mp4: no frame decoded: expected 10 frames in 61\.\.70, decoded 0/,
