@@ -402,7 +402,8 @@ test.serial('readers and the embed stage refuse a shard whose rows disagree with
     image: null,
   });
   // Ten frames stored, a marker that claims twelve (the short-shard bug's marker, in miniature).
-  const framesKey = `frames/mismatch-${randomUUID().slice(0, 8)}/cfg/s.parquet`;
+  const dataset = `mismatch-${randomUUID().slice(0, 8)}`;
+  const framesKey = `frames/${dataset}/cfg/s.parquet`;
   // Frames 1..10 stored under `key`, committed with the given coverage.
   const commitTenFrames = (key: string, coverage: FrameCoverage) =>
     commitShard(
@@ -424,7 +425,7 @@ test.serial('readers and the embed stage refuse a shard whose rows disagree with
   // The embed stage reads the frames shard and refuses it: permanent, nothing embedded.
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
-    datasetId: 'mismatch',
+    datasetId: dataset,
     version: 'test',
     root: config.stateDir,
     shardFrames: 12,
@@ -451,7 +452,7 @@ test.serial('readers and the embed stage refuse a shard whose rows disagree with
   t.is((embedError as Error & { type?: string }).type, 'ShardRowsMismatchError');
   t.is(embedError.message, framesError.message);
   const embeddings: CommitRecord[] = [];
-  for await (const r of listCommitted(store, 'embeddings/mismatch/')) embeddings.push(r);
+  for await (const r of listCommitted(store, `embeddings/${dataset}/`)) embeddings.push(r);
   t.deepEqual(embeddings, []);
 
   // A marker with fewer decoded frames than expected and no damage to cover the rest.
