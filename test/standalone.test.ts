@@ -12,7 +12,7 @@ import { YUNET_MODEL_PATH, YUNET_SHA256 } from '../models/yunet.ts';
 
 const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
-test('no tracked file refers to ../shared', (t) => {
+test('no tracked file reads the shared folder beside the checkout', (t) => {
   const grep = spawnSync(
     'git',
     ['grep', '-nE', String.raw`\.\./shared|'\.\.',[[:space:]]*('\.\.',[[:space:]]*)*'shared'`],
