@@ -1,8 +1,7 @@
 /** The `affectflow` command line. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { screenshot } from '../reports/chromium.ts';
-import { WorkflowFailedError } from '@temporalio/client';
 import { Command, InvalidArgumentError } from 'commander';
 import { describeConfig, loadConfig, type AffectflowConfig } from '../config/index.ts';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
@@ -11,7 +10,6 @@ import {
   getBackbone,
   listBackbones,
   loadRegistry,
-  registerBackbone,
   TINY_BACKBONE,
   UnknownBackboneError,
 } from '../models/registry.ts';
@@ -19,30 +17,27 @@ import { progressRenderer, pullBackbone } from '../models/pull.ts';
 import { openStore } from '../storage/objectStore.ts';
 import { FACE_SOURCES, type FaceSource } from '../media/faces.ts';
 import { DATASET_KINDS, type DatasetKind } from '../datasets/manifest.ts';
-import type { ExtractionRunInput, RunProgress } from '../workflows/index.ts';
+import type { ExtractionRunInput } from '../workflows/index.ts';
 import { WORKER_ROLES, type WorkerRole } from '../workers/pools.ts';
 import { openTemporal } from './embedded.ts';
-import { EXIT, explain, failureLine, UsageError } from './errors.ts';
+import { explain, UsageError } from './errors.ts';
 import { checkDataset, checkStore } from './preflight.ts';
-import { knownDatasets, runSettings, scheduleId, signalBackbone, upsertSchedule } from './reevaluate.ts';
-import { progressLines } from './progress.ts';
+import { addBackbone } from './backbones.ts';
+import { runSettings } from './reevaluate.ts';
+import { createSchedule, manageSchedule } from './schedule.ts';
+import { serveDetached, serveForeground, serveStop } from './serve.ts';
+import { showStatus } from './status.ts';
 import {
   describeRun,
   exitCodeOf,
-  failedShardsInHistory,
-  outcomeOf,
   resumeExtraction,
   runExtraction,
   summarise,
-  uiLink,
   type RunOutcome,
 } from './run.ts';
-import { runScope } from './runIdentity.ts';
 
 const say = (line: string): void => console.log(line);
 const warn = (line: string): void => console.error(`affectflow: warning: ${line}`);
-/** Failed shards `status` lists (a run keeps the first 100). */
-const FAILED_SHARDS_SHOWN = 10;
 
 function windowSize(value: string): number {
   const n = positiveInt(value);
@@ -319,50 +314,24 @@ addRunFlags(
 
 program
   .command('status')
-  .description('show the progress of a run, or how it ended (exit code as the run itself: docs/ERRORS.md)')
-  .argument('<run>', "the run's workflow id (printed by run)")
-  .action(async (workflowId: string) => {
+  .description(
+    'show the progress or result of a run or re-evaluation (exit code as the run itself: docs/ERRORS.md)',
+  )
+  .argument('<run>', 'the workflow id (printed by run, backbones add, schedule describe)')
+  .action((workflowId: string) => showStatus(config(), workflowId, say));
+
+program
+  .command('serve')
+  .description(
+    'run the embedded stack (or use TEMPORAL_ADDRESS) and one worker per pool until Ctrl-C or SIGTERM, so queued re-evaluations and schedules run',
+  )
+  .option('--detach', 'run in the background (pid and log files under AFFECTFLOW_HOME/serve)')
+  .option('--stop', 'stop the background serve (it drains first)')
+  .action(async (flags: { detach?: boolean; stop?: boolean }) => {
     const cfg = config();
-    const temporal = await openTemporal(cfg, () => {});
-    try {
-      const description = await describeRun(temporal, cfg, workflowId);
-      const handle = temporal.client.workflow.getHandle(workflowId);
-      const status = description.status.name;
-      say(
-        `run ${workflowId}: ${status} (run ${description.runId}, started ${description.startTime.toISOString()})`,
-      );
-      const link = uiLink(temporal, cfg.temporalNamespace, workflowId, description.runId);
-      if (link) say(`Temporal UI ${link}`);
-      if (status === 'RUNNING') {
-        const progress = await handle.query<RunProgress>('progress');
-        for (const line of progressLines(progress)) say(line);
-        for (const f of progress.failures.slice(0, FAILED_SHARDS_SHOWN))
-          say(`  shard ${f.shardId} (${f.stage}): ${f.error}`);
-      } else if (status === 'COMPLETED') {
-        const store = openStore(cfg.store);
-        try {
-          await checkStore(store, cfg);
-          const result = (await handle.result()) as RunOutcome['result'];
-          reportOutcome(await outcomeOf(cfg, store, { workflowId, runId: description.runId, result }));
-        } finally {
-          store.close();
-        }
-      } else {
-        try {
-          await handle.result();
-        } catch (err) {
-          if (!(err instanceof WorkflowFailedError)) throw err;
-          say(`run ${workflowId} ${failureLine(err)}`);
-        }
-        const failed = await failedShardsInHistory(handle, FAILED_SHARDS_SHOWN);
-        if (failed.length > 0) say(`failed shards (the first ${failed.length}):`);
-        for (const f of failed) say(`  shard ${f.shardId} (${f.stage}): ${f.error}`);
-        say(`resume: \`affectflow resume ${workflowId}\` redoes only what is missing`);
-        process.exitCode = EXIT.failed;
-      }
-    } finally {
-      await temporal.close();
-    }
+    if (flags.stop) await serveStop(cfg, say);
+    else if (flags.detach) await serveDetached(cfg, say);
+    else await serveForeground(cfg, say);
   });
 
 program
@@ -455,45 +424,23 @@ addRunFlags(
     .argument('<descriptor>', 'descriptor JSON file, or the name of a registered backbone')
     .option(
       '--dataset <path...>',
-      'datasets to re-evaluate (default: every dataset with a manifest in the store)',
-    ),
-).action(async (descriptorArg: string, flags: RunFlags & { dataset?: string[] }) => {
-  const cfg = config();
-  const store = openStore(cfg.store);
-  const temporal = await openTemporal(cfg, say);
-  try {
-    await loadRegistry(store);
-    let name = descriptorArg;
-    if (existsSync(descriptorArg)) {
-      const descriptor = await registerBackbone(
-        store,
-        JSON.parse(readFileSync(descriptorArg, 'utf8')),
-        descriptorArg,
-      );
-      name = descriptor.name;
-      say(`backbones: registered ${descriptor.name}@${descriptor.version} in ${store.uri}`);
-    } else {
-      getBackbone(name);
-    }
-    const datasets = flags.dataset?.map((d) => resolve(d)) ?? (await knownDatasets(store));
-    if (datasets.length === 0)
-      say('backbones: no dataset has a manifest in the store yet; nothing to re-evaluate');
-    for (const dataset of datasets) {
-      const workflowId = await signalBackbone(
-        temporal.client,
-        runSettings(inputFrom(dataset, flags)),
-        name,
-        runScope(cfg),
-      );
-      say(
-        `backbones: ${name} queued on ${workflowId} for ${dataset} (workers must be running: affectflow worker <pool>)`,
-      );
-    }
-  } finally {
-    await temporal.close();
-    store.close();
-  }
-});
+      "datasets to re-evaluate (default: every dataset with a manifest in the store); run flags default to the dataset's latest run's",
+    )
+    .option('--wait', 'with `affectflow serve` or a cluster running the workers: follow to the comparison'),
+).action(
+  async (descriptor: string, flags: RunFlags & { dataset?: string[]; wait?: boolean }, command: Command) => {
+    await addBackbone(config(), {
+      descriptor,
+      datasets: flags.dataset?.map((d) => resolve(d)),
+      settingsFor: (dataset) => runSettings(inputFrom(dataset, flags)),
+      explicitSettings: command.options.some(
+        (o) => o.attributeName() !== 'dataset' && command.getOptionValueSource(o.attributeName()) === 'cli',
+      ),
+      wait: !!flags.wait,
+      say,
+    });
+  },
+);
 
 const schedule = program
   .command('schedule')
@@ -505,59 +452,25 @@ addRunFlags(
     .argument('<dataset>', 'dataset root')
     .option('--every <interval>', 'how often, e.g. 24h or 7d (default: only when triggered)'),
 ).action(async (dataset: string, flags: RunFlags & { every?: string }) => {
-  const cfg = config();
-  const temporal = await openTemporal(cfg, say);
-  try {
-    const input = inputFrom(dataset, flags);
-    const list = input.backbones;
-    const id = await upsertSchedule(temporal.client, {
-      settings: runSettings(input),
-      backbones: list,
-      every: flags.every,
-      scope: runScope(cfg),
-    });
-    say(
-      `schedule ${id}: ${flags.every ? `every ${flags.every}` : 'on trigger only'}, backbones ${list.join(', ')}, overlap BUFFER_ONE`,
-    );
-  } finally {
-    await temporal.close();
-  }
+  const input = inputFrom(dataset, flags);
+  await createSchedule(
+    config(),
+    { settings: runSettings(input), backbones: input.backbones, every: flags.every },
+    say,
+  );
 });
 for (const [verb, description] of [
   ['trigger', 'start a re-evaluation now'],
   ['pause', 'pause the schedule'],
   ['unpause', 'resume the schedule'],
-  ['describe', 'show the schedule and its recent actions'],
+  ['describe', 'show the next run times, the recent actions and the last result with its comparison'],
   ['delete', 'delete the schedule'],
 ] as const) {
   schedule
     .command(verb)
     .description(description)
     .argument('<dataset>', 'dataset root')
-    .action(async (dataset: string) => {
-      const cfg = config();
-      const temporal = await openTemporal(cfg, () => {});
-      try {
-        const id = scheduleId(resolve(dataset), runScope(cfg).store);
-        const handle = temporal.client.schedule.getHandle(id);
-        if (verb === 'trigger') await handle.trigger();
-        else if (verb === 'pause') await handle.pause();
-        else if (verb === 'unpause') await handle.unpause();
-        else if (verb === 'delete') await handle.delete();
-        else {
-          const d = await handle.describe();
-          say(
-            `schedule ${id}: ${d.state.paused ? 'paused' : 'active'}; next ${d.info.nextActionTimes[0]?.toISOString() ?? 'on trigger only'}`,
-          );
-          for (const a of d.info.recentActions)
-            say(`  ${a.takenAt.toISOString()}  ${a.action.workflow.workflowId}`);
-          return;
-        }
-        say(`schedule ${id}: ${verb} done`);
-      } finally {
-        await temporal.close();
-      }
-    });
+    .action((dataset: string) => manageSchedule(config(), verb, dataset, say));
 }
 
 const stack = program
