@@ -2,21 +2,13 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { screenshot } from '../reports/chromium.ts';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { describeConfig, loadConfig, type AffectflowConfig } from '../config/index.ts';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
 import { devStackStatus, startDevStack, stopDevStack } from '../infra/devstack.ts';
-import {
-  getBackbone,
-  listBackbones,
-  loadRegistry,
-  TINY_BACKBONE,
-  UnknownBackboneError,
-} from '../models/registry.ts';
+import { getBackbone, listBackbones, loadRegistry, UnknownBackboneError } from '../models/registry.ts';
 import { progressRenderer, pullBackbone } from '../models/pull.ts';
 import { openStore } from '../storage/objectStore.ts';
-import { FACE_SOURCES, type FaceSource } from '../media/faces.ts';
-import { DATASET_KINDS, type DatasetKind } from '../datasets/manifest.ts';
 import type { ExtractionRunInput } from '../workflows/index.ts';
 import { WORKER_ROLES, type WorkerRole } from '../workers/pools.ts';
 import { openTemporal } from './embedded.ts';
@@ -24,6 +16,7 @@ import { explain, UsageError } from './errors.ts';
 import { checkDataset, checkStore } from './preflight.ts';
 import { addBackbone } from './backbones.ts';
 import { runSettings } from './reevaluate.ts';
+import { addRunFlags, inputFrom, type RunFlags } from './runFlags.ts';
 import { createSchedule, manageSchedule } from './schedule.ts';
 import { serveDetached, serveForeground, serveStop } from './serve.ts';
 import { showStatus } from './status.ts';
@@ -39,19 +32,6 @@ import {
 const say = (line: string): void => console.log(line);
 const warn = (line: string): void => console.error(`affectflow: warning: ${line}`);
 
-function windowSize(value: string): number {
-  const n = positiveInt(value);
-  if (n > 1_000) throw new InvalidArgumentError(`expected at most 1000 shards in flight, got ${value}`);
-  return n;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new InvalidArgumentError(`expected a positive integer, got ${value}`);
-  return n;
-}
-
 function config(): AffectflowConfig {
   return loadConfig();
 }
@@ -64,143 +44,6 @@ const program = new Command('affectflow')
   // Usage errors end in exit code 2 (docs/ERRORS.md); subcommands inherit this.
   .exitOverride()
   .option('--verbose', 'print the stack trace of an error (also accepted after the command)');
-
-interface RunFlags {
-  backbone: string[];
-  shardFrames: number;
-  window: number;
-  batchSize: number;
-  maxCropSide: number;
-  epochs?: number;
-  headBatchSize?: number;
-  hidden?: number;
-  externalWorkers?: boolean;
-  watch?: boolean;
-  format?: DatasetKind;
-  faces?: string;
-  faceSource?: FaceSource;
-  detectorThreshold?: number;
-  minFace?: number;
-  margin?: number;
-  square?: boolean;
-  sampleEvery?: number;
-  sampleFps?: number;
-  decoderThreads?: number;
-  smooth?: Windows;
-}
-
-function addRunFlags(command: Command): Command {
-  return command
-    .option('--backbone <name...>', 'backbone(s) from the registry', [TINY_BACKBONE.name])
-    .option('--shard-frames <n>', 'target frames per shard', positiveInt, 64)
-    .option(
-      '--window <n>',
-      'shards in flight per partition (at most 1,000: Temporal allows 2,000 pending activities)',
-      windowSize,
-      8,
-    )
-    .option('--batch-size <n>', 'embedding batch size', positiveInt, 32)
-    .option('--max-crop-side <px>', 'longest side of stored face crops', positiveInt, 256)
-    .option('--epochs <n>', 'EXPR head epochs (SPEC default 10)', positiveInt)
-    .option('--head-batch-size <n>', 'EXPR head batch size (SPEC default 256)', positiveInt)
-    .option('--hidden <n>', 'EXPR head hidden units (SPEC default 128)', positiveInt)
-    .option(
-      '--format <kind>',
-      'dataset layout: affwild2 | cexprdb | hume | generic (default: detected)',
-      choice(DATASET_KINDS),
-    )
-    .option('--faces <choice>', 'Aff-Wild2 faces: auto | cropped | cropped_aligned | video')
-    .option(
-      '--face-source <source>',
-      "provided | whole-frame | yunet (default: the dataset's crops (frame folders), else yunet)",
-      choice(FACE_SOURCES),
-    )
-    .option('--detector-threshold <score>', 'YuNet score threshold (0..1)', fraction)
-    .option('--min-face <px>', 'smallest face side kept, in source pixels', positiveInt)
-    .option('--margin <fraction>', 'crop margin around the detected box, per side', fraction)
-    .option('--square', 'grow detected boxes to squares')
-    .option('--sample-every <k>', 'take every k-th frame', positiveInt)
-    .option('--sample-fps <fps>', 'take frames at this rate', positiveNumber)
-    .option('--decoder-threads <n>', 'ffmpeg threads per decode', positiveInt)
-    .option(
-      '--smooth <task=d...>',
-      'smoothing half-width per task, e.g. EXPR=50 VA=50 AU=5 CE=0 (SPEC §5 defaults)',
-      smoothing,
-    )
-    .option('--external-workers', 'do not start workers in this process; pools run elsewhere')
-    .option('--watch', 'draw progress bars');
-}
-
-function choice<T extends string>(allowed: readonly T[]): (value: string) => T {
-  return (value) => {
-    if (!(allowed as readonly string[]).includes(value))
-      throw new InvalidArgumentError(`expected one of ${allowed.join(', ')}, got ${value}`);
-    return value as T;
-  };
-}
-
-const SMOOTHED_TASKS = ['EXPR', 'VA', 'AU', 'CE'] as const;
-type Windows = Partial<Record<(typeof SMOOTHED_TASKS)[number], number>>;
-
-function smoothing(value: string, previous: Windows | undefined): Windows {
-  const match = /^(EXPR|VA|AU|CE)=(\d+)$/.exec(value);
-  if (!match)
-    throw new InvalidArgumentError(
-      `expected TASK=d with TASK one of ${SMOOTHED_TASKS.join(', ')} and d >= 0, got ${value}`,
-    );
-  return { ...previous, [match[1]!]: Number(match[2]) };
-}
-
-function fraction(value: string): number {
-  const n = Number(value);
-  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`expected a number in 0..1, got ${value}`);
-  return n;
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n))
-    throw new InvalidArgumentError(`expected a positive number, got ${value}`);
-  return n;
-}
-
-function inputFrom(datasetPath: string, flags: RunFlags): ExtractionRunInput {
-  const detector = (
-    [
-      ['scoreThreshold', flags.detectorThreshold],
-      ['minFaceSize', flags.minFace],
-      ['margin', flags.margin],
-      ['square', flags.square],
-    ] as const
-  ).filter(([, v]) => v !== undefined);
-  const expr = {
-    ...(flags.epochs ? { epochs: flags.epochs } : {}),
-    ...(flags.headBatchSize ? { batchSize: flags.headBatchSize } : {}),
-    ...(flags.hidden ? { hidden: flags.hidden } : {}),
-  };
-  return {
-    datasetPath: resolve(datasetPath),
-    backbones: flags.backbone,
-    shardFrames: flags.shardFrames,
-    maxShardsInFlight: flags.window,
-    embedBatchSize: flags.batchSize,
-    maxCropSide: flags.maxCropSide,
-    expr,
-    ...(flags.format ? { format: flags.format } : {}),
-    ...(flags.faces ? { faces: flags.faces as NonNullable<ExtractionRunInput['faces']> } : {}),
-    ...(flags.faceSource ? { faceSource: flags.faceSource } : {}),
-    ...(detector.length > 0
-      ? { detector: Object.fromEntries(detector) as NonNullable<ExtractionRunInput['detector']> }
-      : {}),
-    ...(flags.sampleEvery
-      ? { sampling: { every: flags.sampleEvery } }
-      : flags.sampleFps
-        ? { sampling: { targetFps: flags.sampleFps } }
-        : {}),
-    ...(flags.decoderThreads ? { decoderThreads: flags.decoderThreads } : {}),
-    ...(flags.smooth ? { windows: flags.smooth } : {}),
-  };
-}
 
 function reportOutcome(outcome: RunOutcome): void {
   for (const line of summarise(outcome)) say(line);
@@ -396,6 +239,9 @@ models
     }
   });
 
+/** Flags of `backbones add` that do not change the extraction run's settings. */
+const NOT_SETTINGS = new Set(['dataset', 'wait', 'externalWorkers', 'watch']);
+
 const backbones = program
   .command('backbones')
   .description('the backbone registry (built-in and registered in the store)');
@@ -434,7 +280,8 @@ addRunFlags(
       datasets: flags.dataset?.map((d) => resolve(d)),
       settingsFor: (dataset) => runSettings(inputFrom(dataset, flags)),
       explicitSettings: command.options.some(
-        (o) => o.attributeName() !== 'dataset' && command.getOptionValueSource(o.attributeName()) === 'cli',
+        (o) =>
+          !NOT_SETTINGS.has(o.attributeName()) && command.getOptionValueSource(o.attributeName()) === 'cli',
       ),
       wait: !!flags.wait,
       say,

@@ -14,9 +14,8 @@ import type { BackboneComparison } from '../activities/index.ts';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
 import { freePorts, stopService } from '../infra/services.ts';
 import { TINY_BACKBONE, TINY_BACKBONE_B } from '../models/registry.ts';
-import { affectflow } from './helpers/cli.ts';
+import { affectflow, cliHome } from './helpers/cli.ts';
 import { tempDir, testServices } from './helpers/env.ts';
-import { prebuildGeneratedModels } from './helpers/workers.ts';
 
 /** Small shards and heads on a small labelled synthetic dataset. */
 const RUN_FLAGS = [
@@ -43,12 +42,6 @@ async function labelledDataset(label: string): Promise<string> {
     framesPerVideo: 32,
   });
   return root;
-}
-
-function cliHome(label: string): string {
-  const home = tempDir(label);
-  prebuildGeneratedModels(home);
-  return home;
 }
 
 /** Resolves with the first line of the file matching `pattern`, waiting for it to be written. */

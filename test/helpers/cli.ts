@@ -2,7 +2,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { projectRoot } from '../../infra/paths.ts';
-import { testServices } from './env.ts';
+import { tempDir, testServices } from './env.ts';
+import { prebuildGeneratedModels } from './workers.ts';
 
 export interface CliResult {
   readonly code: number | null;
@@ -53,4 +54,11 @@ export function affectflow(
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** A state directory for the CLI with the generated tiny backbones already built. */
+export function cliHome(label: string): string {
+  const home = tempDir(label);
+  prebuildGeneratedModels(home);
+  return home;
 }
