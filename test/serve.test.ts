@@ -220,6 +220,36 @@ test('with serve --detach running, a triggered schedule runs to a result that de
     describe.stdout,
   );
 
+  // With serve running the workers, --wait follows a new backbone to its comparison with the first.
+  const add = await affectflow(
+    ['backbones', 'add', TINY_BACKBONE_B.name, '--dataset', dataset, '--wait'],
+    env,
+  );
+  t.is(add.code, 0, add.stderr + add.stdout);
+  const added = add.stdout.split('\n');
+  t.true(
+    added.some(
+      (l) =>
+        l.startsWith(`backbones: ${TINY_BACKBONE_B.name} queued on reevaluate-`) &&
+        l.endsWith(`; compared with ${TINY_BACKBONE.name}`),
+    ),
+    add.stdout,
+  );
+  t.true(
+    added.some((l) =>
+      /^backbones: affectflow-tiny-b: frames shards reused (\d+)\/\1 \(none decoded again\)/.test(l),
+    ),
+    add.stdout,
+  );
+  t.true(
+    added.some((l) =>
+      /^comparison: EXPR: affectflow-tiny \d\.\d{3}, affectflow-tiny-b \d\.\d{3} \([+-]\d\.\d{3}\); best /.test(
+        l,
+      ),
+    ),
+    add.stdout,
+  );
+
   const stop = await affectflow(['serve', '--stop'], env);
   t.is(stop.code, 0, stop.stderr);
   t.is(stop.stdout.trim().split('\n')[0], `serve: stopped (pid ${pid}); log ${log}`);
