@@ -1,61 +1,36 @@
 /** The `affectflow` command line. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { screenshot } from '../reports/chromium.ts';
-import { WorkflowFailedError } from '@temporalio/client';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { describeConfig, loadConfig, type AffectflowConfig } from '../config/index.ts';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
 import { devStackStatus, startDevStack, stopDevStack } from '../infra/devstack.ts';
-import {
-  getBackbone,
-  listBackbones,
-  loadRegistry,
-  registerBackbone,
-  TINY_BACKBONE,
-  UnknownBackboneError,
-} from '../models/registry.ts';
+import { getBackbone, listBackbones, loadRegistry, UnknownBackboneError } from '../models/registry.ts';
 import { progressRenderer, pullBackbone } from '../models/pull.ts';
 import { openStore } from '../storage/objectStore.ts';
-import { FACE_SOURCES, type FaceSource } from '../media/faces.ts';
-import { DATASET_KINDS, type DatasetKind } from '../datasets/manifest.ts';
-import type { ExtractionRunInput, RunProgress } from '../workflows/index.ts';
+import type { ExtractionRunInput } from '../workflows/index.ts';
 import { WORKER_ROLES, type WorkerRole } from '../workers/pools.ts';
 import { openTemporal } from './embedded.ts';
-import { EXIT, explain, failureLine, UsageError } from './errors.ts';
+import { explain, UsageError } from './errors.ts';
 import { checkDataset, checkStore } from './preflight.ts';
-import { knownDatasets, runSettings, scheduleId, signalBackbone, upsertSchedule } from './reevaluate.ts';
-import { progressLines } from './progress.ts';
+import { addBackbone } from './backbones.ts';
+import { runSettings } from './reevaluate.ts';
+import { addRunFlags, inputFrom, type RunFlags } from './runFlags.ts';
+import { createSchedule, manageSchedule } from './schedule.ts';
+import { serveDetached, serveForeground, serveStop } from './serve.ts';
+import { showStatus } from './status.ts';
 import {
   describeRun,
   exitCodeOf,
-  failedShardsInHistory,
-  outcomeOf,
   resumeExtraction,
   runExtraction,
   summarise,
-  uiLink,
   type RunOutcome,
 } from './run.ts';
-import { runScope } from './runIdentity.ts';
 
 const say = (line: string): void => console.log(line);
 const warn = (line: string): void => console.error(`affectflow: warning: ${line}`);
-/** Failed shards `status` lists (a run keeps the first 100). */
-const FAILED_SHARDS_SHOWN = 10;
-
-function windowSize(value: string): number {
-  const n = positiveInt(value);
-  if (n > 1_000) throw new InvalidArgumentError(`expected at most 1000 shards in flight, got ${value}`);
-  return n;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new InvalidArgumentError(`expected a positive integer, got ${value}`);
-  return n;
-}
 
 function config(): AffectflowConfig {
   return loadConfig();
@@ -69,143 +44,6 @@ const program = new Command('affectflow')
   // Usage errors end in exit code 2 (docs/ERRORS.md); subcommands inherit this.
   .exitOverride()
   .option('--verbose', 'print the stack trace of an error (also accepted after the command)');
-
-interface RunFlags {
-  backbone: string[];
-  shardFrames: number;
-  window: number;
-  batchSize: number;
-  maxCropSide: number;
-  epochs?: number;
-  headBatchSize?: number;
-  hidden?: number;
-  externalWorkers?: boolean;
-  watch?: boolean;
-  format?: DatasetKind;
-  faces?: string;
-  faceSource?: FaceSource;
-  detectorThreshold?: number;
-  minFace?: number;
-  margin?: number;
-  square?: boolean;
-  sampleEvery?: number;
-  sampleFps?: number;
-  decoderThreads?: number;
-  smooth?: Windows;
-}
-
-function addRunFlags(command: Command): Command {
-  return command
-    .option('--backbone <name...>', 'backbone(s) from the registry', [TINY_BACKBONE.name])
-    .option('--shard-frames <n>', 'target frames per shard', positiveInt, 64)
-    .option(
-      '--window <n>',
-      'shards in flight per partition (at most 1,000: Temporal allows 2,000 pending activities)',
-      windowSize,
-      8,
-    )
-    .option('--batch-size <n>', 'embedding batch size', positiveInt, 32)
-    .option('--max-crop-side <px>', 'longest side of stored face crops', positiveInt, 256)
-    .option('--epochs <n>', 'EXPR head epochs (SPEC default 10)', positiveInt)
-    .option('--head-batch-size <n>', 'EXPR head batch size (SPEC default 256)', positiveInt)
-    .option('--hidden <n>', 'EXPR head hidden units (SPEC default 128)', positiveInt)
-    .option(
-      '--format <kind>',
-      'dataset layout: affwild2 | cexprdb | hume | generic (default: detected)',
-      choice(DATASET_KINDS),
-    )
-    .option('--faces <choice>', 'Aff-Wild2 faces: auto | cropped | cropped_aligned | video')
-    .option(
-      '--face-source <source>',
-      "provided | whole-frame | yunet (default: the dataset's crops (frame folders), else yunet)",
-      choice(FACE_SOURCES),
-    )
-    .option('--detector-threshold <score>', 'YuNet score threshold (0..1)', fraction)
-    .option('--min-face <px>', 'smallest face side kept, in source pixels', positiveInt)
-    .option('--margin <fraction>', 'crop margin around the detected box, per side', fraction)
-    .option('--square', 'grow detected boxes to squares')
-    .option('--sample-every <k>', 'take every k-th frame', positiveInt)
-    .option('--sample-fps <fps>', 'take frames at this rate', positiveNumber)
-    .option('--decoder-threads <n>', 'ffmpeg threads per decode', positiveInt)
-    .option(
-      '--smooth <task=d...>',
-      'smoothing half-width per task, e.g. EXPR=50 VA=50 AU=5 CE=0 (SPEC §5 defaults)',
-      smoothing,
-    )
-    .option('--external-workers', 'do not start workers in this process; pools run elsewhere')
-    .option('--watch', 'draw progress bars');
-}
-
-function choice<T extends string>(allowed: readonly T[]): (value: string) => T {
-  return (value) => {
-    if (!(allowed as readonly string[]).includes(value))
-      throw new InvalidArgumentError(`expected one of ${allowed.join(', ')}, got ${value}`);
-    return value as T;
-  };
-}
-
-const SMOOTHED_TASKS = ['EXPR', 'VA', 'AU', 'CE'] as const;
-type Windows = Partial<Record<(typeof SMOOTHED_TASKS)[number], number>>;
-
-function smoothing(value: string, previous: Windows | undefined): Windows {
-  const match = /^(EXPR|VA|AU|CE)=(\d+)$/.exec(value);
-  if (!match)
-    throw new InvalidArgumentError(
-      `expected TASK=d with TASK one of ${SMOOTHED_TASKS.join(', ')} and d >= 0, got ${value}`,
-    );
-  return { ...previous, [match[1]!]: Number(match[2]) };
-}
-
-function fraction(value: string): number {
-  const n = Number(value);
-  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`expected a number in 0..1, got ${value}`);
-  return n;
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n))
-    throw new InvalidArgumentError(`expected a positive number, got ${value}`);
-  return n;
-}
-
-function inputFrom(datasetPath: string, flags: RunFlags): ExtractionRunInput {
-  const detector = (
-    [
-      ['scoreThreshold', flags.detectorThreshold],
-      ['minFaceSize', flags.minFace],
-      ['margin', flags.margin],
-      ['square', flags.square],
-    ] as const
-  ).filter(([, v]) => v !== undefined);
-  const expr = {
-    ...(flags.epochs ? { epochs: flags.epochs } : {}),
-    ...(flags.headBatchSize ? { batchSize: flags.headBatchSize } : {}),
-    ...(flags.hidden ? { hidden: flags.hidden } : {}),
-  };
-  return {
-    datasetPath: resolve(datasetPath),
-    backbones: flags.backbone,
-    shardFrames: flags.shardFrames,
-    maxShardsInFlight: flags.window,
-    embedBatchSize: flags.batchSize,
-    maxCropSide: flags.maxCropSide,
-    expr,
-    ...(flags.format ? { format: flags.format } : {}),
-    ...(flags.faces ? { faces: flags.faces as NonNullable<ExtractionRunInput['faces']> } : {}),
-    ...(flags.faceSource ? { faceSource: flags.faceSource } : {}),
-    ...(detector.length > 0
-      ? { detector: Object.fromEntries(detector) as NonNullable<ExtractionRunInput['detector']> }
-      : {}),
-    ...(flags.sampleEvery
-      ? { sampling: { every: flags.sampleEvery } }
-      : flags.sampleFps
-        ? { sampling: { targetFps: flags.sampleFps } }
-        : {}),
-    ...(flags.decoderThreads ? { decoderThreads: flags.decoderThreads } : {}),
-    ...(flags.smooth ? { windows: flags.smooth } : {}),
-  };
-}
 
 function reportOutcome(outcome: RunOutcome): void {
   for (const line of summarise(outcome)) say(line);
@@ -319,50 +157,24 @@ addRunFlags(
 
 program
   .command('status')
-  .description('show the progress of a run, or how it ended (exit code as the run itself: docs/ERRORS.md)')
-  .argument('<run>', "the run's workflow id (printed by run)")
-  .action(async (workflowId: string) => {
+  .description(
+    'show the progress or result of a run or re-evaluation (exit code as the run itself: docs/ERRORS.md)',
+  )
+  .argument('<run>', 'the workflow id (printed by run, backbones add, schedule describe)')
+  .action((workflowId: string) => showStatus(config(), workflowId, say));
+
+program
+  .command('serve')
+  .description(
+    'run the embedded stack (or use TEMPORAL_ADDRESS) and one worker per pool until Ctrl-C or SIGTERM, so queued re-evaluations and schedules run',
+  )
+  .option('--detach', 'run in the background (pid and log files under AFFECTFLOW_HOME/serve)')
+  .option('--stop', 'stop the background serve (it drains first)')
+  .action(async (flags: { detach?: boolean; stop?: boolean }) => {
     const cfg = config();
-    const temporal = await openTemporal(cfg, () => {});
-    try {
-      const description = await describeRun(temporal, cfg, workflowId);
-      const handle = temporal.client.workflow.getHandle(workflowId);
-      const status = description.status.name;
-      say(
-        `run ${workflowId}: ${status} (run ${description.runId}, started ${description.startTime.toISOString()})`,
-      );
-      const link = uiLink(temporal, cfg.temporalNamespace, workflowId, description.runId);
-      if (link) say(`Temporal UI ${link}`);
-      if (status === 'RUNNING') {
-        const progress = await handle.query<RunProgress>('progress');
-        for (const line of progressLines(progress)) say(line);
-        for (const f of progress.failures.slice(0, FAILED_SHARDS_SHOWN))
-          say(`  shard ${f.shardId} (${f.stage}): ${f.error}`);
-      } else if (status === 'COMPLETED') {
-        const store = openStore(cfg.store);
-        try {
-          await checkStore(store, cfg);
-          const result = (await handle.result()) as RunOutcome['result'];
-          reportOutcome(await outcomeOf(cfg, store, { workflowId, runId: description.runId, result }));
-        } finally {
-          store.close();
-        }
-      } else {
-        try {
-          await handle.result();
-        } catch (err) {
-          if (!(err instanceof WorkflowFailedError)) throw err;
-          say(`run ${workflowId} ${failureLine(err)}`);
-        }
-        const failed = await failedShardsInHistory(handle, FAILED_SHARDS_SHOWN);
-        if (failed.length > 0) say(`failed shards (the first ${failed.length}):`);
-        for (const f of failed) say(`  shard ${f.shardId} (${f.stage}): ${f.error}`);
-        say(`resume: \`affectflow resume ${workflowId}\` redoes only what is missing`);
-        process.exitCode = EXIT.failed;
-      }
-    } finally {
-      await temporal.close();
-    }
+    if (flags.stop) await serveStop(cfg, say);
+    else if (flags.detach) await serveDetached(cfg, say);
+    else await serveForeground(cfg, say);
   });
 
 program
@@ -427,6 +239,9 @@ models
     }
   });
 
+/** Flags of `backbones add` that do not change the extraction run's settings. */
+const NOT_SETTINGS = new Set(['dataset', 'wait', 'externalWorkers', 'watch']);
+
 const backbones = program
   .command('backbones')
   .description('the backbone registry (built-in and registered in the store)');
@@ -455,45 +270,24 @@ addRunFlags(
     .argument('<descriptor>', 'descriptor JSON file, or the name of a registered backbone')
     .option(
       '--dataset <path...>',
-      'datasets to re-evaluate (default: every dataset with a manifest in the store)',
-    ),
-).action(async (descriptorArg: string, flags: RunFlags & { dataset?: string[] }) => {
-  const cfg = config();
-  const store = openStore(cfg.store);
-  const temporal = await openTemporal(cfg, say);
-  try {
-    await loadRegistry(store);
-    let name = descriptorArg;
-    if (existsSync(descriptorArg)) {
-      const descriptor = await registerBackbone(
-        store,
-        JSON.parse(readFileSync(descriptorArg, 'utf8')),
-        descriptorArg,
-      );
-      name = descriptor.name;
-      say(`backbones: registered ${descriptor.name}@${descriptor.version} in ${store.uri}`);
-    } else {
-      getBackbone(name);
-    }
-    const datasets = flags.dataset?.map((d) => resolve(d)) ?? (await knownDatasets(store));
-    if (datasets.length === 0)
-      say('backbones: no dataset has a manifest in the store yet; nothing to re-evaluate');
-    for (const dataset of datasets) {
-      const workflowId = await signalBackbone(
-        temporal.client,
-        runSettings(inputFrom(dataset, flags)),
-        name,
-        runScope(cfg),
-      );
-      say(
-        `backbones: ${name} queued on ${workflowId} for ${dataset} (workers must be running: affectflow worker <pool>)`,
-      );
-    }
-  } finally {
-    await temporal.close();
-    store.close();
-  }
-});
+      "datasets to re-evaluate (default: every dataset with a manifest in the store); run flags default to the dataset's latest run's",
+    )
+    .option('--wait', 'with `affectflow serve` or a cluster running the workers: follow to the comparison'),
+).action(
+  async (descriptor: string, flags: RunFlags & { dataset?: string[]; wait?: boolean }, command: Command) => {
+    await addBackbone(config(), {
+      descriptor,
+      datasets: flags.dataset?.map((d) => resolve(d)),
+      settingsFor: (dataset) => runSettings(inputFrom(dataset, flags)),
+      explicitSettings: command.options.some(
+        (o) =>
+          !NOT_SETTINGS.has(o.attributeName()) && command.getOptionValueSource(o.attributeName()) === 'cli',
+      ),
+      wait: !!flags.wait,
+      say,
+    });
+  },
+);
 
 const schedule = program
   .command('schedule')
@@ -505,59 +299,25 @@ addRunFlags(
     .argument('<dataset>', 'dataset root')
     .option('--every <interval>', 'how often, e.g. 24h or 7d (default: only when triggered)'),
 ).action(async (dataset: string, flags: RunFlags & { every?: string }) => {
-  const cfg = config();
-  const temporal = await openTemporal(cfg, say);
-  try {
-    const input = inputFrom(dataset, flags);
-    const list = input.backbones;
-    const id = await upsertSchedule(temporal.client, {
-      settings: runSettings(input),
-      backbones: list,
-      every: flags.every,
-      scope: runScope(cfg),
-    });
-    say(
-      `schedule ${id}: ${flags.every ? `every ${flags.every}` : 'on trigger only'}, backbones ${list.join(', ')}, overlap BUFFER_ONE`,
-    );
-  } finally {
-    await temporal.close();
-  }
+  const input = inputFrom(dataset, flags);
+  await createSchedule(
+    config(),
+    { settings: runSettings(input), backbones: input.backbones, every: flags.every },
+    say,
+  );
 });
 for (const [verb, description] of [
   ['trigger', 'start a re-evaluation now'],
   ['pause', 'pause the schedule'],
   ['unpause', 'resume the schedule'],
-  ['describe', 'show the schedule and its recent actions'],
+  ['describe', 'show the next run times, the recent actions and the last result with its comparison'],
   ['delete', 'delete the schedule'],
 ] as const) {
   schedule
     .command(verb)
     .description(description)
     .argument('<dataset>', 'dataset root')
-    .action(async (dataset: string) => {
-      const cfg = config();
-      const temporal = await openTemporal(cfg, () => {});
-      try {
-        const id = scheduleId(resolve(dataset), runScope(cfg).store);
-        const handle = temporal.client.schedule.getHandle(id);
-        if (verb === 'trigger') await handle.trigger();
-        else if (verb === 'pause') await handle.pause();
-        else if (verb === 'unpause') await handle.unpause();
-        else if (verb === 'delete') await handle.delete();
-        else {
-          const d = await handle.describe();
-          say(
-            `schedule ${id}: ${d.state.paused ? 'paused' : 'active'}; next ${d.info.nextActionTimes[0]?.toISOString() ?? 'on trigger only'}`,
-          );
-          for (const a of d.info.recentActions)
-            say(`  ${a.takenAt.toISOString()}  ${a.action.workflow.workflowId}`);
-          return;
-        }
-        say(`schedule ${id}: ${verb} done`);
-      } finally {
-        await temporal.close();
-      }
-    });
+    .action((dataset: string) => manageSchedule(config(), verb, dataset, say));
 }
 
 const stack = program

@@ -3,10 +3,17 @@
  * Temporal Schedule that re-evaluates a dataset periodically or on demand.
  */
 import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { canonicalHash } from '../infra/canonicalJson.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
 import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
-import { backboneAddedSignal, type ExtractionRunInput, type ReevaluateInput } from '../workflows/index.ts';
+import {
+  backboneAddedSignal,
+  type EvaluatedBackbone,
+  type ExtractionRunInput,
+  type ExtractionRunResult,
+  type ReevaluateInput,
+} from '../workflows/index.ts';
 import { withStoreQueues, type RunScope } from './runIdentity.ts';
 
 export type RunSettings = Omit<ExtractionRunInput, 'backbones'>;
@@ -35,6 +42,66 @@ export async function knownDatasets(store: ObjectStore): Promise<string[]> {
   return [...roots].sort();
 }
 
+/** How many completed extraction runs `earlierEvaluations` looks through. */
+const EARLIER_RUNS_READ = 100;
+
+export interface EarlierEvaluations {
+  /** The settings of the latest completed run on the dataset with this store's queues. */
+  readonly settings: RunSettings;
+  /** Every backbone reported by completed runs with exactly those settings, the latest of each. */
+  readonly evaluated: readonly EvaluatedBackbone[];
+}
+
+/** The input and result of a closed workflow, from its history's first and last events. */
+export async function closedRun<I, R>(
+  client: Client,
+  workflowId: string,
+  runId?: string,
+): Promise<{ input: I | undefined; result: R | undefined }> {
+  const events = (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+  const input = events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  const result = events.at(-1)?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0];
+  return {
+    input: input ? defaultPayloadConverter.fromPayload<I>(input) : undefined,
+    result: result ? defaultPayloadConverter.fromPayload<R>(result) : undefined,
+  };
+}
+
+/**
+ * What earlier runs evaluated on the dataset with this store, so that a new backbone is compared
+ * on the same splits and frames (and reuses their frames shards).
+ */
+export async function earlierEvaluations(
+  client: Client,
+  datasetPath: string,
+  scope: RunScope,
+): Promise<EarlierEvaluations | undefined> {
+  const closed = [];
+  for await (const w of client.workflow.list({
+    query: `WorkflowType = 'extractionRun' AND ExecutionStatus = 'Completed'`,
+  })) {
+    closed.push(w);
+    if (closed.length >= EARLIER_RUNS_READ) break;
+  }
+  closed.sort((a, b) => (b.closeTime?.getTime() ?? 0) - (a.closeTime?.getTime() ?? 0));
+  let settings: RunSettings | undefined;
+  const evaluated = new Map<string, EvaluatedBackbone>();
+  for (const w of closed) {
+    const { input, result } = await closedRun<ExtractionRunInput, ExtractionRunResult>(
+      client,
+      w.workflowId,
+      w.runId,
+    );
+    if (!input || !result || input.datasetPath !== datasetPath) continue;
+    if (input.taskQueues?.frames !== scope.queues.frames) continue;
+    const own = runSettings(input);
+    settings ??= own;
+    if (canonicalHash(own, 16) !== canonicalHash(settings, 16)) continue;
+    for (const r of result.reports ?? []) if (!evaluated.has(r.backbone)) evaluated.set(r.backbone, { ...r });
+  }
+  return settings ? { settings, evaluated: [...evaluated.values()].reverse() } : undefined;
+}
+
 /**
  * Queues the backbone on the dataset's re-evaluation workflow of the scope's store, starting it
  * (on the store's queues) when none runs.
@@ -44,9 +111,10 @@ export async function signalBackbone(
   settings: RunSettings,
   backbone: string,
   scope: RunScope,
+  start: Pick<ReevaluateInput, 'evaluated' | 'idleMinutes'> = {},
 ): Promise<string> {
   const workflowId = reevaluationWorkflowId(settings.datasetPath, scope.store);
-  const input: ReevaluateInput = { run: withStoreQueues(settings, scope), backbones: [] };
+  const input: ReevaluateInput = { run: withStoreQueues(settings, scope), backbones: [], ...start };
   await client.workflow.signalWithStart('reevaluateDataset', {
     workflowId,
     taskQueue: scope.queues.orchestrator,

@@ -290,14 +290,67 @@ ${body.join('\n')}
 }
 
 /**
- * A self-contained page comparing backbones on one dataset: the score table (best per task marked)
- * and one bar chart per task. rows: one per backbone with its scores by task.
+ * Per task, the backbones side by side: each one's score, its delta to the first row (the
+ * baseline) and the best.
  */
-export function renderComparisonHtml(datasetId: string, rows: readonly BackboneScores[]): string {
+function deltaTable(rows: readonly BackboneScores[], tasks: readonly string[]): string {
+  const [baseline, ...others] = rows;
+  if (!baseline) return '';
+  const signed = (v: number): string => (v >= 0 ? `+${f3(v)}` : f3(v));
+  return table(
+    [
+      'task',
+      ...rows.map((r) => r.backbone),
+      ...others.map((r) => `${r.backbone} − ${baseline.backbone}`),
+      'best',
+    ],
+    tasks.map((task) => {
+      const scored = rows.filter((r) => r.scores[task] !== undefined);
+      const best = scored.sort((a, b) => b.scores[task]! - a.scores[task]!)[0];
+      const base = baseline.scores[task];
+      return [
+        escapeXml(task),
+        ...rows.map((r) => f3(r.scores[task])),
+        ...others.map((r) => {
+          const v = r.scores[task];
+          return v === undefined || base === undefined ? '—' : signed(v - base);
+        }),
+        best ? `<span class="best">${escapeXml(best.backbone)}</span>` : '—',
+      ];
+    }),
+    'deltas',
+  );
+}
+
+/** Links from the comparison page (at pageKey) to each backbone's report, for its per-class plots. */
+function reportLinks(rows: readonly (BackboneScores & { reportKey?: string })[], pageKey: string): string {
+  const depth = pageKey.split('/').length - 1;
+  const links = rows
+    .filter((r) => r.reportKey)
+    .map((r) => {
+      const href = `${'../'.repeat(depth)}${r.reportKey!.replace(/report\.json$/, 'report.html')}`;
+      return `<li><a href="${escapeXml(href)}">${escapeXml(r.backbone)}</a>: per-class plots and tables</li>`;
+    });
+  return links.length ? `<h2>Each backbone's report</h2><ul data-list="reports">${links.join('')}</ul>` : '';
+}
+
+/**
+ * A self-contained page comparing backbones on one dataset: the score table (best per task marked),
+ * per task the scores side by side with deltas to the first row and the best, one bar chart per
+ * task, and links to each backbone's report (its per-class plots). rows: one per backbone with its
+ * scores by task; pageKey: the page's own store key, for relative links.
+ */
+export function renderComparisonHtml(
+  datasetId: string,
+  rows: readonly (BackboneScores & { reportKey?: string })[],
+  pageKey = '',
+): string {
   const tasks = [...new Set(rows.flatMap((r) => Object.keys(r.scores)))];
   const parts = [
     `<h1>affectflow: backbones on dataset ${escapeXml(datasetId)}</h1>`,
     comparisonTable(rows, tasks),
+    rows.length > 1 ? `<h2>Deltas to ${escapeXml(rows[0]!.backbone)}</h2>${deltaTable(rows, tasks)}` : '',
+    reportLinks(rows, pageKey),
     '<div class="plots">',
   ];
   for (const task of tasks) {

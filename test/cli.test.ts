@@ -13,75 +13,15 @@ import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { RunReport } from '../activities/index.ts';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
-import { projectRoot } from '../infra/paths.ts';
 import { storeIdentity } from '../config/index.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
 import { committedObject, listCommitted } from '../storage/commit.ts';
 import { openStore } from '../storage/objectStore.ts';
 import type { ExtractionRunInput } from '../workflows/index.ts';
 import { storeTaskQueues } from '../workflows/taskQueues.ts';
+import { affectflow, cliHome, type CliResult } from './helpers/cli.ts';
 import { tempDir, testConfig, testServices } from './helpers/env.ts';
-import {
-  activityQueues,
-  prebuildGeneratedModels,
-  startTestWorkers,
-  uniqueQueues,
-} from './helpers/workers.ts';
-
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `affectflow ARGS` as a user would; env values of undefined are removed from the environment. */
-function affectflow(
-  args: readonly string[],
-  env: Readonly<Record<string, string | undefined>>,
-  onLine?: (line: string) => void,
-): Promise<CliResult> {
-  const merged: NodeJS.ProcessEnv = {
-    ...process.env,
-    // Only the test stack and dead loopback ports: no AWS credential files or instance metadata.
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_SHARED_CREDENTIALS_FILE: join(projectRoot, 'no-such-aws-credentials'),
-    AWS_CONFIG_FILE: join(projectRoot, 'no-such-aws-config'),
-    TEMPORAL_ADDRESS: testServices.temporalAddress(),
-    AFFECTFLOW_S3_ENDPOINT: testServices.s3Endpoint(),
-    AWS_REGION: 'us-east-1',
-  };
-  for (const [key, value] of Object.entries(env)) {
-    if (value === undefined) delete merged[key];
-    else merged[key] = value;
-  }
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'cli', 'main.ts'), ...args], {
-      cwd: projectRoot,
-      env: merged,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let pending = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      pending += chunk;
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) onLine?.(line);
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** A state directory for the CLI with the generated tiny backbone already built. */
-function cliHome(label: string): string {
-  const home = tempDir(label);
-  prebuildGeneratedModels(home);
-  return home;
-}
+import { activityQueues, startTestWorkers, uniqueQueues } from './helpers/workers.ts';
 
 /** A no-label Aff-Wild2-layout dataset (two Test videos), not marked as the synthetic sample. */
 async function unlabelledDataset(label: string): Promise<string> {

@@ -1,0 +1,160 @@
+/**
+ * The run flags shared by `run`, `demo`, `backbones add` and `schedule create`, and the extraction
+ * run input they make.
+ */
+import { resolve } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { DATASET_KINDS, type DatasetKind } from '../datasets/manifest.ts';
+import { FACE_SOURCES, type FaceSource } from '../media/faces.ts';
+import { TINY_BACKBONE } from '../models/registry.ts';
+import type { ExtractionRunInput } from '../workflows/index.ts';
+
+function windowSize(value: string): number {
+  const n = positiveInt(value);
+  if (n > 1_000) throw new InvalidArgumentError(`expected at most 1000 shards in flight, got ${value}`);
+  return n;
+}
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(`expected a positive integer, got ${value}`);
+  return n;
+}
+
+export interface RunFlags {
+  backbone: string[];
+  shardFrames: number;
+  window: number;
+  batchSize: number;
+  maxCropSide: number;
+  epochs?: number;
+  headBatchSize?: number;
+  hidden?: number;
+  externalWorkers?: boolean;
+  watch?: boolean;
+  format?: DatasetKind;
+  faces?: string;
+  faceSource?: FaceSource;
+  detectorThreshold?: number;
+  minFace?: number;
+  margin?: number;
+  square?: boolean;
+  sampleEvery?: number;
+  sampleFps?: number;
+  decoderThreads?: number;
+  smooth?: Windows;
+}
+
+export function addRunFlags(command: Command): Command {
+  return command
+    .option('--backbone <name...>', 'backbone(s) from the registry', [TINY_BACKBONE.name])
+    .option('--shard-frames <n>', 'target frames per shard', positiveInt, 64)
+    .option(
+      '--window <n>',
+      'shards in flight per partition (at most 1,000: Temporal allows 2,000 pending activities)',
+      windowSize,
+      8,
+    )
+    .option('--batch-size <n>', 'embedding batch size', positiveInt, 32)
+    .option('--max-crop-side <px>', 'longest side of stored face crops', positiveInt, 256)
+    .option('--epochs <n>', 'EXPR head epochs (SPEC default 10)', positiveInt)
+    .option('--head-batch-size <n>', 'EXPR head batch size (SPEC default 256)', positiveInt)
+    .option('--hidden <n>', 'EXPR head hidden units (SPEC default 128)', positiveInt)
+    .option(
+      '--format <kind>',
+      'dataset layout: affwild2 | cexprdb | hume | generic (default: detected)',
+      choice(DATASET_KINDS),
+    )
+    .option('--faces <choice>', 'Aff-Wild2 faces: auto | cropped | cropped_aligned | video')
+    .option(
+      '--face-source <source>',
+      "provided | whole-frame | yunet (default: the dataset's crops (frame folders), else yunet)",
+      choice(FACE_SOURCES),
+    )
+    .option('--detector-threshold <score>', 'YuNet score threshold (0..1)', fraction)
+    .option('--min-face <px>', 'smallest face side kept, in source pixels', positiveInt)
+    .option('--margin <fraction>', 'crop margin around the detected box, per side', fraction)
+    .option('--square', 'grow detected boxes to squares')
+    .option('--sample-every <k>', 'take every k-th frame', positiveInt)
+    .option('--sample-fps <fps>', 'take frames at this rate', positiveNumber)
+    .option('--decoder-threads <n>', 'ffmpeg threads per decode', positiveInt)
+    .option(
+      '--smooth <task=d...>',
+      'smoothing half-width per task, e.g. EXPR=50 VA=50 AU=5 CE=0 (SPEC §5 defaults)',
+      smoothing,
+    )
+    .option('--external-workers', 'do not start workers in this process; pools run elsewhere')
+    .option('--watch', 'draw progress bars');
+}
+
+function choice<T extends string>(allowed: readonly T[]): (value: string) => T {
+  return (value) => {
+    if (!(allowed as readonly string[]).includes(value))
+      throw new InvalidArgumentError(`expected one of ${allowed.join(', ')}, got ${value}`);
+    return value as T;
+  };
+}
+
+const SMOOTHED_TASKS = ['EXPR', 'VA', 'AU', 'CE'] as const;
+type Windows = Partial<Record<(typeof SMOOTHED_TASKS)[number], number>>;
+
+function smoothing(value: string, previous: Windows | undefined): Windows {
+  const match = /^(EXPR|VA|AU|CE)=(\d+)$/.exec(value);
+  if (!match)
+    throw new InvalidArgumentError(
+      `expected TASK=d with TASK one of ${SMOOTHED_TASKS.join(', ')} and d >= 0, got ${value}`,
+    );
+  return { ...previous, [match[1]!]: Number(match[2]) };
+}
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`expected a number in 0..1, got ${value}`);
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n))
+    throw new InvalidArgumentError(`expected a positive number, got ${value}`);
+  return n;
+}
+
+export function inputFrom(datasetPath: string, flags: RunFlags): ExtractionRunInput {
+  const detector = (
+    [
+      ['scoreThreshold', flags.detectorThreshold],
+      ['minFaceSize', flags.minFace],
+      ['margin', flags.margin],
+      ['square', flags.square],
+    ] as const
+  ).filter(([, v]) => v !== undefined);
+  const expr = {
+    ...(flags.epochs ? { epochs: flags.epochs } : {}),
+    ...(flags.headBatchSize ? { batchSize: flags.headBatchSize } : {}),
+    ...(flags.hidden ? { hidden: flags.hidden } : {}),
+  };
+  return {
+    datasetPath: resolve(datasetPath),
+    backbones: flags.backbone,
+    shardFrames: flags.shardFrames,
+    maxShardsInFlight: flags.window,
+    embedBatchSize: flags.batchSize,
+    maxCropSide: flags.maxCropSide,
+    expr,
+    ...(flags.format ? { format: flags.format } : {}),
+    ...(flags.faces ? { faces: flags.faces as NonNullable<ExtractionRunInput['faces']> } : {}),
+    ...(flags.faceSource ? { faceSource: flags.faceSource } : {}),
+    ...(detector.length > 0
+      ? { detector: Object.fromEntries(detector) as NonNullable<ExtractionRunInput['detector']> }
+      : {}),
+    ...(flags.sampleEvery
+      ? { sampling: { every: flags.sampleEvery } }
+      : flags.sampleFps
+        ? { sampling: { targetFps: flags.sampleFps } }
+        : {}),
+    ...(flags.decoderThreads ? { decoderThreads: flags.decoderThreads } : {}),
+    ...(flags.smooth ? { windows: flags.smooth } : {}),
+  };
+}
