@@ -4,7 +4,7 @@ import type { AffectflowConfig } from '../config/index.ts';
 import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
 import type { Embedder } from '../models/embedder.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
-import { PERMANENT_ERRORS } from '../workflows/permanentErrors.ts';
+import { PERMANENT_ERRORS } from '../base/permanentErrors.ts';
 
 export interface ActivityDeps {
   readonly store: ObjectStore;
@@ -40,7 +40,7 @@ export function lastHeartbeat<T>(): T | undefined {
 }
 
 /**
- * Runs an activity body, turning permanent input problems (workflows/permanentErrors.ts) into
+ * Runs an activity body, turning permanent input problems (base/permanentErrors.ts) into
  * non-retryable failures typed by error name; everything else stays retryable (network, S3 5xx, a lost worker).
  */
 export async function classifyErrors<T>(body: () => Promise<T>): Promise<T> {

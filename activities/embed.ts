@@ -13,9 +13,9 @@ import {
 } from '../models/registry.ts';
 import { ensureModelFile } from '../models/onnxRuntime.ts';
 import { CropError, ImageError, PREPROCESS_VERSION } from '../media/preprocess.ts';
-import { shortHash } from '../datasets/manifest.ts';
-import { canonicalJson } from '../infra/canonicalJson.ts';
-import { findCommit, sha256Hex } from '../storage/commit.ts';
+import { sha256Hex, shortHash } from '../base/hashing.ts';
+import { canonicalJson } from '../base/canonicalJson.ts';
+import { findCommit } from '../storage/commit.ts';
 import { parseFramesShardKey, storeKeys } from '../storage/keys.ts';
 import { EmbeddingShardWriter } from '../storage/shardWriter.ts';
 import { readFramesShard } from '../storage/shardReader.ts';

@@ -5,7 +5,8 @@
  * heads to content-addressed keys, predictions for the Test split in the challenge's submission
  * format, and a JSON and a self-contained HTML report.
  */
-import { shortHash, type Manifest, type ManifestVideo } from '../datasets/manifest.ts';
+import { shortHash } from '../base/hashing.ts';
+import type { Manifest, ManifestVideo } from '../datasets/manifest.ts';
 import {
   AFFWILD2_ACTION_UNITS,
   AFFWILD2_EXPRESSIONS,

@@ -26,7 +26,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/index.ts';
-import { venvBin } from '../infra/paths.ts';
+import { venvBin } from '../base/paths.ts';
 import { isJpeg } from '../media/jpeg.ts';
 import type { BackboneDescriptor } from '../models/registry.ts';
 import type { Benchmark, Figure } from './harness.ts';

@@ -6,7 +6,7 @@
  * the benchmark process that reads them back starts with none of the writer's memory.
  */
 import { pathToFileURL } from 'node:url';
-import { seededRandom } from '../datasets/synthetic.ts';
+import { seededRandom } from '../base/random.ts';
 import { MANIFEST_FORMAT, type Manifest, type ManifestVideo, type Split } from '../datasets/manifest.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
 import { EmbeddingShardWriter } from '../storage/shardWriter.ts';

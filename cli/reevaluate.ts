@@ -3,7 +3,7 @@
  * Temporal Schedule that re-evaluates a dataset periodically or on demand.
  */
 import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import { canonicalHash } from '../infra/canonicalJson.ts';
+import { canonicalHash } from '../base/canonicalJson.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
 import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
 import { backboneAddedSignal, type ExtractionRunInput, type ReevaluateInput } from '../workflows/index.ts';

@@ -13,7 +13,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { RunReport } from '../activities/index.ts';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
-import { projectRoot } from '../infra/paths.ts';
+import { projectRoot } from '../base/paths.ts';
 import { storeIdentity } from '../config/index.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
 import { committedObject, listCommitted } from '../storage/commit.ts';

@@ -17,7 +17,7 @@ import type { Manifest } from '../datasets/manifest.ts';
 import { encodeVideo } from '../media/ffmpeg.ts';
 import { Embedder } from '../models/embedder.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
-import { boxIou } from '../models/yunet.ts';
+import { boxIou } from '../media/boxes.ts';
 import { readCommitted } from '../storage/commit.ts';
 import { openStore } from '../storage/objectStore.ts';
 import { decodeEmbeddingShard, decodeFramesShard } from '../storage/shards.ts';

@@ -20,7 +20,7 @@ import {
 import { SpillDirectory, type SpillWriter } from '../activities/trainSpill.ts';
 import { TASKS, type Task } from '../datasets/labels.ts';
 import type { Manifest } from '../datasets/manifest.ts';
-import { seededRandom } from '../datasets/synthetic.ts';
+import { seededRandom } from '../base/random.ts';
 import { oneHot, trainExprHeadOnRows } from '../heads/expr.ts';
 import { openMlpPredictor, type MlpConfig } from '../heads/mlp.ts';
 import { memoryRowSet, type RowSet } from '../heads/rowset.ts';

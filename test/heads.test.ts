@@ -4,7 +4,7 @@
  * and EMI pooling against numpy.
  */
 import test from 'ava';
-import { seededRandom } from '../datasets/synthetic.ts';
+import { seededRandom } from '../base/random.ts';
 import { Adam } from '../heads/adam.ts';
 import { searchThresholds, trainAuHead, auClassWeights } from '../heads/au.ts';
 import { compoundProbabilities, maxOverFaces } from '../heads/ce.ts';

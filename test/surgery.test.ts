@@ -6,7 +6,7 @@
 import test from 'ava';
 import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { seededRandom } from '../datasets/synthetic.ts';
+import { seededRandom } from '../base/random.ts';
 import { buildEfficientNetModel } from '../models/efficientnet.ts';
 import { encodeModel, floatTensor, floatValueInfo, node, onnx } from '../models/onnxGraph.ts';
 import { openGraph } from '../models/onnxRuntime.ts';

@@ -18,7 +18,7 @@ import { TINY_BACKBONE } from '../models/registry.ts';
 import { startEmbeddedWorkers } from '../cli/embedded.ts';
 import { runScope, withStoreQueues } from '../cli/runIdentity.ts';
 import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';
-import { venvBin } from '../infra/paths.ts';
+import { venvBin } from '../base/paths.ts';
 import { python, tempDir, testConfig, testServices } from './helpers/env.ts';
 
 test.serial(

@@ -11,7 +11,7 @@ import type { ActivityDeps } from '../../activities/context.ts';
 import { createEmbedActivities } from '../../activities/embed.ts';
 import { createFramesActivities } from '../../activities/frames.ts';
 import { createManifestActivities } from '../../activities/manifest.ts';
-import { seededRandom } from '../../datasets/synthetic.ts';
+import { seededRandom } from '../../base/random.ts';
 import { loadConfig } from '../../config/index.ts';
 import { startTypeScriptWorker } from '../../infra/threads.ts';
 import { preprocessCrops } from '../../media/preprocess.ts';
@@ -26,7 +26,8 @@ import {
   validateDescriptor,
   type BackboneDescriptor,
 } from '../../models/registry.ts';
-import { readCommitted, sha256Hex } from '../../storage/commit.ts';
+import { sha256Hex } from '../../base/hashing.ts';
+import { readCommitted } from '../../storage/commit.ts';
 import { bareLoop, type BareJob } from './bareLoop.ts';
 import { LocalDirStore } from '../../storage/objectStore.ts';
 import { decodeFramesShard } from '../../storage/shards.ts';
