@@ -7,7 +7,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import { seededRandom } from '../base/random.ts';
-import { MANIFEST_FORMAT, type Manifest, type ManifestVideo, type Split } from '../datasets/manifest.ts';
+import type { Split } from '../datasets/labels.ts';
+import { MANIFEST_FORMAT, type Manifest, type ManifestVideo } from '../datasets/manifest.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
 import { EmbeddingShardWriter } from '../storage/shardWriter.ts';
 import { storeKeys } from '../storage/keys.ts';

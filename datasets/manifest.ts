@@ -23,6 +23,7 @@ import {
   fitLabels,
   labelFrames,
   TASKS,
+  type Split,
   type Task,
   type TaskLabels,
 } from './labels.ts';
@@ -32,9 +33,6 @@ import { unusedFileFindings } from './unusedFiles.ts';
 export { insideRoot } from './tree.ts';
 
 export const MANIFEST_FORMAT = 'affectflow.manifest/1';
-
-export type Split = 'Train' | 'Validation' | 'Test';
-export const SPLITS: readonly Split[] = ['Train', 'Validation', 'Test'];
 
 export type DatasetKind = 'affwild2' | 'cexprdb' | 'hume' | 'generic';
 export const DATASET_KINDS: readonly DatasetKind[] = Object.freeze([

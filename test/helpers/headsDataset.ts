@@ -7,7 +7,8 @@
 import { embeddingShardKeys } from '../../activities/embed.ts';
 import { framesShardKey, type FramesSettings } from '../../activities/frames.ts';
 import { encodeLabels, type Task } from '../../datasets/labels.ts';
-import { MANIFEST_FORMAT, type Manifest, type ManifestVideo, type Split } from '../../datasets/manifest.ts';
+import type { Split } from '../../datasets/labels.ts';
+import { MANIFEST_FORMAT, type Manifest, type ManifestVideo } from '../../datasets/manifest.ts';
 import { seededRandom } from '../../base/random.ts';
 import { TINY_BACKBONE } from '../../models/registry.ts';
 import { commitShard } from '../../storage/commit.ts';
