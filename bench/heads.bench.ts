@@ -82,7 +82,7 @@ export const benchmarks: Benchmark[] = [
           const va = Float32Array.from({ length: VA_ROWS * 2 }, (_, i) =>
             Math.tanh(0.3 * scores[(i >> 1) * 10 + (i & 1)]!),
           );
-          const vaHead = trainVaHead({ scores, n: VA_ROWS, dim: 10, target: va }, undefined, {
+          const vaHead = trainVaHead({ x: scores, n: VA_ROWS, dim: 10, target: va }, undefined, {
             ...VA_DEFAULTS,
             epochs: VA_EPOCHS,
           });

@@ -612,8 +612,8 @@ export function runVa(
     return out;
   };
   const trained = trainVaHead(
-    { scores: train.x, n: train.n, dim: train.dim, target: target(train) },
-    { scores: valid.x, n: valid.n, dim: valid.dim, target: target(valid) },
+    { x: train.x, n: train.n, dim: train.dim, target: target(train) },
+    { x: valid.x, n: valid.n, dim: valid.dim, target: target(valid) },
     settings.va,
   );
   const outputs: VideoOutputs[] = videosOf(videos, 'VA', 'Validation').map((video) => {

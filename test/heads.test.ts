@@ -226,8 +226,8 @@ test('the linear VA head recovers a known linear relation from generated scores'
     }
   }
   const trained = trainVaHead(
-    { scores, n, dim: d, target },
-    { scores: scores.subarray(0, 500 * d), n: 500, dim: d, target: target.subarray(0, 1000) },
+    { x: scores, n, dim: d, target },
+    { x: scores.subarray(0, 500 * d), n: 500, dim: d, target: target.subarray(0, 1000) },
     { epochs: 60, batchSize: 256, learningRate: 1e-2, l2: 0, seed: 1 },
   );
   const worstW = trained.head.w.reduce((m, v, i) => Math.max(m, Math.abs(v - w[i]!)), 0);
