@@ -70,6 +70,21 @@ export class ModelChecksumUnknownError extends Error {
   }
 }
 
+/**
+ * An embedShard frames key that no retry can make right: not a frames shard key, a frames shard
+ * of another dataset or shard than the input names, or one that is not committed. Permanent
+ * (base/permanentErrors.ts).
+ */
+export class FramesKeyError extends Error {
+  constructor(
+    readonly framesKey: string,
+    detail: string,
+  ) {
+    super(`frames key ${framesKey}: ${detail}`);
+    this.name = 'FramesKeyError';
+  }
+}
+
 const generatedSha256 = new Map<string, string>();
 
 /**
@@ -143,8 +158,9 @@ export async function embeddingShardKeys(
   return (framesKey) => {
     const frames = parseFramesShardKey(framesKey);
     if (!frames) {
-      throw new Error(
-        `embedding key: ${framesKey} is not a frames shard key (frames/<dataset>/<facesConfig>/<shard>.parquet)`,
+      throw new FramesKeyError(
+        framesKey,
+        'expected a frames shard key (frames/<dataset>/<facesConfig>/<shard>.parquet) to derive the embedding key from',
       );
     }
     let configHash = configs.get(frames.facesConfig);
@@ -171,8 +187,9 @@ export function createEmbedActivities(deps: ActivityDeps) {
         const descriptor = getBackbone(input.backbone);
         const framesShard = parseFramesShardKey(input.framesKey);
         if (framesShard?.datasetId !== manifest.datasetId || framesShard.shardId !== shard.shardId) {
-          throw new Error(
-            `embedShard: frames key ${input.framesKey} is not a frames shard of dataset ${manifest.datasetId} shard ${shard.shardId}`,
+          throw new FramesKeyError(
+            input.framesKey,
+            `expected a frames shard of dataset ${manifest.datasetId} shard ${shard.shardId} (manifest ${input.manifestKey})`,
           );
         }
         const { key: embeddingsKey, configHash } = (await embeddingShardKeys(deps, input.backbone))(
@@ -183,7 +200,12 @@ export function createEmbedActivities(deps: ActivityDeps) {
 
         // Checked against its marker: a shard whose rows disagree is refused, never embedded.
         const frames = await readFramesShard(deps.store, input.framesKey);
-        if (!frames) throw new Error(`embedShard: frames shard ${input.framesKey} is not committed`);
+        if (!frames) {
+          throw new FramesKeyError(
+            input.framesKey,
+            `not committed (no ${input.framesKey}.commit.json); \`affectflow resume <run>\` extracts it again`,
+          );
+        }
         const rows = frames.rows;
         const source = await embedder.source(descriptor);
         const { embeddingDim: dim, scoresDim: k } = descriptor;
