@@ -67,6 +67,11 @@ export interface ObjectStore {
   /** Every object whose key starts with prefix, in key order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
   delete(key: string): Promise<void>;
+  /**
+   * The file on this machine that holds the object, for readers that open it in place instead of
+   * copying it; only stores that keep objects as local files have it.
+   */
+  filePath?(key: string): string;
   close(): void;
 }
 
@@ -157,7 +162,6 @@ export class LocalDirStore implements ObjectStore {
     }
   }
 
-  /** The file that holds the object, for readers that open it in place. */
   filePath(key: string): string {
     return this.path(key);
   }

@@ -24,13 +24,13 @@ import { TINY_BACKBONE } from '../models/registry.ts';
 import { listCommitted, readCommitted } from '../storage/commit.ts';
 import { storeKeys } from '../storage/keys.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
-import { decodeEmbeddingShard } from '../storage/shards.ts';
 import {
   buildHeadsDataset,
   HEADS_DATASET,
   HEADS_FRAME_SETTINGS,
   headsEmbeddingKeys,
 } from './helpers/headsDataset.ts';
+import { decodeEmbeddingShard } from './helpers/embeddingShards.ts';
 
 const tempDir = (name: string): string => mkdtempSync(join(tmpdir(), `affectflow-${name}-`));
 

@@ -6,10 +6,9 @@
 import test from 'ava';
 import { seededRandom } from '../base/random.ts';
 import { Adam } from '../heads/adam.ts';
-import { searchThresholds, trainAuHead, auClassWeights } from '../heads/au.ts';
+import { searchThresholds, auClassWeights } from '../heads/au.ts';
 import { compoundProbabilities, maxOverFaces } from '../heads/ce.ts';
 import { poolVideo, trainEmiHead } from '../heads/emi.ts';
-import { trainExprHead } from '../heads/expr.ts';
 import { buildMlpTrainingGraph, type MlpOutput } from '../heads/graphs.ts';
 import { linearLossAndGradient, predictLinear, type LinearHead } from '../heads/linear.ts';
 import { auF1, binaryF1, emiScore, macroF1 } from '../heads/metrics.ts';
@@ -18,6 +17,7 @@ import { argmaxRows } from '../heads/rows.ts';
 import { trainVaHead } from '../heads/va.ts';
 import { openGraph } from '../models/onnxRuntime.ts';
 import { python } from './helpers/env.ts';
+import { trainAuHead, trainExprHead } from './helpers/heads.ts';
 
 const gaussian = (rand: () => number): number =>
   Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());

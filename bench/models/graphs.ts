@@ -15,7 +15,7 @@ import { seededRandom } from '../../base/random.ts';
 import { loadConfig } from '../../config/index.ts';
 import { startTypeScriptWorker } from '../../infra/threads.ts';
 import { preprocessCrops } from '../../media/preprocess.ts';
-import { buildEfficientNetModel } from '../../models/efficientnet.ts';
+import { buildEfficientNetModel } from './efficientnet.ts';
 import { Embedder, embedderOptions, type EmbedderOptions } from '../../models/embedder.ts';
 import type { ExecutionProvider } from '../../models/onnxRuntime.ts';
 import { pullBackbone } from '../../models/pull.ts';
