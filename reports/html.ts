@@ -104,17 +104,7 @@ const TASK_VIEWS: { readonly [K in TaskName]-?: TaskView<NonNullable<ReportTasks
     trained: (r) => String(r.trainSamples),
     evaluated: (r) => r.validationSamples,
     plots: (r) => [
-      heatmap(r.confusion, {
-        id: 'expr-confusion',
-        title: `Confusion matrix (macro F1 ${f3(r.score)}, d=${r.window})`,
-        rowLabels: r.classes,
-        columnLabels: r.classes,
-        xTitle: 'predicted',
-        yTitle: 'true',
-        colour: 'row-share',
-        showCounts: true,
-      }),
-      classF1(r, 'expr'),
+      ...classPlots(r, 'expr', `Confusion matrix (macro F1 ${f3(r.score)}, d=${r.window})`),
       history('expr-history', r.history, r.bestEpoch),
     ],
   },
@@ -152,19 +142,7 @@ const TASK_VIEWS: { readonly [K in TaskName]-?: TaskView<NonNullable<ReportTasks
     chance: (r) => `majority ${f3(r.majorityBaseline)}`,
     trained: () => 'zero-shot',
     evaluated: (r) => r.evaluatedSamples,
-    plots: (r) => [
-      heatmap(r.confusion, {
-        id: 'ce-confusion',
-        title: `Confusion matrix (macro F1 ${f3(r.score)})`,
-        rowLabels: r.classes,
-        columnLabels: r.classes,
-        xTitle: 'predicted',
-        yTitle: 'true',
-        colour: 'row-share',
-        showCounts: true,
-      }),
-      classF1(r, 'ce'),
-    ],
+    plots: (r) => [...classPlots(r, 'ce', `Confusion matrix (macro F1 ${f3(r.score)})`)],
   },
   EMI: {
     heading: 'EMI: emotional mimicry intensity',
@@ -184,22 +162,37 @@ const TASK_VIEWS: { readonly [K in TaskName]-?: TaskView<NonNullable<ReportTasks
   },
 };
 
-function classF1(
+/** A classification task's confusion matrix (titled `title`) and its F1 per class against the majority baseline. */
+function classPlots(
   r: {
+    readonly confusion: readonly (readonly number[])[];
     readonly perClassF1: readonly number[];
     readonly classes: readonly string[];
     readonly majorityBaseline: number;
   },
   id: string,
-): string {
-  return barChart(r.perClassF1, {
-    id: `${id}-f1`,
-    title: 'F1 per class',
-    labels: r.classes,
-    min: 0,
-    max: 1,
-    reference: { value: r.majorityBaseline, label: 'majority' },
-  });
+  title: string,
+): string[] {
+  return [
+    heatmap(r.confusion, {
+      id: `${id}-confusion`,
+      title,
+      rowLabels: r.classes,
+      columnLabels: r.classes,
+      xTitle: 'predicted',
+      yTitle: 'true',
+      colour: 'row-share',
+      showCounts: true,
+    }),
+    barChart(r.perClassF1, {
+      id: `${id}-f1`,
+      title: 'F1 per class',
+      labels: r.classes,
+      min: 0,
+      max: 1,
+      reference: { value: r.majorityBaseline, label: 'majority' },
+    }),
+  ];
 }
 
 type AnyTaskResult = NonNullable<ReportTasks[TaskName]>;

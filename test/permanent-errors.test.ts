@@ -68,24 +68,25 @@ async function embedSetup(label: string) {
   return { activities, input };
 }
 
-test('embedShard on a frames key of another dataset fails at once with FramesKeyError', async (t) => {
-  const { activities, input } = await embedSetup('embed-other');
-  const framesKey = 'frames/other/0123456789abcdef/s1.parquet';
-  const failure = await permanentFailure(t, () => activities.embedShard({ ...input, framesKey }));
-  t.is(failure.type, 'FramesKeyError');
-  t.is(
-    failure.message,
-    `frames key ${framesKey}: expected a frames shard of dataset d shard s1 (manifest ${input.manifestKey})`,
-  );
-});
+const FRAMES_KEY_CASES = [
+  {
+    what: 'a frames key of another dataset',
+    framesKey: 'frames/other/0123456789abcdef/s1.parquet',
+    detail: 'expected a frames shard of dataset d shard s1 (manifest datasets/d/manifests/m.json)',
+  },
+  {
+    what: 'a frames shard that is not committed',
+    framesKey: 'frames/d/0123456789abcdef/s1.parquet',
+    detail:
+      'not committed (no frames/d/0123456789abcdef/s1.parquet.commit.json); `affectflow resume <run>` extracts it again',
+  },
+];
 
-test('embedShard on a frames shard that is not committed fails at once with FramesKeyError', async (t) => {
-  const { activities, input } = await embedSetup('embed-missing');
-  const framesKey = 'frames/d/0123456789abcdef/s1.parquet';
-  const failure = await permanentFailure(t, () => activities.embedShard({ ...input, framesKey }));
-  t.is(failure.type, 'FramesKeyError');
-  t.is(
-    failure.message,
-    `frames key ${framesKey}: not committed (no ${framesKey}.commit.json); \`affectflow resume <run>\` extracts it again`,
-  );
-});
+for (const [i, { what, framesKey, detail }] of FRAMES_KEY_CASES.entries()) {
+  test(`embedShard on ${what} fails at once with FramesKeyError`, async (t) => {
+    const { activities, input } = await embedSetup(`embed-${i}`);
+    const failure = await permanentFailure(t, () => activities.embedShard({ ...input, framesKey }));
+    t.is(failure.type, 'FramesKeyError');
+    t.is(failure.message, `frames key ${framesKey}: ${detail}`);
+  });
+}
