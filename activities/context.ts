@@ -60,7 +60,9 @@ export class ManifestFormatError extends Error {
     readonly key: string,
     detail: string,
   ) {
-    super(`manifest ${key}: ${detail}; run the dataset again (\`affectflow run DATASET\`) to write a current manifest`);
+    super(
+      `manifest ${key}: ${detail}; run the dataset again (\`affectflow run DATASET\`) to write a current manifest`,
+    );
     this.name = 'ManifestFormatError';
   }
 }
