@@ -4,7 +4,7 @@ import type { AffectflowConfig } from '../config/index.ts';
 import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
 import type { Embedder } from '../models/embedder.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
-import { PERMANENT_ERRORS } from '../workflows/permanentErrors.ts';
+import { PERMANENT_ERRORS } from '../base/permanentErrors.ts';
 
 export interface ActivityDeps {
   readonly store: ObjectStore;
@@ -40,7 +40,7 @@ export function lastHeartbeat<T>(): T | undefined {
 }
 
 /**
- * Runs an activity body, turning permanent input problems (workflows/permanentErrors.ts) into
+ * Runs an activity body, turning permanent input problems (base/permanentErrors.ts) into
  * non-retryable failures typed by error name; everything else stays retryable (network, S3 5xx, a lost worker).
  */
 export async function classifyErrors<T>(body: () => Promise<T>): Promise<T> {
@@ -54,6 +54,19 @@ export async function classifyErrors<T>(body: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A stored manifest that is not one this code reads; permanent (base/permanentErrors.ts). */
+export class ManifestFormatError extends Error {
+  constructor(
+    readonly key: string,
+    detail: string,
+  ) {
+    super(
+      `manifest ${key}: ${detail}; run the dataset again (\`affectflow run DATASET\`) to write a current manifest`,
+    );
+    this.name = 'ManifestFormatError';
+  }
+}
+
 /** Manifests are immutable (content-addressed keys), so each process reads one once. */
 export function manifestReader(store: ObjectStore): (key: string) => Promise<Manifest> {
   const cache = new Map<string, Promise<Manifest>>();
@@ -61,10 +74,16 @@ export function manifestReader(store: ObjectStore): (key: string) => Promise<Man
     let manifest = cache.get(key);
     if (!manifest) {
       manifest = store.get(key).then((bytes) => {
-        const parsed = JSON.parse(new TextDecoder().decode(bytes)) as Manifest | { format?: unknown };
-        if (parsed.format !== MANIFEST_FORMAT) {
-          throw new Error(
-            `manifest ${key}: expected format ${MANIFEST_FORMAT}, got ${JSON.stringify(parsed.format)}`,
+        let parsed: Manifest | { format?: unknown } | null;
+        try {
+          parsed = JSON.parse(new TextDecoder().decode(bytes)) as Manifest | { format?: unknown } | null;
+        } catch (err) {
+          throw new ManifestFormatError(key, `expected JSON, got a parse error (${(err as Error).message})`);
+        }
+        if (parsed?.format !== MANIFEST_FORMAT) {
+          throw new ManifestFormatError(
+            key,
+            `expected format ${MANIFEST_FORMAT}, got ${JSON.stringify(parsed?.format ?? null)}`,
           );
         }
         return parsed as Manifest;

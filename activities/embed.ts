@@ -13,9 +13,9 @@ import {
 } from '../models/registry.ts';
 import { ensureModelFile } from '../models/onnxRuntime.ts';
 import { CropError, ImageError, PREPROCESS_VERSION } from '../media/preprocess.ts';
-import { shortHash } from '../datasets/manifest.ts';
-import { canonicalJson } from '../infra/canonicalJson.ts';
-import { findCommit, sha256Hex } from '../storage/commit.ts';
+import { sha256Hex, shortHash } from '../base/hashing.ts';
+import { canonicalJson } from '../base/canonicalJson.ts';
+import { findCommit } from '../storage/commit.ts';
 import { parseFramesShardKey, storeKeys } from '../storage/keys.ts';
 import { EmbeddingShardWriter } from '../storage/shardWriter.ts';
 import { readFramesShard } from '../storage/shardReader.ts';
@@ -67,6 +67,21 @@ export class ModelChecksumUnknownError extends Error {
       `backbone ${id}: no sha256 of its model file, neither in its descriptor nor in store ${store} (${key}); run \`affectflow models pull ${backbone}\` with this store (AFFECTFLOW_STORE), then \`affectflow resume <run>\``,
     );
     this.name = 'ModelChecksumUnknownError';
+  }
+}
+
+/**
+ * An embedShard frames key that no retry can make right: not a frames shard key, a frames shard
+ * of another dataset or shard than the input names, or one that is not committed. Permanent
+ * (base/permanentErrors.ts).
+ */
+export class FramesKeyError extends Error {
+  constructor(
+    readonly framesKey: string,
+    detail: string,
+  ) {
+    super(`frames key ${framesKey}: ${detail}`);
+    this.name = 'FramesKeyError';
   }
 }
 
@@ -143,8 +158,9 @@ export async function embeddingShardKeys(
   return (framesKey) => {
     const frames = parseFramesShardKey(framesKey);
     if (!frames) {
-      throw new Error(
-        `embedding key: ${framesKey} is not a frames shard key (frames/<dataset>/<facesConfig>/<shard>.parquet)`,
+      throw new FramesKeyError(
+        framesKey,
+        'expected a frames shard key (frames/<dataset>/<facesConfig>/<shard>.parquet) to derive the embedding key from',
       );
     }
     let configHash = configs.get(frames.facesConfig);
@@ -171,8 +187,9 @@ export function createEmbedActivities(deps: ActivityDeps) {
         const descriptor = getBackbone(input.backbone);
         const framesShard = parseFramesShardKey(input.framesKey);
         if (framesShard?.datasetId !== manifest.datasetId || framesShard.shardId !== shard.shardId) {
-          throw new Error(
-            `embedShard: frames key ${input.framesKey} is not a frames shard of dataset ${manifest.datasetId} shard ${shard.shardId}`,
+          throw new FramesKeyError(
+            input.framesKey,
+            `expected a frames shard of dataset ${manifest.datasetId} shard ${shard.shardId} (manifest ${input.manifestKey})`,
           );
         }
         const { key: embeddingsKey, configHash } = (await embeddingShardKeys(deps, input.backbone))(
@@ -183,7 +200,12 @@ export function createEmbedActivities(deps: ActivityDeps) {
 
         // Checked against its marker: a shard whose rows disagree is refused, never embedded.
         const frames = await readFramesShard(deps.store, input.framesKey);
-        if (!frames) throw new Error(`embedShard: frames shard ${input.framesKey} is not committed`);
+        if (!frames) {
+          throw new FramesKeyError(
+            input.framesKey,
+            `not committed (no ${input.framesKey}.commit.json); \`affectflow resume <run>\` extracts it again`,
+          );
+        }
         const rows = frames.rows;
         const source = await embedder.source(descriptor);
         const { embeddingDim: dim, scoresDim: k } = descriptor;

@@ -6,8 +6,9 @@
  * face are recorded in the result and the shard's metadata; the rest goes on.
  */
 import { join } from 'node:path';
-import { shortHash, type Manifest, type ManifestShard, type ManifestVideo } from '../datasets/manifest.ts';
-import { canonicalJson } from '../infra/canonicalJson.ts';
+import { shortHash } from '../base/hashing.ts';
+import type { Manifest, ManifestShard, ManifestVideo } from '../datasets/manifest.ts';
+import { canonicalJson } from '../base/canonicalJson.ts';
 import { decodeFrames, sampledFrames, type DecodeSummary, type FrameSampling } from '../media/ffmpeg.ts';
 import {
   cropRect,

@@ -1,7 +1,7 @@
 /** Builds a dataset's manifest and stores it with the labels (frames pool: it reads the dataset). */
 import { ApplicationFailure } from '@temporalio/activity';
 import { buildManifest, DatasetError, type DatasetKind, type FacesChoice } from '../datasets/index.ts';
-import type { Split } from '../datasets/manifest.ts';
+import type { Split } from '../datasets/labels.ts';
 import { storeKeys } from '../storage/keys.ts';
 import { classifyErrors, type ActivityDeps } from './context.ts';
 

@@ -5,13 +5,16 @@
  * heads to content-addressed keys, predictions for the Test split in the challenge's submission
  * format, and a JSON and a self-contained HTML report.
  */
-import { shortHash, type Manifest, type ManifestVideo } from '../datasets/manifest.ts';
+import { shortHash } from '../base/hashing.ts';
+import type { Manifest, ManifestVideo } from '../datasets/manifest.ts';
 import {
   AFFWILD2_ACTION_UNITS,
   AFFWILD2_EXPRESSIONS,
   COMPOUND_EXPRESSIONS,
+  decodeStoredLabels,
   EMI_DIMENSIONS,
   TASKS,
+  type Split,
   type Task,
 } from '../datasets/labels.ts';
 import {
@@ -33,7 +36,6 @@ import {
   type HeadSettings,
   type LabelledVideo,
   type SkippedTask,
-  type Split,
   type StreamingSettings,
   type VaResult,
   type VideoFaces,
@@ -92,38 +94,6 @@ export interface TrainActivityOptions {
   readonly provider?: ExecutionProvider;
   /** ONNX Runtime threads per head graph (default 1; 0 = one per core). */
   readonly intraOpThreads?: number;
-}
-
-export class LabelFileError extends Error {
-  constructor(
-    readonly key: string,
-    detail: string,
-  ) {
-    super(`labels ${key}: ${detail}`);
-    this.name = 'LabelFileError';
-  }
-}
-
-const WIDTH: Readonly<Record<Task, number>> = { EXPR: 1, VA: 2, AU: 12, CE: 1, EMI: 6 };
-
-/** Decodes a stored label file (datasets/labels.ts encodeLabels) into flat typed values. */
-export function decodeStoredLabels(task: Task, key: string, json: string): Int8Array | Float64Array {
-  const parsed = JSON.parse(json) as unknown;
-  if (!Array.isArray(parsed)) throw new LabelFileError(key, `expected a JSON array, got ${typeof parsed}`);
-  const width = WIDTH[task];
-  const flat = task === 'VA' || task === 'AU' ? (parsed as unknown[]).flat() : parsed;
-  if (task !== 'EMI' && (task === 'VA' || task === 'AU') && flat.length !== parsed.length * width) {
-    throw new LabelFileError(key, `expected ${width} values per frame`);
-  }
-  if (task === 'EMI' && flat.length !== width) {
-    throw new LabelFileError(key, `expected ${width} intensities, got ${flat.length}`);
-  }
-  const bad = flat.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
-  if (bad >= 0)
-    throw new LabelFileError(key, `value ${bad}: expected a finite number, got ${JSON.stringify(flat[bad])}`);
-  return task === 'VA' || task === 'EMI'
-    ? Float64Array.from(flat as number[])
-    : Int8Array.from(flat as number[]);
 }
 
 async function readJson(store: ObjectStore, key: string): Promise<string | undefined> {

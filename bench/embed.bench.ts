@@ -17,7 +17,7 @@
  *
  * Graphs: those bench/models/build.sh wrote (AFFECTFLOW_BENCH_MODELS, default
  * ~/.cache/affectflow/bench-models), through `models pull` for the embedding output, and always the
- * EfficientNet-B0 topology built in TypeScript (models/efficientnet.ts) as "ts_enet_b0". CPU,
+ * EfficientNet-B0 topology built in TypeScript (bench/models/efficientnet.ts) as "ts_enet_b0". CPU,
  * intra-op threads = cores. Each figure is the best of REPEATS runs (other load on a shared
  * machine only ever slows a run down).
  */
@@ -26,7 +26,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/index.ts';
-import { venvBin } from '../infra/paths.ts';
+import { venvBin } from '../base/paths.ts';
 import { isJpeg } from '../media/jpeg.ts';
 import type { BackboneDescriptor } from '../models/registry.ts';
 import type { Benchmark, Figure } from './harness.ts';

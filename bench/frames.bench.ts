@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { createFramesActivities, type ExtractFramesInput } from '../activities/frames.ts';
 import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
 import { decodeFrames, probeVideo } from '../media/ffmpeg.ts';
-import { projectRoot } from '../infra/paths.ts';
+import { projectRoot } from '../base/paths.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
 import { peakRss, timed, type Benchmark } from './harness.ts';
 

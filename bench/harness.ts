@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { projectRoot } from '../infra/paths.ts';
+import { projectRoot } from '../base/paths.ts';
 
 export interface Figure {
   readonly value: number;

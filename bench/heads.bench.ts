@@ -14,12 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFaceRows } from '../activities/train.ts';
 import { SpillDirectory } from '../activities/trainSpill.ts';
-import { seededRandom } from '../datasets/synthetic.ts';
+import { seededRandom } from '../base/random.ts';
 import { EXPR_DEFAULTS, trainExprHeadOnRows } from '../heads/expr.ts';
 import { CPU_RUNTIME } from '../heads/mlp.ts';
 import { DEFAULT_HEAD_SETTINGS, type HeadSettings } from '../heads/tasks.ts';
 import { trainVaHead, VA_DEFAULTS } from '../heads/va.ts';
-import { projectRoot } from '../infra/paths.ts';
+import { projectRoot } from '../base/paths.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
 import { peakRss, type Benchmark } from './harness.ts';
 import { BENCH_DIM, BENCH_PREFIX, benchVideos } from './headsDataset.ts';
@@ -82,7 +82,7 @@ export const benchmarks: Benchmark[] = [
           const va = Float32Array.from({ length: VA_ROWS * 2 }, (_, i) =>
             Math.tanh(0.3 * scores[(i >> 1) * 10 + (i & 1)]!),
           );
-          const vaHead = trainVaHead({ scores, n: VA_ROWS, dim: 10, target: va }, undefined, {
+          const vaHead = trainVaHead({ x: scores, n: VA_ROWS, dim: 10, target: va }, undefined, {
             ...VA_DEFAULTS,
             epochs: VA_EPOCHS,
           });

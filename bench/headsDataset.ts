@@ -6,8 +6,9 @@
  * the benchmark process that reads them back starts with none of the writer's memory.
  */
 import { pathToFileURL } from 'node:url';
-import { seededRandom } from '../datasets/synthetic.ts';
-import { MANIFEST_FORMAT, type Manifest, type ManifestVideo, type Split } from '../datasets/manifest.ts';
+import { seededRandom } from '../base/random.ts';
+import type { Split } from '../datasets/labels.ts';
+import { MANIFEST_FORMAT, type Manifest, type ManifestVideo } from '../datasets/manifest.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
 import { EmbeddingShardWriter } from '../storage/shardWriter.ts';
 import { storeKeys } from '../storage/keys.ts';

@@ -9,7 +9,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { projectRoot } from '../infra/paths.ts';
+import { projectRoot } from '../base/paths.ts';
 import { mergeResults, type Benchmark, type Figure } from './harness.ts';
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, module: { type: 'string' } } });

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seededRandom } from '../datasets/synthetic.ts';
+import { seededRandom } from '../base/random.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
 import { embeddingBatches, floatVectors, listEmbeddingShards } from '../storage/shardReader.ts';
 import { EmbeddingShardWriter } from '../storage/shardWriter.ts';

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { AffectflowConfig } from '../config/index.ts';
-import { canonicalHash } from '../infra/canonicalJson.ts';
+import { canonicalHash } from '../base/canonicalJson.ts';
 import { getBackbone, loadRegistry, registerBackbone } from '../models/registry.ts';
 import { openStore } from '../storage/objectStore.ts';
 import type {

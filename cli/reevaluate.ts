@@ -4,7 +4,7 @@
  */
 import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { canonicalHash } from '../infra/canonicalJson.ts';
+import { canonicalHash } from '../base/canonicalJson.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
 import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
 import {

@@ -5,7 +5,7 @@
  * Task queues).
  */
 import { storeIdentity, type AffectflowConfig } from '../config/index.ts';
-import { canonicalHash } from '../infra/canonicalJson.ts';
+import { canonicalHash } from '../base/canonicalJson.ts';
 import type { ExtractionRunInput } from '../workflows/index.ts';
 import { storeTaskQueues, type TaskQueueNames } from '../workflows/taskQueues.ts';
 

@@ -3,7 +3,7 @@
  * a one-line Python read of a run's committed embeddings (through the index of committed data
  * objects that trainAndEvaluate writes beside the report, so an orphan object is never read).
  */
-import { venvBin } from '../infra/paths.ts';
+import { venvBin } from '../base/paths.ts';
 import type { AffectflowConfig } from '../config/index.ts';
 import { LocalDirStore, S3Store, type ObjectStore } from '../storage/objectStore.ts';
 import { shellQuote } from './shellQuote.ts';

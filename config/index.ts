@@ -6,8 +6,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { canonicalHash } from '../infra/canonicalJson.ts';
-import { projectRoot } from '../infra/paths.ts';
+import { canonicalHash } from '../base/canonicalJson.ts';
+import { projectRoot } from '../base/paths.ts';
 
 export interface StoreConfig {
   /** `file:///abs/dir`, a plain directory path, or `s3://bucket/prefix`. */

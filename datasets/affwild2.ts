@@ -10,13 +10,12 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { parseFrameAnnotation, parseVideoList } from './annotations.ts';
-import type { Task } from './labels.ts';
+import type { Split, Task } from './labels.ts';
 import {
   annotationFinding,
   type AdapterResult,
   type Finding,
   type LabelSource,
-  type Split,
   type VideoEntry,
   type VideoSource,
   sourcePathOf,

@@ -24,16 +24,16 @@ import {
   CE_NOT_ANNOTATED,
   COMPOUND_EXPRESSIONS,
   EXPR_NOT_ANNOTATED,
+  SPLITS,
   VA_NOT_ANNOTATED,
+  type Split,
   type TaskLabels,
 } from './labels.ts';
 import {
   insideRoot,
-  SPLITS,
   type AdapterResult,
   type Finding,
   type LabelSource,
-  type Split,
   type VideoEntry,
 } from './manifest.ts';
 import { FolderUnreadable, listFolder } from './tree.ts';

@@ -16,9 +16,9 @@ import {
   sourcePathOf,
   type AdapterResult,
   type Finding,
-  type Split,
   type VideoEntry,
 } from './manifest.ts';
+import type { Split } from './labels.ts';
 
 export const HUME_SPLIT_FILES: readonly (readonly [string, Split])[] = [
   ['train_split.csv', 'Train'],

@@ -93,6 +93,10 @@ export type TaskLabels =
   | { readonly task: 'CE'; readonly values: Int8Array }
   | { readonly task: 'EMI'; readonly values: Float64Array };
 
+/** The partition a video belongs to (per task where the task's files place it, as in Aff-Wild2). */
+export type Split = 'Train' | 'Validation' | 'Test';
+export const SPLITS: readonly Split[] = Object.freeze(['Train', 'Validation', 'Test']);
+
 const WIDTH: Readonly<Record<Task, number>> = { EXPR: 1, VA: 2, AU: 12, CE: 1, EMI: 6 };
 
 /** Frames covered by per-frame labels; undefined for per-video labels (EMI). */
@@ -152,4 +156,46 @@ export function encodeLabels(labels: TaskLabels): string {
   const rows: number[][] = [];
   for (let i = 0; i < v.length; i += width) rows.push(Array.from(v.subarray(i, i + width)));
   return JSON.stringify(rows);
+}
+
+/** A stored label file that does not hold what encodeLabels writes; permanent (base/permanentErrors.ts). */
+export class LabelFileError extends Error {
+  constructor(
+    readonly key: string,
+    detail: string,
+  ) {
+    super(`labels ${key}: ${detail}`);
+    this.name = 'LabelFileError';
+  }
+}
+
+/**
+ * Decodes a stored label file (the text encodeLabels writes, at `key`) into the task's flat typed
+ * values: Float64Array for VA and EMI, Int8Array otherwise. Throws LabelFileError naming the key.
+ */
+export function decodeStoredLabels(task: Task, key: string, json: string): Int8Array | Float64Array {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch (err) {
+    throw new LabelFileError(
+      key,
+      `expected JSON, got a parse error (${(err as Error).message}); re-run the manifest to rewrite it`,
+    );
+  }
+  if (!Array.isArray(parsed)) throw new LabelFileError(key, `expected a JSON array, got ${typeof parsed}`);
+  const width = WIDTH[task];
+  const flat = task === 'VA' || task === 'AU' ? (parsed as unknown[]).flat() : parsed;
+  if ((task === 'VA' || task === 'AU') && flat.length !== parsed.length * width) {
+    throw new LabelFileError(key, `expected ${width} values per frame`);
+  }
+  if (task === 'EMI' && flat.length !== width) {
+    throw new LabelFileError(key, `expected ${width} intensities, got ${flat.length}`);
+  }
+  const bad = flat.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
+  if (bad >= 0)
+    throw new LabelFileError(key, `value ${bad}: expected a finite number, got ${JSON.stringify(flat[bad])}`);
+  return task === 'VA' || task === 'EMI'
+    ? Float64Array.from(flat as number[])
+    : Int8Array.from(flat as number[]);
 }

@@ -9,9 +9,10 @@
  * stays bounded by one video's labels whatever the dataset's size.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import sharp from 'sharp';
+import { fileSha256, sha256Hex, shortHash } from '../base/hashing.ts';
 import { photoSize } from '../media/faces.ts';
 import { probeVideo, VideoError } from '../media/ffmpeg.ts';
 import { ImageError } from '../media/preprocess.ts';
@@ -22,6 +23,7 @@ import {
   fitLabels,
   labelFrames,
   TASKS,
+  type Split,
   type Task,
   type TaskLabels,
 } from './labels.ts';
@@ -31,9 +33,6 @@ import { unusedFileFindings } from './unusedFiles.ts';
 export { insideRoot } from './tree.ts';
 
 export const MANIFEST_FORMAT = 'affectflow.manifest/1';
-
-export type Split = 'Train' | 'Validation' | 'Test';
-export const SPLITS: readonly Split[] = ['Train', 'Validation', 'Test'];
 
 export type DatasetKind = 'affwild2' | 'cexprdb' | 'hume' | 'generic';
 export const DATASET_KINDS: readonly DatasetKind[] = Object.freeze([
@@ -213,18 +212,6 @@ export interface BuiltManifest {
   readonly findings: readonly Finding[];
   /** Streams every video's labels, one at a time, re-read from the files and checked against the manifest's hashes. */
   labels(): AsyncGenerator<StoredLabels>;
-}
-
-export function shortHash(...parts: readonly (string | number)[]): string {
-  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16);
-}
-
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
-
-export async function fileSha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** Splits each video into ranges of at most shardFrames frames. */
@@ -454,7 +441,7 @@ async function inspectEntry(
       file: source.file,
       ...(labelFrames(labels) === undefined ? {} : { frames: labelFrames(labels) }),
       annotated: annotatedFrames(labels),
-      hash: sha256(encodeLabels(labels)),
+      hash: sha256Hex(encodeLabels(labels)),
     };
     if (source.split) taskSplits[source.task] = source.split;
     kept.push(source);
@@ -596,7 +583,7 @@ export async function assembleManifest(
       for (const video of videos) {
         for (const source of labelSourcesOf.get(video) ?? []) {
           const json = encodeLabels(fitLabels(await source.load(), video.frameCount));
-          if (sha256(json) !== video.labels?.[source.task]?.hash)
+          if (sha256Hex(json) !== video.labels?.[source.task]?.hash)
             throw new Error(
               `dataset ${root}: ${source.file} changed while the manifest was built; run it again`,
             );

@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { gaussian, seededRandom } from '../base/random.ts';
 import { encodeVideo } from '../media/ffmpeg.ts';
 import {
   EMI_HEADER,
@@ -80,23 +81,6 @@ export const AFFWILD2_SIZED_SYNTHETIC: SyntheticOptions = Object.freeze({
   noFaceShare: 0.03,
   namesOnly: true,
 });
-
-/** mulberry32: small, fast, deterministic. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A standard normal draw (Box-Muller). */
-export function gaussian(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
 
 const AU = Object.fromEntries(AFFWILD2_ACTION_UNITS.map((name, i) => [name, i])) as Record<
   (typeof AFFWILD2_ACTION_UNITS)[number],

@@ -3,7 +3,7 @@
  * weighted per AU (w0 = N / (2 neg), w1 = N / (2 pos)), batch 512, 5 epochs; per-AU threshold
  * chosen on validation from 0.1..0.9 to maximise that AU's F1.
  */
-import { auF1, binaryF1 } from './metrics.ts';
+import { binaryF1 } from './metrics.ts';
 import {
   CPU_RUNTIME,
   trainMlp,
@@ -12,8 +12,7 @@ import {
   type TrainedMlp,
   type TrainingRuntime,
 } from './mlp.ts';
-import { memoryRowSet, type RowSet } from './rowset.ts';
-import { thresholdRows } from './rows.ts';
+import type { RowSet } from './rowset.ts';
 
 export const AU_DEFAULTS: MlpConfig = Object.freeze({
   hidden: 128,
@@ -25,15 +24,6 @@ export const AU_DEFAULTS: MlpConfig = Object.freeze({
 
 /** The candidate thresholds 0.1, 0.2, ..., 0.9. */
 export const AU_THRESHOLDS = Object.freeze(Array.from({ length: 9 }, (_, i) => (i + 1) / 10));
-
-/** Rows with 0/1 labels per AU: x float32 [n, dim], y [n, aus]. */
-export interface MultiLabelSamples {
-  readonly x: Float32Array;
-  readonly y: Uint8Array;
-  readonly n: number;
-  readonly dim: number;
-  readonly aus: number;
-}
 
 /** Per AU: w0 = N / (2 neg), w1 = N / (2 pos); an AU with no negatives (positives) gets w0 (w1) = 0. */
 export function auClassWeights(
@@ -120,27 +110,4 @@ export async function trainAuHeadOnRows(
     runtime,
   );
   return { ...trained, w0, w1 };
-}
-
-/** Trains on rows in memory; the best epoch by mean F1 at threshold 0.5 on `valid` (last epoch without it). */
-export async function trainAuHead(
-  train: MultiLabelSamples,
-  valid: MultiLabelSamples | undefined,
-  config: MlpConfig = AU_DEFAULTS,
-  runtime: TrainingRuntime = CPU_RUNTIME,
-): Promise<TrainedAuHead> {
-  const rows = memoryRowSet(train.x, train.n, train.dim, {
-    labels: Float32Array.from(train.y),
-    labelWidth: train.aus,
-  });
-  const half = new Array<number>(train.aus).fill(0.5);
-  return trainAuHeadOnRows(
-    rows,
-    async (predictor) =>
-      valid && valid.n > 0
-        ? auF1(valid.y, thresholdRows(await predictor.predict(valid.x, valid.n), half), valid.aus).mean
-        : NaN,
-    config,
-    runtime,
-  );
 }

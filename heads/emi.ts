@@ -9,6 +9,7 @@ import {
   trainLinear,
   type LinearConfig,
   type LinearHead,
+  type LinearTrainingSet,
   type TrainedLinear,
 } from './linear.ts';
 
@@ -51,17 +52,10 @@ export function poolVideo(scores: ArrayLike<number>, rows: number, k: number, st
   return out;
 }
 
-/** Pooled videos: x [videos, 4k]; target [videos, 6] intensities in [0, 1]. */
-export interface PooledVideos {
-  readonly x: ArrayLike<number>;
-  readonly n: number;
-  readonly dim: number;
-  readonly target: ArrayLike<number>;
-}
-
+/** Pooled videos: x [videos, 4k] (poolVideo); target [videos, 6] intensities in [0, 1]. */
 export function trainEmiHead(
-  train: PooledVideos,
-  valid: PooledVideos | undefined,
+  train: LinearTrainingSet,
+  valid: LinearTrainingSet | undefined,
   config: LinearConfig = EMI_DEFAULTS,
   outputs = 6,
 ): TrainedLinear {

@@ -2,7 +2,6 @@
  * EXPR head (SPEC §4): embedding -> Dense(128, relu) -> Dense(8, softmax), cross-entropy with class
  * weights max_count / count, Adam lr 1e-3, batch 256, 10 epochs, best epoch by validation macro F1.
  */
-import { macroF1 } from './metrics.ts';
 import {
   CPU_RUNTIME,
   trainMlp,
@@ -11,8 +10,7 @@ import {
   type TrainedMlp,
   type TrainingRuntime,
 } from './mlp.ts';
-import { memoryRowSet, type RowSet } from './rowset.ts';
-import { argmaxRows } from './rows.ts';
+import type { RowSet } from './rowset.ts';
 
 export const EXPR_DEFAULTS: MlpConfig = Object.freeze({
   hidden: 128,
@@ -21,14 +19,6 @@ export const EXPR_DEFAULTS: MlpConfig = Object.freeze({
   learningRate: 1e-3,
   seed: 1,
 });
-
-/** Rows with one class label each: x float32 [n, dim], y class indices [n]. */
-export interface ClassSamples {
-  readonly x: Float32Array;
-  readonly y: Int32Array;
-  readonly n: number;
-  readonly dim: number;
-}
 
 /** max_count / count per class; a class absent from training gets weight 0. */
 export function classWeights(y: ArrayLike<number>, classes: number): Float32Array {
@@ -80,27 +70,4 @@ export async function trainExprHeadOnRows(
     runtime,
   );
   return { ...trained, classWeights: weights };
-}
-
-/** Trains on rows in memory; the best epoch is chosen by frame-level macro F1 on `valid` (last epoch without it). */
-export async function trainExprHead(
-  train: ClassSamples,
-  valid: ClassSamples | undefined,
-  classes: number,
-  config: MlpConfig = EXPR_DEFAULTS,
-  runtime: TrainingRuntime = CPU_RUNTIME,
-): Promise<TrainedExprHead> {
-  const rows = memoryRowSet(train.x, train.n, train.dim, {
-    labels: oneHot(train.y, classes),
-    labelWidth: classes,
-  });
-  return trainExprHeadOnRows(
-    rows,
-    async (predictor) =>
-      valid && valid.n > 0
-        ? macroF1(valid.y, argmaxRows(await predictor.predict(valid.x, valid.n), classes), classes)
-        : NaN,
-    config,
-    runtime,
-  );
 }

@@ -5,7 +5,7 @@
  * EMI: Dense(6, sigmoid) on pooled video vectors with loss 1 - mean Pearson r.
  * The correlations are taken over the rows of each batch, as the reference's Keras losses do.
  */
-import { seededRandom } from '../datasets/synthetic.ts';
+import { seededRandom } from '../base/random.ts';
 import { Adam } from './adam.ts';
 
 export type Squash = 'tanh' | 'sigmoid';

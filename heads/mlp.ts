@@ -5,7 +5,7 @@
  * Seeded: the same rows in the same chunks, config and seed give the same head on the same
  * execution provider.
  */
-import { seededRandom } from '../datasets/synthetic.ts';
+import { seededRandom } from '../base/random.ts';
 import {
   openGraph,
   type ExecutionProvider,

@@ -12,6 +12,7 @@ import {
   AFFWILD2_EXPRESSIONS,
   COMPOUND_EXPRESSIONS,
   EMI_DIMENSIONS,
+  type Split,
 } from '../datasets/labels.ts';
 import { AU_DEFAULTS, searchThresholds, trainAuHeadOnRows } from './au.ts';
 import { compoundProbabilities, maxOverFaces } from './ce.ts';
@@ -31,8 +32,6 @@ import type { OpenRowSet, RowSet, RowSetWriter } from './rowset.ts';
 import { argmaxRows, thresholdRows } from './rows.ts';
 import { fillAndSmooth, SMOOTHING_WINDOWS } from './smoothing.ts';
 import { trainVaHead, VA_DEFAULTS } from './va.ts';
-
-export type Split = 'Train' | 'Validation' | 'Test';
 
 /** One video's face rows, sorted by frame then face index; the embeddings live in TaskRows. */
 export interface VideoFaces {
@@ -613,8 +612,8 @@ export function runVa(
     return out;
   };
   const trained = trainVaHead(
-    { scores: train.x, n: train.n, dim: train.dim, target: target(train) },
-    { scores: valid.x, n: valid.n, dim: valid.dim, target: target(valid) },
+    { x: train.x, n: train.n, dim: train.dim, target: target(train) },
+    { x: valid.x, n: valid.n, dim: valid.dim, target: target(valid) },
     settings.va,
   );
   const outputs: VideoOutputs[] = videosOf(videos, 'VA', 'Validation').map((video) => {

@@ -9,6 +9,7 @@ import {
   trainLinear,
   type LinearConfig,
   type LinearHead,
+  type LinearTrainingSet,
   type TrainedLinear,
 } from './linear.ts';
 
@@ -20,14 +21,6 @@ export const VA_DEFAULTS: LinearConfig = Object.freeze({
   seed: 1,
 });
 
-/** scores float [n, dim]; target [n, 2] (valence, arousal) in [-1, 1]. */
-export interface VaSamples {
-  readonly scores: ArrayLike<number>;
-  readonly n: number;
-  readonly dim: number;
-  readonly target: ArrayLike<number>;
-}
-
 /** Mean CCC of predictions [n, 2] against truth [n, 2]. */
 export function vaMeanCcc(truth: ArrayLike<number>, pred: ArrayLike<number>): number {
   const col = (a: ArrayLike<number>, c: number): number[] =>
@@ -38,19 +31,20 @@ export function vaMeanCcc(truth: ArrayLike<number>, pred: ArrayLike<number>): nu
   ).mean;
 }
 
+/** x: the backbone's scores [n, dim]; target [n, 2] (valence, arousal) in [-1, 1]. */
 export function trainVaHead(
-  train: VaSamples,
-  valid: VaSamples | undefined,
+  train: LinearTrainingSet,
+  valid: LinearTrainingSet | undefined,
   config: LinearConfig = VA_DEFAULTS,
 ): TrainedLinear {
   return trainLinear(
-    { x: train.scores, n: train.n, dim: train.dim, target: train.target },
+    train,
     2,
     'tanh',
     'ccc',
     config,
     (head: LinearHead) =>
-      valid && valid.n > 1 ? vaMeanCcc(valid.target, predictLinear(head, valid.scores, valid.n)) : NaN,
+      valid && valid.n > 1 ? vaMeanCcc(valid.target, predictLinear(head, valid.x, valid.n)) : NaN,
     false,
   );
 }

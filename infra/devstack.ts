@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { ensureBucket, s3Client } from '../storage/objectStore.ts';
-import { venvBin } from './paths.ts';
+import { venvBin } from '../base/paths.ts';
 import {
   freePorts,
   ServiceError,

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { boxIou } from '../models/yunet.ts';
+import { boxIou } from './boxes.ts';
 import { ImageError, type PixelRect, type RgbImage } from './preprocess.ts';
 
 /**

@@ -18,7 +18,7 @@ export class VideoError extends Error {
 /**
  * A decode that stopped short for a reason outside the source (the decoder killed by a signal,
  * or a non-zero exit not yet seen to repeat): nothing is committed and the shard is retried.
- * Retryable on purpose: not in workflows/permanentErrors.ts.
+ * Retryable on purpose: not in base/permanentErrors.ts.
  */
 export class DecodeInterruptedError extends Error {
   constructor(

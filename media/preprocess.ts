@@ -8,7 +8,6 @@
  * PIL's resize bit for bit, so the preprocessed tensor equals PIL + numpy's (docs/FRAMES.md).
  */
 import sharp, { type Sharp } from 'sharp';
-import type { BackboneDescriptor } from '../models/registry.ts';
 import { decodeJpegRows } from './jpeg.ts';
 import { decodeRgbPng, decodeRgbPngRows } from './png.ts';
 import { resizeNormalizeInto, type Normalisation, type RgbRows } from './resample.ts';
@@ -104,8 +103,15 @@ export async function encodeCrop(
  */
 export const PREPROCESS_VERSION = 'pil-bilinear-lut/1';
 
-/** What preprocessing needs of a backbone descriptor. */
-export type PreprocessSpec = Pick<BackboneDescriptor, 'inputSize' | 'mean' | 'std' | 'channelOrder'>;
+/** What preprocessing needs of a backbone descriptor (models/registry.ts). */
+export interface PreprocessSpec {
+  /** Side of the square input, pixels. */
+  readonly inputSize: number;
+  /** Per channel, in the model's channel order, on 0..1 pixel values: (x - mean) / std. */
+  readonly mean: readonly [number, number, number];
+  readonly std: readonly [number, number, number];
+  readonly channelOrder: 'RGB' | 'BGR';
+}
 
 /** One crop of a batch that could not be preprocessed: which one, and why. */
 export class CropError extends Error {
@@ -175,7 +181,7 @@ export async function preprocessCrop(
 export function normalizeInto(
   rgb: Uint8Array,
   size: number,
-  descriptor: Pick<BackboneDescriptor, 'mean' | 'std' | 'channelOrder'>,
+  descriptor: Omit<PreprocessSpec, 'inputSize'>,
   out: Float32Array,
   offset: number,
 ): void {
@@ -191,7 +197,7 @@ const normalisations = new Map<string, Normalisation>();
  * Per output channel c, the 256 values (v/255 - mean[c]) / std[c] (computed as v * scale - shift
  * in double, then float32) and which RGB byte feeds it.
  */
-function normalisation(descriptor: Pick<BackboneDescriptor, 'mean' | 'std' | 'channelOrder'>): Normalisation {
+function normalisation(descriptor: Omit<PreprocessSpec, 'inputSize'>): Normalisation {
   const key = JSON.stringify([descriptor.mean, descriptor.std, descriptor.channelOrder]);
   let found = normalisations.get(key);
   if (!found) {

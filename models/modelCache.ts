@@ -13,7 +13,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { sha256Hex } from '../storage/commit.ts';
+import { sha256Hex } from '../base/hashing.ts';
 import {
   buildGeneratedModel,
   ModelFileError,

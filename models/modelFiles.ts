@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { sha256Hex } from '../storage/commit.ts';
+import { sha256Hex } from '../base/hashing.ts';
 import { backboneId, cachedModelName, type BackboneDescriptor } from './registry.ts';
 import { buildTinyBackboneModel } from './tinyBackbone.ts';
 

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
-import { sha256Hex } from '../storage/commit.ts';
+import { sha256Hex } from '../base/hashing.ts';
 import {
   buildGeneratedModel,
   ModelFileError,

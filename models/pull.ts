@@ -5,7 +5,6 @@
  * its input/output signature against the descriptor, and performs the embedding surgery when the
  * file holds only the classifier's scores. The result is the file the embed workers open.
  */
-import { createHash } from 'node:crypto';
 import {
   createReadStream,
   createWriteStream,
@@ -20,7 +19,7 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { fileURLToPath } from 'node:url';
-import { sha256Hex } from '../storage/commit.ts';
+import { fileSha256, sha256Hex } from '../base/hashing.ts';
 import {
   buildGeneratedModel,
   modelPaths,
@@ -363,12 +362,6 @@ async function checkRunSignature(descriptor: BackboneDescriptor, model: Uint8Arr
   } finally {
     await session.release();
   }
-}
-
-export async function fileSha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /**

@@ -15,7 +15,8 @@
  *   output = Gemm(embedding)                    [N,K]   fitted: the 8 AffectNet logits, then V, A when K = 10
  */
 import { AFFECTNET_EXPRESSIONS, AFFWILD2_EXPRESSIONS } from '../datasets/labels.ts';
-import { drawFaces, gaussian, seededRandom } from '../datasets/synthetic.ts';
+import { gaussian, seededRandom } from '../base/random.ts';
+import { drawFaces } from '../datasets/synthetic.ts';
 import { encodeModel, floatTensor, floatValueInfo, node } from './onnxGraph.ts';
 import { IMAGENET_MEAN, IMAGENET_STD } from './registry.ts';
 

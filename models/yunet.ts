@@ -10,10 +10,11 @@
  * size = (exp(b2) * s, exp(b3) * s); landmark j = ((col + k[2j]) * s, (row + k[2j+1]) * s).
  */
 import { readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import sharp from 'sharp';
-import { projectRoot } from '../infra/paths.ts';
+import { sha256Hex } from '../base/hashing.ts';
+import { projectRoot } from '../base/paths.ts';
+import { boxIou } from '../media/boxes.ts';
 import {
   invalidOnnx,
   openGraph,
@@ -65,18 +66,6 @@ export interface DetectedFace {
   readonly score: number;
   /** 5 points (right eye, left eye, nose tip, right and left mouth corner) as x0, y0, ..., x4, y4. */
   readonly landmarks: Float32Array;
-}
-
-/** x, y, width, height boxes. */
-export function boxIou(
-  a: readonly [number, number, number, number],
-  b: readonly [number, number, number, number],
-): number {
-  const ix = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]));
-  const iy = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]));
-  const inter = ix * iy;
-  const union = a[2] * a[3] + b[2] * b[3] - inter;
-  return union > 0 ? inter / union : 0;
 }
 
 /** Greedy NMS: keeps faces in descending score order unless one kept overlaps by more than iou. */
@@ -159,7 +148,7 @@ export async function openYuNet(
   } catch (err) {
     throw new DetectorModelError(modelPath, `cannot read it (${(err as Error).message}); ${YUNET_RESTORE}`);
   }
-  const sha = createHash('sha256').update(bytes).digest('hex');
+  const sha = sha256Hex(bytes);
   if (sha !== YUNET_SHA256)
     throw new DetectorModelError(modelPath, `expected sha256 ${YUNET_SHA256}, got ${sha}; ${YUNET_RESTORE}`);
   let session: GraphSession;

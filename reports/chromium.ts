@@ -1,6 +1,6 @@
 /**
- * Headless Chromium (Debian's chromium package) for looking at HTML reports: the DOM after
- * rendering and a PNG screenshot. Every launch gets a fresh profile directory and the flags that
+ * Headless Chromium (Debian's chromium package) for looking at HTML reports: a PNG screenshot
+ * (the tests also read the DOM after rendering). Every launch gets a fresh profile directory and the flags that
  * keep Chromium from reaching the network.
  */
 import { execFile } from 'node:child_process';
@@ -47,7 +47,11 @@ const FLAGS = [
   '--hide-scrollbars',
 ];
 
-async function chromium(args: readonly string[], timeoutMs: number): Promise<string> {
+/**
+ * Runs headless Chromium with the flags above and a fresh profile on `args` (the page's URL
+ * last); resolves to its stdout. ChromiumError when none is installed, it fails or times out.
+ */
+export async function runHeadlessChromium(args: readonly string[], timeoutMs: number): Promise<string> {
   const binary = findChromium();
   if (!binary)
     throw new ChromiumError(
@@ -67,11 +71,6 @@ async function chromium(args: readonly string[], timeoutMs: number): Promise<str
   }
 }
 
-/** The serialised DOM of an HTML file after Chromium has loaded and laid it out. */
-export function dumpDom(htmlPath: string, timeoutMs = 60_000): Promise<string> {
-  return chromium(['--dump-dom', pathToFileURL(htmlPath).href], timeoutMs);
-}
-
 /** Writes a PNG screenshot of an HTML file at the given window size (CSS pixels). */
 export async function screenshot(
   htmlPath: string,
@@ -79,7 +78,7 @@ export async function screenshot(
   size: { width: number; height: number } = { width: 1280, height: 4000 },
   timeoutMs = 60_000,
 ): Promise<void> {
-  await chromium(
+  await runHeadlessChromium(
     [`--screenshot=${pngPath}`, `--window-size=${size.width},${size.height}`, pathToFileURL(htmlPath).href],
     timeoutMs,
   );

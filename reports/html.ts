@@ -82,70 +82,148 @@ function densityPlot(id: string, name: string, grid: readonly (readonly number[]
   });
 }
 
+type ReportTasks = RunReport['tasks'];
+type TaskName = keyof ReportTasks;
+
+/** How one task shows in the report: its row of the scores table and its section of plots. */
+interface TaskView<R> {
+  readonly heading: string;
+  /** The scores table's chance column. */
+  chance(result: R): string;
+  /** Samples trained on (or what stands in their place) and samples evaluated. */
+  trained(result: R): string;
+  evaluated(result: R): number;
+  plots(result: R): string[];
+}
+
+/** Tasks in report order, each with its view. */
+const TASK_VIEWS: { readonly [K in TaskName]-?: TaskView<NonNullable<ReportTasks[K]>> } = {
+  EXPR: {
+    heading: 'EXPR: expressions',
+    chance: (r) => `majority ${f3(r.majorityBaseline)}`,
+    trained: (r) => String(r.trainSamples),
+    evaluated: (r) => r.validationSamples,
+    plots: (r) => [
+      ...classPlots(r, 'expr', `Confusion matrix (macro F1 ${f3(r.score)}, d=${r.window})`),
+      history('expr-history', r.history, r.bestEpoch),
+    ],
+  },
+  VA: {
+    heading: 'VA: valence and arousal',
+    chance: () => 'constant 0',
+    trained: (r) => String(r.trainSamples),
+    evaluated: (r) => r.validationSamples,
+    plots: (r) => [
+      densityPlot('va-valence', 'Valence', r.density.valence, r.valence),
+      densityPlot('va-arousal', 'Arousal', r.density.arousal, r.arousal),
+      history('va-history', r.history, r.bestEpoch),
+    ],
+  },
+  AU: {
+    heading: 'AU: action units',
+    chance: (r) => `all present ${f3(r.allPresentBaseline)}`,
+    trained: (r) => String(r.trainSamples),
+    evaluated: (r) => r.validationSamples,
+    plots: (r) => [
+      barChart(r.perAuF1, {
+        id: 'au-f1',
+        title: `F1 per AU with the chosen thresholds (mean ${f3(r.score)}; at 0.5: ${f3(r.scoreAtHalf)})`,
+        labels: r.aus,
+        notes: r.thresholds.map((x) => `t=${x.toFixed(1)}`),
+        min: 0,
+        max: 1,
+        reference: { value: r.allPresentBaseline, label: 'all present' },
+      }),
+      history('au-history', r.history, r.bestEpoch),
+    ],
+  },
+  CE: {
+    heading: 'CE: compound expressions (zero-shot)',
+    chance: (r) => `majority ${f3(r.majorityBaseline)}`,
+    trained: () => 'zero-shot',
+    evaluated: (r) => r.evaluatedSamples,
+    plots: (r) => [...classPlots(r, 'ce', `Confusion matrix (macro F1 ${f3(r.score)})`)],
+  },
+  EMI: {
+    heading: 'EMI: emotional mimicry intensity',
+    chance: () => 'constant 0',
+    trained: (r) => String(r.trainSamples),
+    evaluated: (r) => r.validationSamples,
+    plots: (r) => [
+      barChart(r.perDim, {
+        id: 'emi-pearson',
+        title: `Pearson r per emotion (mean ${f3(r.score)})`,
+        labels: r.dims,
+        min: -1,
+        max: 1,
+      }),
+      history('emi-history', r.history, r.bestEpoch),
+    ],
+  },
+};
+
+/** A classification task's confusion matrix (titled `title`) and its F1 per class against the majority baseline. */
+function classPlots(
+  r: {
+    readonly confusion: readonly (readonly number[])[];
+    readonly perClassF1: readonly number[];
+    readonly classes: readonly string[];
+    readonly majorityBaseline: number;
+  },
+  id: string,
+  title: string,
+): string[] {
+  return [
+    heatmap(r.confusion, {
+      id: `${id}-confusion`,
+      title,
+      rowLabels: r.classes,
+      columnLabels: r.classes,
+      xTitle: 'predicted',
+      yTitle: 'true',
+      colour: 'row-share',
+      showCounts: true,
+    }),
+    barChart(r.perClassF1, {
+      id: `${id}-f1`,
+      title: 'F1 per class',
+      labels: r.classes,
+      min: 0,
+      max: 1,
+      reference: { value: r.majorityBaseline, label: 'majority' },
+    }),
+  ];
+}
+
+type AnyTaskResult = NonNullable<ReportTasks[TaskName]>;
+
+/** The tasks the report holds, in report order, each with its view. */
+function reportedTasks(tasks: ReportTasks): { view: TaskView<AnyTaskResult>; result: AnyTaskResult }[] {
+  return (Object.keys(TASK_VIEWS) as TaskName[]).flatMap((name) => {
+    const result = tasks[name];
+    // Each view reads the result of its own task: TASK_VIEWS[name] with tasks[name].
+    return result ? [{ view: TASK_VIEWS[name], result }] : [];
+  });
+}
+
 export function renderReportHtml(report: RunReport): string {
-  const t = report.tasks;
+  const tasks = reportedTasks(report.tasks);
   const body: string[] = [];
   body.push(
     `<h1>affectflow report: ${escapeXml(report.backbone)}</h1>`,
     `<p class="meta">run ${escapeXml(report.runId)} · dataset ${escapeXml(report.datasetId)} · ${report.embeddingShards} embedding shards, ${report.embeddingRows} rows · heads on ${escapeXml(report.provider)} · ${escapeXml(report.createdAt)}</p>`,
   );
 
-  const summary: string[][] = [];
-  if (t.EXPR)
-    summary.push([
-      'EXPR',
-      t.EXPR.metric,
-      f3(t.EXPR.score),
-      `majority ${f3(t.EXPR.majorityBaseline)}`,
-      String(t.EXPR.trainSamples),
-      String(t.EXPR.validationSamples),
-      String(t.EXPR.window),
-      bestOf(t.EXPR.bestWindow),
-    ]);
-  if (t.VA)
-    summary.push([
-      'VA',
-      t.VA.metric,
-      f3(t.VA.score),
-      'constant 0',
-      String(t.VA.trainSamples),
-      String(t.VA.validationSamples),
-      String(t.VA.window),
-      bestOf(t.VA.bestWindow),
-    ]);
-  if (t.AU)
-    summary.push([
-      'AU',
-      t.AU.metric,
-      f3(t.AU.score),
-      `all present ${f3(t.AU.allPresentBaseline)}`,
-      String(t.AU.trainSamples),
-      String(t.AU.validationSamples),
-      String(t.AU.window),
-      bestOf(t.AU.bestWindow),
-    ]);
-  if (t.CE)
-    summary.push([
-      'CE',
-      t.CE.metric,
-      f3(t.CE.score),
-      `majority ${f3(t.CE.majorityBaseline)}`,
-      'zero-shot',
-      String(t.CE.evaluatedSamples),
-      String(t.CE.window),
-      bestOf(t.CE.bestWindow),
-    ]);
-  if (t.EMI)
-    summary.push([
-      'EMI',
-      t.EMI.metric,
-      f3(t.EMI.score),
-      'constant 0',
-      String(t.EMI.trainSamples),
-      String(t.EMI.validationSamples),
-      'video',
-      '—',
-    ]);
+  const summary = tasks.map(({ view, result: r }) => [
+    r.task,
+    r.metric,
+    f3(r.score),
+    view.chance(r),
+    view.trained(r),
+    String(view.evaluated(r)),
+    'window' in r ? String(r.window) : 'video',
+    'bestWindow' in r ? bestOf(r.bestWindow) : '—',
+  ]);
   body.push(
     '<h2>Scores</h2>',
     table(
@@ -169,14 +247,11 @@ export function renderReportHtml(report: RunReport): string {
       `<p class="meta">embeddings under ${escapeXml(report.embeddings.prefix)}; committed objects listed in ${escapeXml(report.embeddings.indexKey)}</p>`,
     );
 
-  const windowSeries: LineSeries[] = [];
-  for (const section of [t.EXPR, t.VA, t.AU, t.CE]) {
-    if (section)
-      windowSeries.push({
-        name: section.task,
-        points: section.windowScores.map((w) => [w.window, w.score] as const),
-      });
-  }
+  const windowSeries: LineSeries[] = tasks.flatMap(({ result: r }) =>
+    'windowScores' in r
+      ? [{ name: r.task, points: r.windowScores.map((w) => [w.window, w.score] as const) }]
+      : [],
+  );
   if (windowSeries.length > 0)
     body.push(
       '<h2>Score versus smoothing window</h2><div class="plots">',
@@ -190,97 +265,11 @@ export function renderReportHtml(report: RunReport): string {
       '</div>',
     );
 
-  const tasks = [...new Set(report.comparison.flatMap((c) => Object.keys(c.scores)))];
-  body.push('<h2>Comparison across backbones</h2>', comparisonTable(report.comparison, tasks));
+  const compared = [...new Set(report.comparison.flatMap((c) => Object.keys(c.scores)))];
+  body.push('<h2>Comparison across backbones</h2>', comparisonTable(report.comparison, compared));
 
-  if (t.EXPR) {
-    body.push(
-      '<h2>EXPR: expressions</h2><div class="plots">',
-      heatmap(t.EXPR.confusion, {
-        id: 'expr-confusion',
-        title: `Confusion matrix (macro F1 ${f3(t.EXPR.score)}, d=${t.EXPR.window})`,
-        rowLabels: t.EXPR.classes,
-        columnLabels: t.EXPR.classes,
-        xTitle: 'predicted',
-        yTitle: 'true',
-        colour: 'row-share',
-        showCounts: true,
-      }),
-      barChart(t.EXPR.perClassF1, {
-        id: 'expr-f1',
-        title: 'F1 per class',
-        labels: t.EXPR.classes,
-        min: 0,
-        max: 1,
-        reference: { value: t.EXPR.majorityBaseline, label: 'majority' },
-      }),
-      history('expr-history', t.EXPR.history, t.EXPR.bestEpoch),
-      '</div>',
-    );
-  }
-  if (t.VA) {
-    body.push(
-      '<h2>VA: valence and arousal</h2><div class="plots">',
-      densityPlot('va-valence', 'Valence', t.VA.density.valence, t.VA.valence),
-      densityPlot('va-arousal', 'Arousal', t.VA.density.arousal, t.VA.arousal),
-      history('va-history', t.VA.history, t.VA.bestEpoch),
-      '</div>',
-    );
-  }
-  if (t.AU) {
-    body.push(
-      '<h2>AU: action units</h2><div class="plots">',
-      barChart(t.AU.perAuF1, {
-        id: 'au-f1',
-        title: `F1 per AU with the chosen thresholds (mean ${f3(t.AU.score)}; at 0.5: ${f3(t.AU.scoreAtHalf)})`,
-        labels: t.AU.aus,
-        notes: t.AU.thresholds.map((x) => `t=${x.toFixed(1)}`),
-        min: 0,
-        max: 1,
-        reference: { value: t.AU.allPresentBaseline, label: 'all present' },
-      }),
-      history('au-history', t.AU.history, t.AU.bestEpoch),
-      '</div>',
-    );
-  }
-  if (t.CE) {
-    body.push(
-      '<h2>CE: compound expressions (zero-shot)</h2><div class="plots">',
-      heatmap(t.CE.confusion, {
-        id: 'ce-confusion',
-        title: `Confusion matrix (macro F1 ${f3(t.CE.score)})`,
-        rowLabels: t.CE.classes,
-        columnLabels: t.CE.classes,
-        xTitle: 'predicted',
-        yTitle: 'true',
-        colour: 'row-share',
-        showCounts: true,
-      }),
-      barChart(t.CE.perClassF1, {
-        id: 'ce-f1',
-        title: 'F1 per class',
-        labels: t.CE.classes,
-        min: 0,
-        max: 1,
-        reference: { value: t.CE.majorityBaseline, label: 'majority' },
-      }),
-      '</div>',
-    );
-  }
-  if (t.EMI) {
-    body.push(
-      '<h2>EMI: emotional mimicry intensity</h2><div class="plots">',
-      barChart(t.EMI.perDim, {
-        id: 'emi-pearson',
-        title: `Pearson r per emotion (mean ${f3(t.EMI.score)})`,
-        labels: t.EMI.dims,
-        min: -1,
-        max: 1,
-      }),
-      history('emi-history', t.EMI.history, t.EMI.bestEpoch),
-      '</div>',
-    );
-  }
+  for (const { view, result } of tasks)
+    body.push(`<h2>${view.heading}</h2><div class="plots">`, ...view.plots(result), '</div>');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>affectflow report ${escapeXml(report.backbone)}</title><style>${STYLE}</style></head>
 <body>

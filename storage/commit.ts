@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import { sha256Hex } from '../base/hashing.ts';
 import type { ObjectStore } from './objectStore.ts';
 
 export interface CommitRecord {
@@ -112,10 +113,6 @@ export function checkShardRows(
 }
 
 const MARKER_SUFFIX = '.commit.json';
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 /** Passes bytes through unchanged, counting them and computing their sha256 on the way. */
 export class ChecksumStream extends Transform {

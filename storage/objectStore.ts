@@ -67,6 +67,11 @@ export interface ObjectStore {
   /** Every object whose key starts with prefix, in key order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
   delete(key: string): Promise<void>;
+  /**
+   * The file on this machine that holds the object, for readers that open it in place instead of
+   * copying it; only stores that keep objects as local files have it.
+   */
+  filePath?(key: string): string;
   close(): void;
 }
 
@@ -157,7 +162,6 @@ export class LocalDirStore implements ObjectStore {
     }
   }
 
-  /** The file that holds the object, for readers that open it in place. */
   filePath(key: string): string {
     return this.path(key);
   }
@@ -348,13 +352,39 @@ export function s3Client(options: {
   });
 }
 
-/** True once the bucket exists (created when missing); false while the server is not answering. */
+/** The S3 server answered that these credentials may not use the bucket: no wait or retry changes that. */
+export class BucketAccessError extends Error {
+  constructor(
+    readonly bucket: string,
+    readonly seen: string,
+  ) {
+    super(
+      `bucket ${bucket}: the S3 server refused access (${seen}); expected credentials allowed to read and create it: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the dev stack's are in its s3/credentials.json)`,
+    );
+    this.name = 'BucketAccessError';
+  }
+}
+
+/**
+ * True once the bucket exists (created when the server answers that it is missing); false while
+ * the server is not answering. A refusal (HTTP 401/403: AccessDenied, a wrong key or signature) is
+ * an answer, not a missing bucket and not a server still starting: it throws BucketAccessError.
+ */
 export async function ensureBucket(client: S3Client, bucket: string): Promise<boolean> {
   try {
     await client.send(new HeadBucketCommand({ Bucket: bucket }));
     return true;
   } catch (err) {
-    if ((err as { name?: string }).name === 'NotFound') {
+    const { name, $metadata } = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    const status = $metadata?.httpStatusCode;
+    if (
+      status === 401 ||
+      status === 403 ||
+      /^(AccessDenied|Forbidden|InvalidAccessKeyId|SignatureDoesNotMatch)$/.test(name ?? '')
+    ) {
+      throw new BucketAccessError(bucket, `${name ?? 'error'}, HTTP ${status ?? '?'}`);
+    }
+    if (status === 404 || name === 'NotFound' || name === 'NoSuchBucket') {
       await client.send(new CreateBucketCommand({ Bucket: bucket }));
       return true;
     }

@@ -30,12 +30,6 @@ export function decodeParquet(bytes: Uint8Array, columns?: readonly string[]): T
   return tableFromIPC(wasmTable.intoIPCStream());
 }
 
-/** The file-level key/value metadata of a Parquet file (reads the footer only). */
-export function parquetMetadata(bytes: Uint8Array): Record<string, string> {
-  const schema = tableFromIPC(parquet.readSchema(bytes).intoIPCStream()).schema;
-  return Object.fromEntries(schema.metadata);
-}
-
 export interface ParquetStreamOptions {
   /** File-level key/value metadata. */
   readonly metadata: Readonly<Record<string, string>>;

@@ -23,7 +23,7 @@ import {
   type CommitRecord,
 } from './commit.ts';
 import { storeKeys } from './keys.ts';
-import { LocalDirStore, type ObjectStore } from './objectStore.ts';
+import type { ObjectStore } from './objectStore.ts';
 import { parquetFileMetadata, readParquetFileBatches } from './parquet.ts';
 import { decodeFramesShard, type FaceRowKey, type FrameRow } from './shards.ts';
 
@@ -84,7 +84,7 @@ export class CommittedShardFile {
     options: { tempDir?: string } = {},
   ): Promise<CommittedShardFile> {
     const digest = new ChecksumStream();
-    if (store instanceof LocalDirStore) {
+    if (store.filePath) {
       const path = store.filePath(committedObject(record));
       await pipeline(createReadStream(path), digest, async function* (source) {
         for await (const _ of source) void _;

@@ -124,7 +124,8 @@ export function encodeFramesShard(rows: readonly FrameRow[], metadata: Record<st
   return encodeParquet(table, metadata);
 }
 
-function readKey(table: Table, i: number): FaceRowKey {
+/** The face row key of row `i` of a frames or embedding shard table. */
+export function readFaceRowKey(table: Table, i: number): FaceRowKey {
   const box = table.getChild('box')?.get(i) as { toArray(): Float32Array } | null;
   const b = box ? box.toArray() : null;
   return {
@@ -145,7 +146,7 @@ export function decodeFramesShard(bytes: Uint8Array): FrameRow[] {
   const cropWidth = table.getChild('crop_width');
   const cropHeight = table.getChild('crop_height');
   return Array.from({ length: table.numRows }, (_, i) => ({
-    ...readKey(table, i),
+    ...readFaceRowKey(table, i),
     image: (images.get(i) as Uint8Array | null) ?? null,
     landmarks: (landmarks?.get(i) as { toArray(): Float32Array } | null)?.toArray() ?? null,
     cropWidth: (cropWidth?.get(i) as number | null) ?? null,
@@ -215,54 +216,6 @@ export function recordBatchOf(schema: Schema, columns: Record<string, Vector>): 
     schema,
     makeData({ type: new Struct(schema.fields), length, nullCount: 0, children }),
   );
-}
-
-/**
- * Encodes embedding rows in memory. embeddings: float32 [rows, embeddingDim] and scores
- * [rows, scoresDim], row-major; a no-face row's slice is ignored and stored as null.
- * EmbeddingShardWriter (storage/shardWriter.ts) streams the same schema into the store.
- */
-export function encodeEmbeddingShard(
-  identity: EmbeddingIdentity,
-  rows: readonly FaceRowKey[],
-  embeddings: Float32Array,
-  scores: Float32Array,
-  metadata: Record<string, string>,
-): Uint8Array {
-  return encodeParquet(new Table(embeddingColumns(identity, rows, embeddings, scores)), metadata);
-}
-
-/** Embedding rows as columns: keys per row, vectors row-major, null vectors as NaN-free zeros with valid=false. */
-export interface EmbeddingColumns {
-  readonly keys: FaceRowKey[];
-  readonly dim: number;
-  readonly embedding: Float32Array;
-  readonly scores: Float32Array;
-  readonly scoresDim: number;
-}
-
-export function decodeEmbeddingShard(bytes: Uint8Array): EmbeddingColumns {
-  const table = decodeParquet(bytes);
-  const keys = Array.from({ length: table.numRows }, (_, i) => readKey(table, i));
-  const flatten = (name: string): { values: Float32Array; dim: number } => {
-    const column = table.getChild(name)!;
-    const dim = (column.type as FixedSizeList).listSize;
-    const values = new Float32Array(table.numRows * dim);
-    for (let i = 0; i < table.numRows; i++) {
-      const v = column.get(i) as { toArray(): Float32Array } | null;
-      if (v) values.set(v.toArray(), i * dim);
-    }
-    return { values, dim };
-  };
-  const embedding = flatten('embedding');
-  const scores = flatten('scores');
-  return {
-    keys,
-    dim: embedding.dim,
-    embedding: embedding.values,
-    scores: scores.values,
-    scoresDim: scores.dim,
-  };
 }
 
 export const EMBEDDING_SCHEMA_VERSION = '1';

@@ -11,31 +11,26 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createTrainActivities,
-  decodeStoredLabels,
-  readFaceRows,
-  type RunReport,
-} from '../activities/train.ts';
+import { createTrainActivities, readFaceRows, type RunReport } from '../activities/train.ts';
 import { SpillDirectory, type SpillWriter } from '../activities/trainSpill.ts';
-import { TASKS, type Task } from '../datasets/labels.ts';
+import { decodeStoredLabels, TASKS, type Split, type Task } from '../datasets/labels.ts';
 import type { Manifest } from '../datasets/manifest.ts';
-import { seededRandom } from '../datasets/synthetic.ts';
+import { seededRandom } from '../base/random.ts';
 import { oneHot, trainExprHeadOnRows } from '../heads/expr.ts';
 import { openMlpPredictor, type MlpConfig } from '../heads/mlp.ts';
 import { memoryRowSet, type RowSet } from '../heads/rowset.ts';
-import { DEFAULT_HEAD_SETTINGS, type LabelledVideo, type Split } from '../heads/tasks.ts';
+import { DEFAULT_HEAD_SETTINGS, type LabelledVideo } from '../heads/tasks.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
 import { listCommitted, readCommitted } from '../storage/commit.ts';
 import { storeKeys } from '../storage/keys.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
-import { decodeEmbeddingShard } from '../storage/shards.ts';
 import {
   buildHeadsDataset,
   HEADS_DATASET,
   HEADS_FRAME_SETTINGS,
   headsEmbeddingKeys,
 } from './helpers/headsDataset.ts';
+import { decodeEmbeddingShard } from './helpers/embeddingShards.ts';
 
 const tempDir = (name: string): string => mkdtempSync(join(tmpdir(), `affectflow-${name}-`));
 

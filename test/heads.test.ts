@@ -4,12 +4,11 @@
  * and EMI pooling against numpy.
  */
 import test from 'ava';
-import { seededRandom } from '../datasets/synthetic.ts';
+import { seededRandom } from '../base/random.ts';
 import { Adam } from '../heads/adam.ts';
-import { searchThresholds, trainAuHead, auClassWeights } from '../heads/au.ts';
+import { searchThresholds, auClassWeights } from '../heads/au.ts';
 import { compoundProbabilities, maxOverFaces } from '../heads/ce.ts';
 import { poolVideo, trainEmiHead } from '../heads/emi.ts';
-import { trainExprHead } from '../heads/expr.ts';
 import { buildMlpTrainingGraph, type MlpOutput } from '../heads/graphs.ts';
 import { linearLossAndGradient, predictLinear, type LinearHead } from '../heads/linear.ts';
 import { auF1, binaryF1, emiScore, macroF1 } from '../heads/metrics.ts';
@@ -18,6 +17,7 @@ import { argmaxRows } from '../heads/rows.ts';
 import { trainVaHead } from '../heads/va.ts';
 import { openGraph } from '../models/onnxRuntime.ts';
 import { python } from './helpers/env.ts';
+import { trainAuHead, trainExprHead } from './helpers/heads.ts';
 
 const gaussian = (rand: () => number): number =>
   Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
@@ -226,8 +226,8 @@ test('the linear VA head recovers a known linear relation from generated scores'
     }
   }
   const trained = trainVaHead(
-    { scores, n, dim: d, target },
-    { scores: scores.subarray(0, 500 * d), n: 500, dim: d, target: target.subarray(0, 1000) },
+    { x: scores, n, dim: d, target },
+    { x: scores.subarray(0, 500 * d), n: 500, dim: d, target: target.subarray(0, 1000) },
     { epochs: 60, batchSize: 256, learningRate: 1e-2, l2: 0, seed: 1 },
   );
   const worstW = trained.head.w.reduce((m, v, i) => Math.max(m, Math.abs(v - w[i]!)), 0);

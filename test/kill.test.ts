@@ -11,7 +11,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
 import { openStore } from '../storage/objectStore.ts';
 import type { EmbedCheckpoint } from '../activities/embed.ts';
-import { projectRoot } from '../infra/paths.ts';
+import { projectRoot } from '../base/paths.ts';
 import { ensureModelFile } from '../models/onnxRuntime.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
 import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';

@@ -10,7 +10,7 @@ import {
   perClassF1,
   vaScore,
 } from '../heads/metrics.ts';
-import { seededRandom } from '../datasets/synthetic.ts';
+import { seededRandom } from '../base/random.ts';
 import { python } from './helpers/env.ts';
 
 const rand = seededRandom(3);

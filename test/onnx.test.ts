@@ -8,10 +8,10 @@ import sharp from 'sharp';
 import { CropError, preprocessCrops } from '../media/preprocess.ts';
 import { Embedder } from '../models/embedder.ts';
 import { ensureModelFile, ModelNotCachedError, OnnxSessions } from '../models/onnxRuntime.ts';
-import { sha256Hex } from '../storage/commit.ts';
+import { sha256Hex } from '../base/hashing.ts';
 import { backboneId, getBackbone, TINY_BACKBONE } from '../models/registry.ts';
 import { onnx } from '../models/onnxGraph.ts';
-import { seededRandom } from '../datasets/synthetic.ts';
+import { seededRandom } from '../base/random.ts';
 import { python, tempDir } from './helpers/env.ts';
 
 test('the generated tiny backbone runs in onnxruntime-node and matches a numpy reference', async (t) => {

@@ -10,7 +10,7 @@ import { ModelSignatureError, OnnxSessions } from '../models/onnxRuntime.ts';
 import { ChecksumMismatchError, modelPaths, progressRenderer, pullBackbone } from '../models/pull.ts';
 import { expectedSha256, registerBackbone, TINY_BACKBONE_B } from '../models/registry.ts';
 import { openStore, type ObjectStore } from '../storage/objectStore.ts';
-import { projectRoot } from '../infra/paths.ts';
+import { projectRoot } from '../base/paths.ts';
 import { tempDir, testConfig, testServices } from './helpers/env.ts';
 import {
   classifierModel,

@@ -7,7 +7,7 @@ import test from 'ava';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import { projectRoot } from '../infra/paths.ts';
+import { projectRoot } from '../base/paths.ts';
 import { installQuietRuntime, quietBundlerLogger, workflowsPath } from '../workers/pools.ts';
 
 const dir = join(projectRoot, 'test', 'histories');

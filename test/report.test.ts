@@ -7,9 +7,10 @@ import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { dumpDom, screenshot } from '../reports/chromium.ts';
+import { screenshot } from '../reports/chromium.ts';
 import { renderComparisonHtml, renderReportHtml } from '../reports/html.ts';
 import { blueScale, escapeXml } from '../reports/svg.ts';
+import { dumpDom } from './helpers/chromium.ts';
 import { tempDir } from './helpers/env.ts';
 import { sampleReport } from './helpers/reportFixture.ts';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDevStack, type DevStack } from '../infra/devstack.ts';
 import { freePorts } from '../infra/services.ts';
-import { projectRoot } from '../infra/paths.ts';
+import { projectRoot } from '../base/paths.ts';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'affectflow-test-'));
 let stack: DevStack | undefined;

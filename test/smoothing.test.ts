@@ -1,6 +1,6 @@
 /** Gap filling and smoothing (SPEC §5) against a small independent numpy implementation run by the test. */
 import test from 'ava';
-import { seededRandom } from '../datasets/synthetic.ts';
+import { seededRandom } from '../base/random.ts';
 import { fillAndSmooth, fillGaps, meanFilter, SmoothingInputError } from '../heads/smoothing.ts';
 import { python } from './helpers/env.ts';
 

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { projectRoot } from '../infra/paths.ts';
+import { projectRoot } from '../base/paths.ts';
 import { YUNET_MODEL_PATH, YUNET_SHA256 } from '../models/yunet.ts';
 
 const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');

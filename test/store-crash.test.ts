@@ -12,9 +12,9 @@ import { listCommitted, listUnreferenced, type CommitRecord } from '../storage/c
 import { storeKeys } from '../storage/keys.ts';
 import { openStore, type ObjectStore } from '../storage/objectStore.ts';
 import { CommittedShardFile, embeddingRows } from '../storage/shardReader.ts';
-import { projectRoot } from '../infra/paths.ts';
+import { projectRoot } from '../base/paths.ts';
 import { tempDir, testServices } from './helpers/env.ts';
-import { seededRandom } from '../datasets/synthetic.ts';
+import { seededRandom } from '../base/random.ts';
 import { CRASH_BACKBONE_ID, CRASH_CONFIG_HASH, shardFixture, vectorDigest } from './helpers/storeFixtures.ts';
 
 const DIM = 1280;

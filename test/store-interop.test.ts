@@ -24,12 +24,8 @@ import {
 } from '../storage/shardReader.ts';
 import { EmbeddingShardWriter } from '../storage/shardWriter.ts';
 import { Table } from 'apache-arrow';
-import {
-  CODE_VERSION,
-  decodeEmbeddingShard,
-  EMBEDDING_SCHEMA_VERSION,
-  fixedSizeFloatColumn,
-} from '../storage/shards.ts';
+import { CODE_VERSION, EMBEDDING_SCHEMA_VERSION, fixedSizeFloatColumn } from '../storage/shards.ts';
+import { decodeEmbeddingShard } from './helpers/embeddingShards.ts';
 import { python, tempDir, testConfig } from './helpers/env.ts';
 import { shardFixture, vectorDigest, type ShardFixture } from './helpers/storeFixtures.ts';
 

@@ -6,8 +6,8 @@
 import test from 'ava';
 import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { seededRandom } from '../datasets/synthetic.ts';
-import { buildEfficientNetModel } from '../models/efficientnet.ts';
+import { seededRandom } from '../base/random.ts';
+import { buildEfficientNetModel } from '../bench/models/efficientnet.ts';
 import { encodeModel, floatTensor, floatValueInfo, node, onnx } from '../models/onnxGraph.ts';
 import { openGraph } from '../models/onnxRuntime.ts';
 import { exposeGemmInput, exposeGemmInputFile, SurgeryError } from '../models/surgery.ts';

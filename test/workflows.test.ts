@@ -11,14 +11,14 @@ import { Client, Connection } from '@temporalio/client';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
 import { openStore } from '../storage/objectStore.ts';
 import { listCommitted, readCommitted } from '../storage/commit.ts';
-import { decodeEmbeddingShard } from '../storage/shards.ts';
 import { embeddingShardKeys, framesShardKey, type RunReport } from '../activities/index.ts';
 import type { Manifest } from '../datasets/manifest.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
 import { startEmbeddedWorkers } from '../cli/embedded.ts';
 import { runScope, withStoreQueues } from '../cli/runIdentity.ts';
 import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';
-import { venvBin } from '../infra/paths.ts';
+import { venvBin } from '../base/paths.ts';
+import { decodeEmbeddingShard } from './helpers/embeddingShards.ts';
 import { python, tempDir, testConfig, testServices } from './helpers/env.ts';
 
 test.serial(

@@ -4,7 +4,7 @@
  */
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { EmbedPoolActivities, FramesPoolActivities, TrainPoolActivities } from '../activities/index.ts';
-import { PERMANENT_ERRORS } from './permanentErrors.ts';
+import { PERMANENT_ERRORS } from '../base/permanentErrors.ts';
 import { TASK_QUEUES, type Pool } from './taskQueues.ts';
 
 export type TaskQueueOverrides = Partial<Record<Pool, string>>;

@@ -11,11 +11,11 @@ import type { ActivityDeps } from '../../activities/context.ts';
 import { createEmbedActivities } from '../../activities/embed.ts';
 import { createFramesActivities } from '../../activities/frames.ts';
 import { createManifestActivities } from '../../activities/manifest.ts';
-import { seededRandom } from '../../datasets/synthetic.ts';
+import { seededRandom } from '../../base/random.ts';
 import { loadConfig } from '../../config/index.ts';
 import { startTypeScriptWorker } from '../../infra/threads.ts';
 import { preprocessCrops } from '../../media/preprocess.ts';
-import { buildEfficientNetModel } from '../../models/efficientnet.ts';
+import { buildEfficientNetModel } from './efficientnet.ts';
 import { Embedder, embedderOptions, type EmbedderOptions } from '../../models/embedder.ts';
 import type { ExecutionProvider } from '../../models/onnxRuntime.ts';
 import { pullBackbone } from '../../models/pull.ts';
@@ -26,7 +26,8 @@ import {
   validateDescriptor,
   type BackboneDescriptor,
 } from '../../models/registry.ts';
-import { readCommitted, sha256Hex } from '../../storage/commit.ts';
+import { sha256Hex } from '../../base/hashing.ts';
+import { readCommitted } from '../../storage/commit.ts';
 import { bareLoop, type BareJob } from './bareLoop.ts';
 import { LocalDirStore } from '../../storage/objectStore.ts';
 import { decodeFramesShard } from '../../storage/shards.ts';

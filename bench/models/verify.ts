@@ -8,7 +8,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seededRandom } from '../../datasets/synthetic.ts';
+import { seededRandom } from '../../base/random.ts';
 import { onnx } from '../../models/onnxGraph.ts';
 import { openGraph } from '../../models/onnxRuntime.ts';
 import { pullBackbone } from '../../models/pull.ts';

@@ -1,7 +1,7 @@
 /** The `affectflow` command spawned as a user runs it, against the test stack. */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { projectRoot } from '../../infra/paths.ts';
+import { projectRoot } from '../../base/paths.ts';
 import { tempDir, testServices } from './env.ts';
 import { prebuildGeneratedModels } from './workers.ts';
 

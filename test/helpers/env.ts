@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { loadConfig, type AffectflowConfig } from '../../config/index.ts';
-import { venvBin } from '../../infra/paths.ts';
+import { venvBin } from '../../base/paths.ts';
 import { s3Client } from '../../storage/objectStore.ts';
 
 function required(name: string): string {

@@ -6,14 +6,14 @@
  */
 import { embeddingShardKeys } from '../../activities/embed.ts';
 import { framesShardKey, type FramesSettings } from '../../activities/frames.ts';
-import { encodeLabels, type Task } from '../../datasets/labels.ts';
-import { MANIFEST_FORMAT, type Manifest, type ManifestVideo, type Split } from '../../datasets/manifest.ts';
-import { seededRandom } from '../../datasets/synthetic.ts';
+import { encodeLabels, type Split, type Task } from '../../datasets/labels.ts';
+import { MANIFEST_FORMAT, type Manifest, type ManifestVideo } from '../../datasets/manifest.ts';
+import { gaussian, seededRandom } from '../../base/random.ts';
 import { TINY_BACKBONE } from '../../models/registry.ts';
-import { commitShard } from '../../storage/commit.ts';
 import { storeKeys } from '../../storage/keys.ts';
 import type { LocalDirStore } from '../../storage/objectStore.ts';
-import { encodeEmbeddingShard, type FaceRowKey } from '../../storage/shards.ts';
+import type { EmbeddingIdentity, FaceRowKey } from '../../storage/shards.ts';
+import { writeEmbeddingShard } from './embeddingShards.ts';
 import { prebuildGeneratedModels } from './workers.ts';
 
 export const HEADS_FRAMES = 60;
@@ -25,10 +25,6 @@ const DATASET = HEADS_DATASET;
 const EMBED = TINY_BACKBONE.embeddingDim;
 /** 8 AffectNet logits, then valence and arousal where the backbone has them. */
 const SCORES = TINY_BACKBONE.scoresDim;
-
-function gaussian(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
 
 /** CE class -> the AffectNet logits it raises (Anger 0, Disgust 2, Fear 3, Happiness 4, Sadness 6, Surprise 7). */
 const CE_LOGITS = [
@@ -77,7 +73,13 @@ export async function buildHeadsDataset(store: LocalDirStore, stateDir: string):
   ];
   const videos: ManifestVideo[] = [];
   const shards: Manifest['shards'][number][] = [];
-  const encoded: { bytes: Uint8Array; rows: number; shardId: string; split: Split }[] = [];
+  const written: {
+    identity: EmbeddingIdentity;
+    shardId: string;
+    rows: FaceRowKey[];
+    embedding: Float32Array;
+    scores: Float32Array;
+  }[] = [];
   for (const [v, split] of splits.entries()) {
     const name = `video-${String(v).padStart(2, '0')}`;
     const expr = new Int8Array(FRAMES);
@@ -153,8 +155,8 @@ export async function buildHeadsDataset(store: LocalDirStore, stateDir: string):
       }
     }
     const shardId = `shard-${name}`;
-    const bytes = encodeEmbeddingShard(
-      {
+    written.push({
+      identity: {
         dataset: DATASET,
         split,
         backbone: TINY_BACKBONE.name,
@@ -163,12 +165,11 @@ export async function buildHeadsDataset(store: LocalDirStore, stateDir: string):
         embeddingDim: EMBED,
         scoresDim: SCORES,
       },
+      shardId,
       rows,
-      Float32Array.from(embedding),
-      Float32Array.from(scores),
-      {},
-    );
-    encoded.push({ bytes, rows: rows.length, shardId, split });
+      embedding: Float32Array.from(embedding),
+      scores: Float32Array.from(scores),
+    });
     shards.push({ shardId, video: name, split, firstFrame: 1, lastFrame: FRAMES });
     const labels: Partial<Record<Task, { file: string; annotated: number; hash: string }>> = {};
     const tasks =
@@ -209,8 +210,13 @@ export async function buildHeadsDataset(store: LocalDirStore, stateDir: string):
     findings: [],
   };
   const keys = await headsEmbeddingKeys(store, stateDir, manifest);
-  for (const [i, { bytes, rows, shardId, split }] of encoded.entries()) {
-    await commitShard(store, keys[i]!, bytes, rows, { shardId, split });
+  for (const [i, shard] of written.entries()) {
+    const key = keys[i]!;
+    // embeddings/<dataset>/<backbone>/<configHash>/<shard>.parquet
+    const configHash = key.split('/')[3]!;
+    const backbone = JSON.stringify({ name: TINY_BACKBONE.name, version: TINY_BACKBONE.version });
+    const file = { shardId: shard.shardId, configHash, backbone, preprocessing: 'none (generated vectors)' };
+    await writeEmbeddingShard(store, key, { ...shard, file }, { tempDir: stateDir });
   }
   await store.put(storeKeys.manifest(DATASET, 'test'), JSON.stringify(manifest));
   return manifest;

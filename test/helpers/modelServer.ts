@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { seededRandom } from '../../datasets/synthetic.ts';
+import { seededRandom } from '../../base/random.ts';
 import { encodeModel, floatTensor, floatValueInfo, node } from '../../models/onnxGraph.ts';
 import { validateDescriptor, type BackboneDescriptor } from '../../models/registry.ts';
 

@@ -5,7 +5,7 @@ import {
   COMPOUND_EXPRESSIONS,
   EMI_DIMENSIONS,
 } from '../../datasets/labels.ts';
-import { seededRandom } from '../../datasets/synthetic.ts';
+import { seededRandom } from '../../base/random.ts';
 import type { RunReport } from '../../reports/model.ts';
 
 const rand = seededRandom(31);

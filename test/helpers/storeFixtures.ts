@@ -4,7 +4,7 @@
  * shard must hold and compare.
  */
 import { createHash } from 'node:crypto';
-import { seededRandom } from '../../datasets/synthetic.ts';
+import { seededRandom } from '../../base/random.ts';
 import type { EmbeddingIdentity, FaceRowKey } from '../../storage/shards.ts';
 
 /** Where the crash test's writer processes (storeCrashWriter.ts) put their shards. */

@@ -16,7 +16,7 @@ import {
 import { runSettings } from '../../cli/reevaluate.ts';
 import type { ReevaluateInput } from '../../workflows/index.ts';
 import { withThrowawayTemporal } from '../../infra/devstack.ts';
-import { projectRoot, venvBin } from '../../infra/paths.ts';
+import { projectRoot, venvBin } from '../../base/paths.ts';
 
 await withThrowawayTemporal(async (address) => {
   const options = {

@@ -5,8 +5,8 @@
  * where torch is not available. BatchNorm is folded into each conv's bias.
  */
 import type onnxProto from 'onnx-proto';
-import { seededRandom } from '../datasets/synthetic.ts';
-import { encodeModel, floatTensor, floatValueInfo, node } from './onnxGraph.ts';
+import { seededRandom } from '../../base/random.ts';
+import { encodeModel, floatTensor, floatValueInfo, node } from '../../models/onnxGraph.ts';
 
 /** One MBConv stage: expansion ratio, kernel, stride of its first block, output channels, blocks. */
 interface Stage {

@@ -3,7 +3,7 @@
  * with their keys in another order (or with undefined members) give the same text and the same
  * hash. Used wherever an id or a key is derived from structured settings.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './hashing.ts';
 
 /**
  * JSON text of `value` with every object's keys sorted (JavaScript's default string order), members whose value is
@@ -52,5 +52,5 @@ export function canonicalJson(value: unknown): string {
 
 /** sha256 (hex) of the canonical JSON of `value`, cut to `length` hex digits (default all 64). */
 export function canonicalHash(value: unknown, length = 64): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, length);
+  return sha256Hex(canonicalJson(value)).slice(0, length);
 }
