@@ -9,6 +9,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../../config/index.ts';
 import { openStore, type ObjectStore } from '../../storage/objectStore.ts';
 import { createPoolWorker, installQuietRuntime } from '../../workers/pools.ts';
+import { overrideStore } from './storeOverride.ts';
 
 const CHECKPOINTS = 'tmp/embed-checkpoints/';
 
@@ -26,13 +27,7 @@ function stallingAfterFirstCheckpoint(store: ObjectStore): ObjectStore {
     }
     return store.put(key, body);
   };
-  return new Proxy(store, {
-    get(target, name) {
-      if (name === 'put') return put;
-      const value: unknown = Reflect.get(target, name, target);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  return overrideStore(store, { put });
 }
 
 const config = loadConfig();
