@@ -146,9 +146,17 @@ test('cancel stops a run: heartbeating activities notice and the run ends cancel
   const handle = await workers.client.workflow.start('extractionRun', {
     taskQueue: queues.orchestrator,
     workflowId: `test-cancel-${queues.frames}`,
-    args: [runInput(datasetPath, queues, 3)],
+    // Heartbeats (throttled to 0.8 x this) carry the cancellation; a timeout much shorter times
+    // out the manifest activity on a loaded machine.
+    args: [runInput(datasetPath, queues, 15)],
   });
-  await started;
+  const ended = handle.result().then(
+    () => Promise.reject(new Error('the run ended before an extraction started')),
+    (err: unknown) =>
+      Promise.reject(new Error(`the run failed before an extraction started: ${String(err)}`)),
+  );
+  ended.catch(() => {});
+  await Promise.race([started, ended]);
   t.is((await handle.query<RunProgress>('progress')).stage, 'extract');
   await handle.cancel();
   const error = await t.throwsAsync(handle.result(), { instanceOf: WorkflowFailedError });
