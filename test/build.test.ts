@@ -27,12 +27,23 @@ interface Result {
   readonly stderr: string;
 }
 
-/** Runs `node ARGS` with nothing preloaded: no tsx, no NODE_OPTIONS. */
+/** A module resolve hook that fails the process when it loads a TypeScript file or tsx. */
+const NO_TYPESCRIPT_HOOK = `export async function resolve(specifier, context, next) {
+  const found = await next(specifier, context);
+  if (/\\.[cm]?ts$/.test(found.url) || found.url.includes('/node_modules/tsx/'))
+    throw new Error('TypeScript loaded at run time: ' + found.url);
+  return found;
+}`;
+const NO_TYPESCRIPT = `data:text/javascript,${encodeURIComponent(
+  `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(NO_TYPESCRIPT_HOOK)}`)});`,
+)}`;
+
+/** Runs `node ARGS` with nothing preloaded (no tsx, no NODE_OPTIONS) but a hook refusing TypeScript. */
 function plainNode(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<Result> {
   const merged: NodeJS.ProcessEnv = { ...process.env, ...env };
   delete merged['NODE_OPTIONS'];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
+    const child = spawn(process.execPath, ['--import', NO_TYPESCRIPT, ...args], {
       cwd: projectRoot,
       env: merged,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -50,6 +61,12 @@ test.before('npm run build', () => {
   const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: projectRoot, encoding: 'utf8' });
   if (built.status !== 0)
     throw new Error(`npm run build exited ${built.status}: ${built.stdout}${built.stderr}`);
+});
+
+test('the hook that refuses TypeScript does refuse it', async (t) => {
+  const run = await plainNode(['--input-type=module', '--eval', "await import('tsx/esm/api')"]);
+  t.not(run.code, 0);
+  t.regex(run.stderr, /TypeScript loaded at run time: .*\/node_modules\/tsx\//);
 });
 
 test('the compiled CLI starts with node alone and prints its help', async (t) => {
