@@ -98,7 +98,9 @@ test('an embed worker killed mid-shard: another worker resumes from the heartbea
     faceSource: 'whole-frame',
     skipTraining: true,
     taskQueues: activityQueues(queues),
-    heartbeatTimeoutSeconds: 2,
+    // How soon the killed worker's activity is retried; shorter timed out the frames activities on
+    // a loaded machine, and a timed-out attempt's ffmpeg was left blocked on its pipe.
+    heartbeatTimeoutSeconds: 10,
   };
   const runId = `test-kill-${queues.embed}`;
   const handle = await workers.client.workflow.start('extractionRun', {
