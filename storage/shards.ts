@@ -220,11 +220,14 @@ export function recordBatchOf(schema: Schema, columns: Record<string, Vector>): 
 
 export const EMBEDDING_SCHEMA_VERSION = '1';
 
+/** The package.json beside storage/, or two folders up from build/storage/ when running compiled. */
+const PACKAGE_JSON = new URL(
+  import.meta.url.endsWith('.js') ? '../../package.json' : '../package.json',
+  import.meta.url,
+);
+
 /** The code that wrote a file: `affectflow@<package version>`, in every embedding shard's metadata. */
-export const CODE_VERSION = `affectflow@${
-  (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
-    .version
-}`;
+export const CODE_VERSION = `affectflow@${(JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version}`;
 
 /** What an embedding shard's file-level metadata records besides its identity. */
 export interface EmbeddingFileMetadata {

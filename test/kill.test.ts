@@ -6,7 +6,7 @@
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as pollInterval } from 'node:timers/promises';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
 import { openStore } from '../storage/objectStore.ts';
@@ -19,14 +19,14 @@ import { tempDir, testConfig, testServices } from './helpers/env.ts';
 import { activityQueues, startTestWorkers, uniqueQueues } from './helpers/workers.ts';
 
 /**
- * Enough faces, one per batch, that the shard outlasts the heartbeat throttle (0.8 x the 2 s
- * heartbeat timeout) several times over: a heartbeat naming a checkpoint must reach the server
- * before the shard ends. The tiny backbone embeds about 850 faces/s here, so about 5.6 s.
+ * Faces in the shard, one per batch, checkpointed after every batch. The first worker
+ * (test/helpers/stallingEmbedWorker.ts) writes one checkpoint and then holds its next write, so
+ * it is killed mid-shard on its own progress, however fast or slow this machine embeds.
  */
-const FACES = 4800;
+const FACES = 240;
 
-function embedWorkerProcess(env: NodeJS.ProcessEnv): { child: ChildProcess; stderr: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'workers', 'embed.ts')], {
+function workerProcess(entry: string, env: NodeJS.ProcessEnv): { child: ChildProcess; stderr: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, entry)], {
     cwd: projectRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -34,6 +34,27 @@ function embedWorkerProcess(env: NodeJS.ProcessEnv): { child: ChildProcess; stde
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   return { child, stderr: () => stderr };
+}
+
+/** Resolves with the first match of `pattern` in the child's stderr; rejects if it exits first. */
+function stderrLine(
+  p: { child: ChildProcess; stderr: () => string },
+  pattern: RegExp,
+): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      const found = pattern.exec(p.stderr());
+      if (!found) return;
+      p.child.stderr!.off('data', check);
+      p.child.off('exit', exited);
+      resolve(found);
+    };
+    const exited = (code: number | null): void =>
+      reject(new Error(`worker exited (${code}) before ${pattern}:\n${p.stderr()}`));
+    p.child.stderr!.on('data', check);
+    p.child.once('exit', exited);
+    check();
+  });
 }
 
 test('an embed worker killed mid-shard: another worker resumes from the heartbeat and the run completes', async (t) => {
@@ -46,7 +67,7 @@ test('an embed worker killed mid-shard: another worker resumes from the heartbea
     framesPerVideo: FACES,
   });
   // The worker finds the generated backbone already built (building it takes seconds, longer than
-  // the heartbeat timeout below), so the shard's time is embedding time.
+  // the heartbeat timeout below).
   ensureModelFile(TINY_BACKBONE, join(config.stateDir, 'models'));
   const store = openStore(config.store);
   const queues = uniqueQueues('kill');
@@ -57,7 +78,7 @@ test('an embed worker killed mid-shard: another worker resumes from the heartbea
     AFFECTFLOW_HOME: config.stateDir,
     AFFECTFLOW_TASK_QUEUE: queues.embed,
   };
-  const processes = [embedWorkerProcess(env)];
+  const processes = [workerProcess(join('test', 'helpers', 'stallingEmbedWorker.ts'), env)];
   const first = processes[0]!;
   t.teardown(async () => {
     for (const p of processes) p.child.kill('SIGKILL');
@@ -71,13 +92,15 @@ test('an embed worker killed mid-shard: another worker resumes from the heartbea
     shardFrames: FACES,
     maxShardsInFlight: 1,
     embedBatchSize: 1,
-    embedCheckpointSeconds: 0.3,
+    embedCheckpointSeconds: 0.001, // after every batch
     maxCropSide: 96,
     // Synthetic faces fill the frame; YuNet (the default for videos) misses many of them.
     faceSource: 'whole-frame',
     skipTraining: true,
     taskQueues: activityQueues(queues),
-    heartbeatTimeoutSeconds: 2,
+    // How soon the killed worker's activity is retried; shorter timed out the frames activities on
+    // a loaded machine, and a timed-out attempt's ffmpeg was left blocked on its pipe.
+    heartbeatTimeoutSeconds: 10,
   };
   const runId = `test-kill-${queues.embed}`;
   const handle = await workers.client.workflow.start('extractionRun', {
@@ -86,25 +109,27 @@ test('an embed worker killed mid-shard: another worker resumes from the heartbea
     args: [input],
   });
 
-  // Wait until the embed activity has reported a checkpoint, then kill its worker.
+  // The first worker holds its second checkpoint write; by then the heartbeat naming the first
+  // one is on its way. Kill the worker once the server has it.
+  await stderrLine(first, /stalled after checkpoint /);
   const partition = workers.client.workflow.getHandle(`${runId}/partition-0`);
   let checkpointed = 0;
-  for (let i = 0; i < 1200 && checkpointed === 0; i++) {
-    const pending = (await partition.describe().catch(() => undefined))?.raw.pendingActivities ?? [];
+  while (checkpointed === 0) {
+    await pollInterval(100); // heartbeat details have no event to wait on: poll the server
+    const pending = (await partition.describe()).raw.pendingActivities ?? [];
     for (const activity of pending) {
       const payload = activity.heartbeatDetails?.payloads?.[0];
       if (activity.activityType?.name === 'embedShard' && payload) {
         checkpointed = defaultPayloadConverter.fromPayload<EmbedCheckpoint>(payload).facesDone;
       }
     }
-    if (checkpointed === 0) await sleep(50);
   }
   t.true(checkpointed > 0, 'the embed activity reported a checkpoint');
   t.log(`killed the first embed worker after a checkpoint at face ${checkpointed} of ${FACES}`);
   first.child.kill('SIGKILL');
   await new Promise((resolve) => first.child.once('exit', resolve));
 
-  const second = embedWorkerProcess(env);
+  const second = workerProcess(join('workers', 'embed.ts'), env);
   processes.push(second);
   const result = (await handle.result()) as ExtractionRunResult;
   t.is(result.status, 'completed');

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as pollInterval } from 'node:timers/promises';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
 import { openStore } from '../storage/objectStore.ts';
@@ -66,12 +66,12 @@ test('a second backbone re-embeds the existing frames shards and is compared wit
   const workflowId = await signalBackbone(client, settings, TINY_BACKBONE.name, scope);
   const handle = client.workflow.getHandle(workflowId);
   const waitFor = async (evaluated: number): Promise<ReevaluationState> => {
-    for (let i = 0; i < 1800; i++) {
+    // Until the workflow's state shows it (the test's timeout bounds the wait, not a count here).
+    for (;;) {
       const state = await handle.query<ReevaluationState>('reevaluation').catch(() => undefined);
       if (state && state.compared >= evaluated && state.comparisonKey) return state;
-      await sleep(100);
+      await pollInterval(100);
     }
-    throw new Error(`re-evaluation did not reach ${evaluated} backbones`);
   };
   await waitFor(1);
   const shards = decoded.length;
@@ -113,12 +113,13 @@ test('a schedule with overlap BUFFER_ONE re-evaluates a dataset when triggered',
   t.is((await schedule.describe()).policies.overlap, ScheduleOverlapPolicy.BUFFER_ONE);
   await schedule.trigger();
   let workflowId: string | undefined;
-  for (let i = 0; i < 100 && !workflowId; i++) {
+  // The schedule's first action has no event to wait on: poll until it is recorded.
+  while (!workflowId) {
     workflowId = (await schedule.describe()).info.recentActions[0]?.action.workflow.workflowId;
-    if (!workflowId) await sleep(100);
+    if (!workflowId) await pollInterval(100);
   }
   t.truthy(workflowId);
-  const result = (await client.workflow.getHandle(workflowId!).result()) as ReevaluateResult;
+  const result = (await client.workflow.getHandle(workflowId).result()) as ReevaluateResult;
   t.deepEqual(
     result.evaluated.map((e) => e.backbone),
     [TINY_BACKBONE.name],

@@ -1,11 +1,13 @@
 /**
  * Crash test against the real S3 server (and the local store): writer processes are killed with
- * SIGKILL at random moments while they write many shards (several writers per shard, so they
- * also race); after every round each shard is committed and complete (checksum and rows) or
- * absent, and a final rerun completes the rest without one duplicated row.
+ * SIGKILL at steps of their own progress (between appends, before the data object goes into the
+ * store, after it is there and before its marker) while they write many shards (several writers
+ * per shard, so they also race); after every round each shard is committed and complete
+ * (checksum and rows) or absent, and a final rerun completes the rest without one duplicated row.
  */
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { listCommitted, listUnreferenced, type CommitRecord } from '../storage/commit.ts';
@@ -24,12 +26,23 @@ interface Writer {
   readonly child: ChildProcess;
   /** The exit code once the process has ended and its output is read; null when killed. */
   readonly exited: Promise<number | null>;
-  /** Resolves at the writer's first line (it has started on its shards) or its exit. */
-  readonly working: Promise<void>;
   output: string;
 }
 
-function startWriter(uri: string, temp: string, shards: readonly string[]): Writer {
+/** The writer's steps where a kill can land (test/helpers/storeCrashWriter.ts prints them). */
+const KILL_STEPS = ['appended', 'adopting', 'adopted'] as const;
+type KillStep = (typeof KILL_STEPS)[number];
+
+/**
+ * A writer of `shards` that is let go on at every step until the `nth` step of kind `killAt`,
+ * where it is killed with SIGKILL; without killAt it runs to the end.
+ */
+function startWriter(
+  uri: string,
+  temp: string,
+  shards: readonly string[],
+  killAt?: { step: KillStep; nth: number },
+): Writer {
   const child = spawn(
     process.execPath,
     [
@@ -42,20 +55,20 @@ function startWriter(uri: string, temp: string, shards: readonly string[]): Writ
       String(DIM),
       ...shards,
     ],
-    { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: projectRoot, stdio: ['pipe', 'pipe', 'pipe'] },
   );
-  let working!: () => void;
   const writer: Writer = {
     child,
     output: '',
     exited: new Promise((resolve) => child.on('close', (code) => resolve(code))),
-    working: new Promise((resolve) => (working = resolve)),
   };
-  void writer.exited.then(working);
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    writer.output += chunk;
-    working();
+  let seen = 0;
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    writer.output += `${line}\n`;
+    if (killAt && line.startsWith(`${killAt.step} `) && ++seen === killAt.nth) child.kill('SIGKILL');
+    else if (child.stdin.writable) child.stdin.write('go\n');
   });
+  child.stdin.on('error', () => {}); // the writer may be gone when an answer is written
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (writer.output += chunk));
   return writer;
 }
@@ -66,7 +79,7 @@ function interrupted(output: string): { shards: string[]; uploading: string[] } 
   const named = (pattern: RegExp): string[] =>
     lines.filter((l) => pattern.test(l)).map((l) => l.split(' ')[1]!);
   const done = new Set(named(/^(committed|lost-race) /));
-  const uploading = new Set(named(/^uploading /));
+  const uploading = new Set(named(/^(uploading|adopting|adopted) /));
   const shards = named(/^begin /).filter((s) => !done.has(s));
   return { shards, uploading: shards.filter((s) => uploading.has(s)) };
 }
@@ -82,18 +95,16 @@ async function committed(store: ObjectStore): Promise<CommitRecord[]> {
   return records;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 const cases = [
-  { kind: 's3' as const, shards: 9, budgetMs: 20_000, seed: 6 },
-  { kind: 'local' as const, shards: 6, budgetMs: 5_000, seed: 7 },
+  { kind: 's3' as const, shards: 9, rounds: 6, seed: 6 },
+  { kind: 'local' as const, shards: 6, rounds: 6, seed: 7 },
 ];
 
-for (const { kind, shards, budgetMs, seed } of cases) {
+for (const { kind, shards, rounds: maxRounds, seed } of cases) {
   test.serial(
     `${kind} store: SIGKILLed writers leave every shard committed-and-complete or absent; a rerun completes the rest exactly once`,
     async (t) => {
-      t.timeout(150_000);
+      t.timeout(480_000);
       const uri =
         kind === 's3'
           ? `s3://${testServices.s3Bucket()}/crash-${randomUUID()}`
@@ -135,22 +146,17 @@ for (const { kind, shards, budgetMs, seed } of cases) {
         return records;
       };
 
-      while (Date.now() - started < budgetMs) {
-        rounds++;
+      while (rounds < maxRounds) {
+        // Round r kills its writers at KILL_STEPS[r % 3] and the next kind, at a random occurrence.
         const writers = Array.from({ length: WRITERS }, (_, w) => {
           const offset = Math.floor((w * specs.length) / WRITERS);
-          return startWriter(uri, temp, [...specs.slice(offset), ...specs.slice(0, offset)]);
+          const step = KILL_STEPS[(rounds + w) % KILL_STEPS.length]!;
+          const nth = 1 + Math.floor(rand() * (step === 'appended' ? 12 : 3));
+          return startWriter(uri, temp, [...specs.slice(offset), ...specs.slice(0, offset)], { step, nth });
         });
-        // Each writer dies at its own random moment once it works (start-up alone takes seconds).
-        await Promise.all(
-          writers.map(async (w) => {
-            await w.working;
-            await sleep(rand() * 3_000);
-            w.child.kill('SIGKILL');
-          }),
-        );
+        rounds++;
         for (const w of writers) {
-          // Killed (null), or done with its list before its moment came (0); never a failure.
+          // Killed (null), or done with its list before its step came (0); never a failure.
           const code = await w.exited;
           t.true(code === null || code === 0, `writer exit code ${code}: ${w.output}`);
           const cut = interrupted(w.output);
@@ -162,6 +168,7 @@ for (const { kind, shards, budgetMs, seed } of cases) {
       }
       const beforeRerun = (await committed(store)).length;
       t.true(killedMidShard.length > 0, 'at least one kill landed inside a shard write');
+      t.true(killedUploading.length > 0, 'at least one kill landed while the data object went in');
 
       const rerun = startWriter(uri, temp, specs);
       t.is(await rerun.exited, 0, rerun.output);

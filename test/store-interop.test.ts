@@ -147,17 +147,24 @@ const stores: Record<'s3' | 'local', () => ObjectStore> = {
   local: () => openStore(testConfig('local', 'interop').store),
 };
 
-const written = new Map<string, { keys: string[]; records: CommitRecord[] }>();
+/** The two shards the round-trip and key-layout tests write: shard-a (Train) and shard-b (Validation). */
+async function writeTrainAndValidation(
+  store: ObjectStore,
+): Promise<{ train: ShardFixture; record: CommitRecord; created: boolean; keys: string[] }> {
+  const train = shardFixture('shard-a', 240, DIM);
+  const { record, created } = await writeFixture(store, train);
+  await writeFixture(store, shardFixture('shard-b', 60, DIM, { split: 'Validation' }));
+  const keys: string[] = [];
+  for await (const o of store.list('embeddings/')) keys.push(o.key);
+  return { train, record, created, keys };
+}
 
 for (const [kind, open] of Object.entries(stores)) {
   test.serial(
     `${kind} store: a streamed shard reads back identically through the project's reader, pyarrow and DuckDB`,
     async (t) => {
       const store = open();
-      const train = shardFixture('shard-a', 240, DIM);
-      const validation = shardFixture('shard-b', 60, DIM, { split: 'Validation' });
-      const { record, created } = await writeFixture(store, train);
-      await writeFixture(store, validation);
+      const { train, record, created } = await writeTrainAndValidation(store);
       t.true(created);
       t.is(record.rows, train.rows.length);
       t.is(
@@ -348,9 +355,6 @@ for (const [kind, open] of Object.entries(stores)) {
         train.rows.map((r) => (r.noFace ? null : DIM)),
       );
 
-      const keys: string[] = [];
-      for await (const o of store.list('embeddings/')) keys.push(o.key);
-      written.set(kind, { keys, records: [record] });
       store.close();
     },
   );
@@ -405,26 +409,29 @@ for (const [kind, open] of Object.entries(stores)) {
   });
 }
 
-test.serial(
-  'the S3 and local stores hold the same keys, each shard in one data object named by its checksum',
-  (t) => {
-    const s3 = written.get('s3');
-    const local = written.get('local');
-    t.truthy(s3 && local, 'both round-trip tests ran');
-    // parquet-wasm writes file metadata in hash-map order, so equal rows need not give equal bytes:
-    // the data objects' names carry each file's own checksum, the logical keys are the same.
-    const shape = (keys: string[]): string[] =>
-      keys.map((k) => k.replace(/\.[0-9a-f]{16}\.parquet$/, '.<sha256[0:16]>.parquet'));
-    t.deepEqual(shape(s3!.keys), shape(local!.keys));
-    t.deepEqual(shape(s3!.keys), [
-      'embeddings/store-test/fixture@1/cfg-a/shard-a.<sha256[0:16]>.parquet',
-      'embeddings/store-test/fixture@1/cfg-a/shard-a.parquet.commit.json',
-      'embeddings/store-test/fixture@1/cfg-a/shard-b.<sha256[0:16]>.parquet',
-      'embeddings/store-test/fixture@1/cfg-a/shard-b.parquet.commit.json',
-    ]);
-    t.is(s3!.records[0]!.rows, local!.records[0]!.rows);
-  },
-);
+test('the S3 and local stores hold the same keys, each shard in one data object named by its checksum', async (t) => {
+  const s3Store = stores.s3();
+  const localStore = stores.local();
+  t.teardown(() => {
+    s3Store.close();
+    localStore.close();
+  });
+  const s3 = await writeTrainAndValidation(s3Store);
+  const local = await writeTrainAndValidation(localStore);
+  // parquet-wasm writes file metadata in hash-map order, so equal rows need not give equal bytes:
+  // the data objects' names carry each file's own checksum, the logical keys are the same.
+  const shape = (keys: string[]): string[] =>
+    keys.map((k) => k.replace(/\.[0-9a-f]{16}\.parquet$/, '.<sha256[0:16]>.parquet'));
+  t.deepEqual(shape(s3.keys), shape(local.keys));
+  t.deepEqual(shape(s3.keys), [
+    'embeddings/store-test/fixture@1/cfg-a/shard-a.<sha256[0:16]>.parquet',
+    'embeddings/store-test/fixture@1/cfg-a/shard-a.parquet.commit.json',
+    'embeddings/store-test/fixture@1/cfg-a/shard-b.<sha256[0:16]>.parquet',
+    'embeddings/store-test/fixture@1/cfg-a/shard-b.parquet.commit.json',
+  ]);
+  t.is(s3.record.rows, local.record.rows);
+  t.is(s3.record.rows, s3.train.rows.length);
+});
 
 test('floatVectors reads sliced and multi-chunk FixedSizeList columns row-major', (t) => {
   const column = fixedSizeFloatColumn(

@@ -26,6 +26,7 @@ import { OnnxSessions } from '../models/onnxRuntime.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
 import { openStore } from '../storage/objectStore.ts';
 import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';
+import { auChance, macroF1Chance } from './helpers/chance.ts';
 import { tempDir, testConfig } from './helpers/env.ts';
 import { activityQueues, startTestWorkers, uniqueQueues } from './helpers/workers.ts';
 
@@ -119,33 +120,6 @@ function frameLabels(
     .filter((v) => split === undefined || v.split === split)
     .flatMap((v) => Array.from(pick(v) ?? []))
     .filter((y) => y >= 0);
-}
-
-/**
- * Chance of a macro F1 over `classes`: the better of the best constant prediction (F1 2p/(1+p) on
- * its class, 0 on the others) and a prediction drawn at random with the labels' own frequencies
- * (expected F1 p on each class), both computed from the labels scored.
- */
-function macroF1Chance(labels: readonly number[], classes: number): number {
-  const shares = Array.from(
-    { length: classes },
-    (_, c) => labels.filter((y) => y === c).length / labels.length,
-  );
-  const constant = Math.max(...shares.map((p) => (2 * p) / (1 + p))) / classes;
-  const stratified = shares.reduce((a, p) => a + p, 0) / classes;
-  return Math.max(constant, stratified);
-}
-
-/** Chance of the AU mean F1: predicting every AU present (F1 2p/(1+p) per AU), the best naive rule. */
-function auChance(au: readonly number[], aus: number): number {
-  let sum = 0;
-  for (let k = 0; k < aus; k++) {
-    const column = au.filter((_, i) => i % aus === k);
-    const annotated = column.filter((y) => y >= 0);
-    const p = annotated.filter((y) => y === 1).length / annotated.length;
-    sum += (2 * p) / (1 + p);
-  }
-  return sum / aus;
 }
 
 test.serial('Aff-Wild2 layout: EXPR, VA and AU score above chance by the stated margins', async (t) => {

@@ -1,7 +1,8 @@
 /**
  * Entry of a standalone pool worker process: `affectflow worker <pool>` or
- * `node --import tsx workers/<pool>.ts`. Connects to TEMPORAL_ADDRESS (or the embedded dev
- * server's port), serves until SIGINT/SIGTERM, then drains in-flight tasks and exits.
+ * `node build/workers/<pool>.js` (compiled; `node --import tsx workers/<pool>.ts` in development).
+ * Connects to TEMPORAL_ADDRESS (or the embedded dev server's port), serves until SIGINT/SIGTERM,
+ * then drains in-flight tasks and exits.
  */
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config/index.ts';

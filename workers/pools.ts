@@ -19,6 +19,7 @@ import {
   type ActivityDeps,
 } from '../activities/index.ts';
 import { storeIdentity, type AffectflowConfig } from '../config/index.ts';
+import { projectModule } from '../base/paths.ts';
 import { Embedder, embedderOptions } from '../models/embedder.ts';
 import { loadRegistry, UnknownBackboneError } from '../models/registry.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
@@ -27,7 +28,8 @@ import { storeTaskQueues, type Pool } from '../workflows/taskQueues.ts';
 export type WorkerRole = Pool | 'orchestrator';
 export const WORKER_ROLES: readonly WorkerRole[] = ['orchestrator', 'frames', 'embed', 'train'];
 
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** The workflow code the bundler starts from: the compiled module when this process runs compiled. */
+export const workflowsPath = fileURLToPath(projectModule('../workflows/index.ts', import.meta.url));
 
 /** A logger for bundleWorkflowCode that prints only the bundler's warnings and errors. */
 export const quietBundlerLogger = {

@@ -1,17 +1,40 @@
 /**
  * A writer process for the store crash test (test/store-crash.test.ts): writes the fixture
  * shards named on the command line, in that order, through EmbeddingShardWriter, skipping those
- * already committed, and prints one line per step so the test knows what a SIGKILL interrupted.
+ * already committed. It prints one line per step (begin, each append, uploading, before and after
+ * the data object goes into the store, committed or lost-race) and waits for a line on stdin
+ * before going on, so the test kills it at a step of its own progress, never at a moment in time.
  *
  *   node --import tsx test/helpers/storeCrashWriter.ts <store uri> <s3 endpoint> <temp dir> <dim> <shardId:frames>...
  */
+import { createInterface } from 'node:readline';
 import { findCommit } from '../../storage/commit.ts';
 import { storeKeys } from '../../storage/keys.ts';
-import { openStore } from '../../storage/objectStore.ts';
+import { openStore, type ObjectStore } from '../../storage/objectStore.ts';
 import { EmbeddingShardWriter } from '../../storage/shardWriter.ts';
+import { overrideStore } from './storeOverride.ts';
 import { CRASH_BACKBONE_ID, CRASH_CONFIG_HASH, shardFixture } from './storeFixtures.ts';
 /** Rows per append(): one inference batch of the embed activity. */
 const APPEND_ROWS = 64;
+
+const answers = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+/** Prints a step and waits for the test to let it go on (stdin closed: the test is gone, stop). */
+async function step(line: string): Promise<void> {
+  console.log(line);
+  if ((await answers.next()).done) process.exit(0);
+}
+
+/** The store, with a step before and after each data object goes in (adoptFile). */
+function stepped(store: ObjectStore, shard: () => string): ObjectStore {
+  return overrideStore(store, {
+    async adoptFile(key: string, path: string): Promise<void> {
+      await step(`adopting ${shard()}`);
+      await store.adoptFile(key, path);
+      await step(`adopted ${shard()}`);
+    },
+  });
+}
 
 async function main(): Promise<void> {
   const [uri, endpoint, tempDir, dimText, ...shards] = process.argv.slice(2);
@@ -21,16 +44,21 @@ async function main(): Promise<void> {
     );
   }
   const dim = Number(dimText);
-  const store = openStore({ uri, s3Endpoint: endpoint, s3Region: 'us-east-1', s3ForcePathStyle: true });
+  let current = '';
+  const store = stepped(
+    openStore({ uri, s3Endpoint: endpoint, s3Region: 'us-east-1', s3ForcePathStyle: true }),
+    () => current,
+  );
   for (const spec of shards) {
     const [shardId, frames] = spec.split(':') as [string, string];
+    current = shardId;
     const f = shardFixture(shardId, Number(frames), dim);
     const key = storeKeys.embeddingShard(f.identity.dataset, CRASH_BACKBONE_ID, CRASH_CONFIG_HASH, shardId);
     if (await findCommit(store, key)) {
-      console.log(`skip ${shardId}`);
+      await step(`skip ${shardId}`);
       continue;
     }
-    console.log(`begin ${shardId}`);
+    await step(`begin ${shardId}`);
     const writer = EmbeddingShardWriter.open(
       store,
       key,
@@ -46,12 +74,14 @@ async function main(): Promise<void> {
         f.embedding.subarray(start * d, end * d),
         f.scores.subarray(start * k, end * k),
       );
+      await step(`appended ${shardId} ${end}`);
     }
-    console.log(`uploading ${shardId}`);
+    await step(`uploading ${shardId}`);
     const { created } = await writer.commit({ backbone: CRASH_BACKBONE_ID });
-    console.log(`${created ? 'committed' : 'lost-race'} ${shardId}`);
+    await step(`${created ? 'committed' : 'lost-race'} ${shardId}`);
   }
   store.close();
+  process.exit(0); // stdin stays open
 }
 
 await main();
