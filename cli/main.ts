@@ -240,7 +240,13 @@ models
   });
 
 /** Flags of `backbones add` that do not change the extraction run's settings. */
-const NOT_SETTINGS = new Set(['dataset', 'wait', 'externalWorkers', 'watch']);
+/** Whether the command line gave a run setting (an option other than `others`, --watch, ...). */
+function explicitRunSettings(command: Command, others: readonly string[]): boolean {
+  const notSettings = new Set([...others, 'externalWorkers', 'watch']);
+  return command.options.some(
+    (o) => !notSettings.has(o.attributeName()) && command.getOptionValueSource(o.attributeName()) === 'cli',
+  );
+}
 
 const backbones = program
   .command('backbones')
@@ -279,10 +285,7 @@ addRunFlags(
       descriptor,
       datasets: flags.dataset?.map((d) => resolve(d)),
       settingsFor: (dataset) => runSettings(inputFrom(dataset, flags)),
-      explicitSettings: command.options.some(
-        (o) =>
-          !NOT_SETTINGS.has(o.attributeName()) && command.getOptionValueSource(o.attributeName()) === 'cli',
-      ),
+      explicitSettings: explicitRunSettings(command, ['dataset', 'wait']),
       wait: !!flags.wait,
       say,
     });
@@ -298,11 +301,16 @@ addRunFlags(
     .description('create or update the schedule that re-evaluates a dataset with the given backbones')
     .argument('<dataset>', 'dataset root')
     .option('--every <interval>', 'how often, e.g. 24h or 7d (default: only when triggered)'),
-).action(async (dataset: string, flags: RunFlags & { every?: string }) => {
+).action(async (dataset: string, flags: RunFlags & { every?: string }, command: Command) => {
   const input = inputFrom(dataset, flags);
   await createSchedule(
     config(),
-    { settings: runSettings(input), backbones: input.backbones, every: flags.every },
+    {
+      settings: runSettings(input),
+      explicitSettings: explicitRunSettings(command, ['every', 'backbone']),
+      backbones: input.backbones,
+      every: flags.every,
+    },
     say,
   );
 });

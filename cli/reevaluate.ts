@@ -132,6 +132,8 @@ export interface ScheduleOptions {
   readonly every: string | undefined;
   /** The store whose queues the re-evaluations run on. */
   readonly scope: RunScope;
+  /** Backbones evaluated earlier with the same settings, compared with the scheduled ones. */
+  readonly evaluated?: readonly EvaluatedBackbone[];
 }
 
 /**
@@ -145,6 +147,7 @@ export async function upsertSchedule(client: Client, options: ScheduleOptions): 
     run: withStoreQueues(options.settings, scope),
     backbones: options.backbones,
     idleMinutes: 0,
+    ...(options.evaluated?.length ? { evaluated: options.evaluated } : {}),
   };
   const spec = options.every
     ? { intervals: [{ every: options.every as `${number}${'s' | 'm' | 'h' | 'd'}` }] }

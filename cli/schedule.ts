@@ -9,7 +9,7 @@ import type { ReevaluateResult } from '../workflows/index.ts';
 import { comparisonLines, readComparison } from './comparison.ts';
 import { openTemporal } from './embedded.ts';
 import { checkStore } from './preflight.ts';
-import { closedRun, scheduleId, upsertSchedule, type RunSettings } from './reevaluate.ts';
+import { closedRun, earlierEvaluations, scheduleId, upsertSchedule, type RunSettings } from './reevaluate.ts';
 import { runScope } from './runIdentity.ts';
 import { runningServe } from './serve.ts';
 import { storeView } from './storeView.ts';
@@ -21,14 +21,37 @@ export type ScheduleVerb = 'trigger' | 'pause' | 'unpause' | 'describe' | 'delet
 
 export async function createSchedule(
   config: AffectflowConfig,
-  options: { settings: RunSettings; backbones: readonly string[]; every: string | undefined },
+  options: {
+    /** The command line's run settings. */
+    settings: RunSettings;
+    /** Run flags were given: use them rather than the settings of the dataset's latest run. */
+    explicitSettings: boolean;
+    backbones: readonly string[];
+    every: string | undefined;
+  },
   say: (line: string) => void,
 ): Promise<void> {
   const temporal = await openTemporal(config, say);
   try {
-    const id = await upsertSchedule(temporal.client, { ...options, scope: runScope(config) });
+    const scope = runScope(config);
+    // Like `backbones add`: the dataset's latest run's settings, so the scheduled backbones are
+    // compared with the ones evaluated then, on the same frames (their shards are reused).
+    const earlier = options.explicitSettings
+      ? undefined
+      : await earlierEvaluations(temporal.client, options.settings.datasetPath, scope);
+    const settings = earlier?.settings ?? options.settings;
+    const evaluated = (earlier?.evaluated ?? []).filter((e) => !options.backbones.includes(e.backbone));
+    const id = await upsertSchedule(temporal.client, {
+      settings,
+      backbones: options.backbones,
+      every: options.every,
+      scope,
+      evaluated,
+    });
     say(
-      `schedule ${id}: ${options.every ? `every ${options.every}` : 'on trigger only'}, backbones ${options.backbones.join(', ')}, overlap BUFFER_ONE`,
+      `schedule ${id}: ${options.every ? `every ${options.every}` : 'on trigger only'}, backbones ${options.backbones.join(', ')}, overlap BUFFER_ONE` +
+        (earlier ? `; settings of the dataset's latest run` : '') +
+        (evaluated.length ? `; compared with ${evaluated.map((e) => e.backbone).join(', ')}` : ''),
     );
     if (config.temporalAddress === undefined)
       say(

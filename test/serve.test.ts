@@ -250,6 +250,15 @@ test('with serve --detach running, a triggered schedule runs to a result that de
     add.stdout,
   );
 
+  // Without run flags, a schedule takes the dataset's latest run's settings and compares the
+  // scheduled backbone with the others evaluated with them.
+  const again = await affectflow(['schedule', 'create', dataset, '--backbone', TINY_BACKBONE_B.name], env);
+  t.is(again.code, 0, again.stderr);
+  t.is(
+    again.stdout.trim().split('\n')[0],
+    `schedule ${id}: on trigger only, backbones ${TINY_BACKBONE_B.name}, overlap BUFFER_ONE; settings of the dataset's latest run; compared with ${TINY_BACKBONE.name}`,
+  );
+
   const stop = await affectflow(['serve', '--stop'], env);
   t.is(stop.code, 0, stop.stderr);
   t.is(stop.stdout.trim().split('\n')[0], `serve: stopped (pid ${pid}); log ${log}`);
