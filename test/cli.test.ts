@@ -9,7 +9,7 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, TimeoutFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { RunReport } from '../activities/index.ts';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
@@ -252,6 +252,24 @@ test('resume of a running run is a usage error; status of a terminated run names
   t.true(
     status.stdout.split('\n').includes(`run ${workflowId} was terminated (planted by the test)`),
     status.stdout,
+  );
+
+  // A run that times out (the CLI sets no timeout; one started elsewhere may): status names it.
+  const timedOutId = `${workflowId}-timeout`;
+  const timing = await workers.client.workflow.start('extractionRun', {
+    taskQueue: `${workflowId}-unserved`,
+    workflowId: timedOutId,
+    args: [{}],
+    workflowExecutionTimeout: '1s',
+  });
+  const ended = await t.throwsAsync(timing.result(), { instanceOf: WorkflowFailedError });
+  const timeout = ended.cause as TimeoutFailure;
+  t.true(timeout instanceof TimeoutFailure);
+  const timedOut = await affectflow(['status', timedOutId], env);
+  t.is(timedOut.code, 1, timedOut.stderr);
+  t.true(
+    timedOut.stdout.split('\n').includes(`run ${timedOutId} timed out (${timeout.timeoutType})`),
+    timedOut.stdout,
   );
 });
 
