@@ -386,6 +386,15 @@ const ERROR_CASES: readonly ErrorCase[] = [
     code: 2,
     line: () => 'affectflow: unknown pool gpu: expected one of orchestrator, frames, embed, train',
   },
+  {
+    // Any error without a line of its own; here a store folder below a plain file.
+    title: 'an unexpected error (the catch-all line)',
+    args: (c) => ['run', c.dataset],
+    env: (c) => ({ AFFECTFLOW_STORE: join(c.dataset, 'file.txt', 'store') }),
+    code: 1,
+    line: (c) =>
+      `affectflow: Error: ENOTDIR: not a directory, scandir '${join(c.dataset, 'file.txt', 'store', 'registry', 'backbones')}' (run again with --verbose for the stack trace)`,
+  },
 ];
 
 const USAGE_CASES: readonly { title: string; args: string[]; first: string }[] = [
