@@ -7,7 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection } from '@temporalio/worker';
 import type { AffectflowConfig } from '../config/index.ts';
 import { startTemporalDevServer } from '../infra/devstack.ts';
-import { stopService } from '../infra/services.ts';
+import { ServiceError, stopService } from '../infra/services.ts';
 import { join } from 'node:path';
 import type { ObjectStore } from '../storage/objectStore.ts';
 import { firstLine, UsageError } from './errors.ts';
@@ -42,6 +42,15 @@ export async function openTemporal(
       temporalUiPort: config.devPorts.temporalUi,
       s3Port: config.devPorts.s3,
       ui: true,
+    }).catch((err: unknown) => {
+      if (!(err instanceof ServiceError)) throw err;
+      // "service temporal: exited with code 1 before it was ready; log FILE:\n<its tail>"
+      const detail = firstLine(err.message)
+        .replace(/^service temporal: /, '')
+        .replace(/; log .*$/, '');
+      throw new UsageError(
+        `the local Temporal dev server on 127.0.0.1:${config.devPorts.temporal} did not start (${detail}): see its log ${join(config.stateDir, 'temporal', 'temporal.log')}; \`npm run bootstrap\` installs it, \`affectflow stack stop\` stops an earlier one`,
+      );
     });
     startedHere = !state.reused;
     address = `127.0.0.1:${config.devPorts.temporal}`;

@@ -294,6 +294,19 @@ const s3Store = (c: CaseContext): Record<string, string> => ({
   AFFECTFLOW_STORE: `s3://${c.bucket}/cli-errors`,
 });
 
+/** A port nothing listens on (the dev server below never binds it). */
+const DEV_PORT = 1;
+
+/** A Python environment whose `temporal` exits at once, as a broken install would. */
+function failingVenv(home: string): string {
+  const venv = join(home, 'failing-venv');
+  mkdirSync(join(venv, 'bin'), { recursive: true });
+  writeFileSync(join(venv, 'bin', 'temporal'), '#!/bin/sh\necho "temporal: cannot start" >&2\nexit 1\n', {
+    mode: 0o755,
+  });
+  return venv;
+}
+
 /** Every user-facing error line of docs/ERRORS.md: one row each. */
 const ERROR_CASES: readonly ErrorCase[] = [
   {
@@ -385,6 +398,18 @@ const ERROR_CASES: readonly ErrorCase[] = [
     args: () => ['worker', 'gpu'],
     code: 2,
     line: () => 'affectflow: unknown pool gpu: expected one of orchestrator, frames, embed, train',
+  },
+  {
+    title: 'an embedded Temporal dev server that does not start',
+    args: () => ['status', 'no-such-run'],
+    env: (c) => ({
+      TEMPORAL_ADDRESS: undefined,
+      AFFECTFLOW_VENV: failingVenv(c.home),
+      AFFECTFLOW_TEMPORAL_PORT: String(DEV_PORT),
+    }),
+    code: 2,
+    line: (c) =>
+      `affectflow: the local Temporal dev server on 127.0.0.1:${DEV_PORT} did not start (exited with code 1 before it was ready): see its log ${join(c.home, 'temporal', 'temporal.log')}; \`npm run bootstrap\` installs it, \`affectflow stack stop\` stops an earlier one`,
   },
   {
     // Any error without a line of its own; here a store folder below a plain file.
