@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { boxIou } from './boxes.ts';
-import { ImageError, type PixelRect, type RgbImage } from './preprocess.ts';
+import { decodeWithSharp, ImageError, type PixelRect, type RgbImage } from './preprocess.ts';
 
 /**
  * Where the faces of a video come from: 'provided' per-frame crops of the dataset (Aff-Wild2
@@ -120,23 +120,8 @@ export async function readProvidedFrame(dir: string, frame: number): Promise<Uin
  * A photo (JPEG, PNG, WebP) as packed RGB, turned upright by its EXIF orientation as a viewer
  * shows it (alpha dropped, greyscale expanded). Throws ImageError naming `source`.
  */
-export async function readPhoto(path: string, source = path): Promise<RgbImage> {
-  try {
-    const { data, info } = await sharp(path)
-      .rotate()
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`expected 3 channels after decoding, got ${info.channels}`);
-    return {
-      width: info.width,
-      height: info.height,
-      rgb: new Uint8Array(data.buffer, data.byteOffset, data.length),
-    };
-  } catch (err) {
-    throw new ImageError(source, `cannot decode: ${(err as Error).message}`);
-  }
+export function readPhoto(path: string, source = path): Promise<RgbImage> {
+  return decodeWithSharp(sharp(path).rotate(), source);
 }
 
 /** A photo's upright size (EXIF orientation applied) from its header, without decoding it. */

@@ -46,10 +46,22 @@ function raw(image: RgbImage): Sharp {
  * 8-bit RGB PNGs (the crops affectflow stores) take media/png.ts's faster path.
  */
 export async function decodeImage(encoded: Uint8Array, source = 'crop'): Promise<RgbImage> {
+  return decodeWithSharp(sharp(encoded), source, () => decodeRgbPng(encoded));
+}
+
+/**
+ * Packed RGB from a sharp input (alpha dropped, greyscale expanded), after `fast` when it
+ * decodes the image itself. Throws ImageError naming `source`.
+ */
+export async function decodeWithSharp(
+  input: Sharp,
+  source: string,
+  fast: () => RgbImage | undefined = () => undefined,
+): Promise<RgbImage> {
   try {
-    const fast = decodeRgbPng(encoded);
-    if (fast) return fast;
-    const { data, info } = await sharp(encoded)
+    const quick = fast();
+    if (quick) return quick;
+    const { data, info } = await input
       .removeAlpha()
       .toColourspace('srgb')
       .raw()
