@@ -30,7 +30,7 @@ import {
 } from '../models/yunet.ts';
 import { commitShard, findCommit, type FrameCoverage } from '../storage/commit.ts';
 import { storeKeys } from '../storage/keys.ts';
-import { encodeFramesShard, type FrameRow } from '../storage/shards.ts';
+import { encodeFramesShard, noFaceRow, type FrameRow } from '../storage/shards.ts';
 import { classifyErrors, findShard, manifestReader, reportProgress, type ActivityDeps } from './context.ts';
 import { videoCoverage } from './decodeEvidence.ts';
 
@@ -199,19 +199,7 @@ export function createFramesActivities(deps: ActivityDeps) {
         const findings: string[] = [];
         const rows: FrameRow[] = [];
         const tracker = new IouTracker();
-        const noFace = (frame: number): FrameRow => ({
-          video: video.name,
-          frame,
-          faceIndex: 0,
-          trackId: -1,
-          noFace: true,
-          box: null,
-          detScore: null,
-          image: null,
-          landmarks: null,
-          cropWidth: null,
-          cropHeight: null,
-        });
+        const noFace = (frame: number): FrameRow => noFaceRow(video.name, frame);
         let frames = 0;
         let noFaceFrames = 0;
         let firstNoFace: number | null = null;

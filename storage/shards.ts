@@ -50,6 +50,23 @@ export interface FrameRow extends FaceRowKey {
   readonly cropHeight?: number | null;
 }
 
+/** The row of a frame with no face (none detected, no provided image, an unreadable one). */
+export function noFaceRow(video: string, frame: number): FrameRow {
+  return {
+    video,
+    frame,
+    faceIndex: 0,
+    trackId: -1,
+    noFace: true,
+    box: null,
+    detScore: null,
+    image: null,
+    landmarks: null,
+    cropWidth: null,
+    cropHeight: null,
+  };
+}
+
 function validityBitmap(valid: readonly boolean[]): { nullBitmap: Uint8Array; nullCount: number } {
   const nullBitmap = new Uint8Array(Math.ceil(valid.length / 8));
   let nullCount = 0;

@@ -30,7 +30,7 @@ import {
 import { openStore, type ObjectStore } from '../storage/objectStore.ts';
 import { embeddingRows, readFramesShard } from '../storage/shardReader.ts';
 import { EmbeddingShardWriter } from '../storage/shardWriter.ts';
-import { decodeFramesShard, encodeFramesShard, type FrameRow } from '../storage/shards.ts';
+import { decodeFramesShard, encodeFramesShard, noFaceRow, type FrameRow } from '../storage/shards.ts';
 import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';
 import { tempDir, testConfig } from './helpers/env.ts';
 import {
@@ -391,16 +391,7 @@ test.serial('readers and the embed stage refuse a shard whose rows disagree with
     await embedder.close();
     store.close();
   });
-  const row = (frame: number): FrameRow => ({
-    video: 'v',
-    frame,
-    faceIndex: 0,
-    trackId: -1,
-    noFace: true,
-    box: null,
-    detScore: null,
-    image: null,
-  });
+  const row = (frame: number): FrameRow => noFaceRow('v', frame);
   // Ten frames stored, a marker that claims twelve (the short-shard bug's marker, in miniature).
   const dataset = `mismatch-${randomUUID().slice(0, 8)}`;
   const framesKey = `frames/${dataset}/cfg/s.parquet`;
