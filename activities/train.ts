@@ -17,30 +17,22 @@ import {
   type Split,
   type Task,
 } from '../datasets/labels.ts';
+import { EmbeddingRowRouter, predictKeyed, type EmbeddingRows } from '../heads/embeddingRows.ts';
+import { predictEmiVideo, predictVideo } from '../heads/prediction.ts';
+import { runAu, runCe, runEmi, runExpr, runVa } from '../heads/taskRuns.ts';
 import {
   DEFAULT_HEAD_SETTINGS,
-  EmbeddingRowRouter,
-  predictEmiVideo,
-  predictKeyed,
-  predictVideo,
-  runAu,
-  runCe,
-  runEmi,
-  runExpr,
-  runVa,
-  untrainedReason,
   type AuResult,
-  type EmbeddingRows,
   type EmiResult,
   type ExprResult,
   type HeadSettings,
   type LabelledVideo,
-  type SkippedTask,
   type StreamingSettings,
   type VaResult,
   type VideoFaces,
   type VideoLabelSet,
 } from '../heads/tasks.ts';
+import { untrainedReason, type SkippedTask } from '../heads/untrained.ts';
 import type { LinearConfig } from '../heads/linear.ts';
 import type { MlpConfig } from '../heads/mlp.ts';
 import { renderReportHtml } from '../reports/html.ts';

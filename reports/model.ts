@@ -1,6 +1,7 @@
 /** The run report: one JSON document per run and backbone (reports/<runId>/report.json). */
 import type { Task } from '../datasets/labels.ts';
-import type { AuResult, CeResult, EmiResult, ExprResult, SkippedTask, VaResult } from '../heads/tasks.ts';
+import type { AuResult, CeResult, EmiResult, ExprResult, VaResult } from '../heads/tasks.ts';
+import type { SkippedTask } from '../heads/untrained.ts';
 import type { ExecutionProvider } from '../models/onnxRuntime.ts';
 
 /** A task result as reported: the head itself lives in the store under headKey. */
@@ -11,7 +12,7 @@ export type VaReport = Stored<VaResult>;
 export type AuReport = Stored<AuResult>;
 export type EmiReport = Stored<EmiResult>;
 export type CeReport = CeResult;
-export type { SkippedTask } from '../heads/tasks.ts';
+export type { SkippedTask } from '../heads/untrained.ts';
 
 /**
  * The committed embedding shards a report was computed from, listed by the index object

@@ -1,0 +1,129 @@
+/**
+ * What every task's evaluation shares: the first face of each frame, which frames are annotated,
+ * frame outputs filled and smoothed per window, and the score at each reported window.
+ */
+import type { Split } from '../datasets/labels.ts';
+import { argmaxRows } from './rows.ts';
+import { fillAndSmooth } from './smoothing.ts';
+import {
+  REPORTED_WINDOWS,
+  type LabelledVideo,
+  type VideoFaces,
+  type VideoLabelSet,
+  type WindowScore,
+} from './tasks.ts';
+
+/** First face row of each frame: row indices and their frames. */
+export function primaryRows(faces: VideoFaces): { rows: Int32Array; frames: Int32Array } {
+  const rows: number[] = [];
+  for (let i = 0; i < faces.frames.length; i++) {
+    if (i === 0 || faces.frames[i] !== faces.frames[i - 1]) rows.push(i);
+  }
+  return { rows: Int32Array.from(rows), frames: Int32Array.from(rows, (r) => faces.frames[r]!) };
+}
+
+export function gatherRows(source: Float32Array, dim: number, rows: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  for (let i = 0; i < rows.length; i++)
+    out.set(source.subarray(rows[i]! * dim, (rows[i]! + 1) * dim), i * dim);
+  return out;
+}
+
+export type FrameTask = 'EXPR' | 'VA' | 'AU';
+
+/** Primary-face scores of the videos in `split` whose frame is annotated for the task. */
+export function frameSamples(
+  videos: readonly LabelledVideo[],
+  task: FrameTask,
+  split: Split,
+  annotated: (labels: VideoLabelSet, frame: number) => boolean,
+): { x: Float32Array; n: number; dim: number; picks: { video: LabelledVideo; frame: number }[] } {
+  const picks: { video: LabelledVideo; frame: number; row: number }[] = [];
+  let dim = 0;
+  for (const video of videos) {
+    if (!video.labels[task] || video.splits[task] !== split) continue;
+    const faces = video.faces;
+    if (faces.frames.length > 0) dim = faces.scores.length / faces.frames.length;
+    const { rows, frames } = primaryRows(faces);
+    rows.forEach((row, i) => {
+      if (annotated(video.labels, frames[i]!)) picks.push({ video, frame: frames[i]!, row });
+    });
+  }
+  const x = new Float32Array(picks.length * dim);
+  picks.forEach((p, i) => x.set(p.video.faces.scores.subarray(p.row * dim, (p.row + 1) * dim), i * dim));
+  return { x, n: picks.length, dim, picks };
+}
+
+export const exprAnnotated = (l: VideoLabelSet, f: number): boolean => (l.EXPR?.[f - 1] ?? -1) >= 0;
+export const vaAnnotated = (l: VideoLabelSet, f: number): boolean =>
+  (l.VA?.[(f - 1) * 2] ?? -5) >= -1 && (l.VA?.[(f - 1) * 2 + 1] ?? -5) >= -1;
+export const auAnnotated = (l: VideoLabelSet, f: number): boolean => {
+  const v = l.AU;
+  if (!v || f * 12 > v.length) return false;
+  for (let j = 0; j < 12; j++) if (v[(f - 1) * 12 + j]! < 0) return false;
+  return true;
+};
+
+/**
+ * Per evaluated video: frame-level outputs [frameCount, dims] before smoothing (filled), from the
+ * primary-face predictions; smoothing per window happens in `scoreWindows`.
+ */
+export interface VideoOutputs {
+  readonly video: LabelledVideo;
+  readonly frames: Int32Array;
+  readonly values: Float32Array | Float64Array;
+}
+
+export function smoothed(
+  v: VideoOutputs,
+  dims: number,
+  window: number,
+  fallback: ArrayLike<number>,
+): Float64Array {
+  return fillAndSmooth(v.frames, v.values, dims, v.video.faces.frameCount, window, fallback);
+}
+
+/** Truth and argmax decision of every annotated frame, after filling and smoothing with half-width d. */
+export interface ClassDecisions {
+  readonly truth: number[];
+  readonly predicted: number[];
+}
+
+export function classDecisions(
+  outputs: readonly VideoOutputs[],
+  task: 'EXPR' | 'CE',
+  classes: number,
+  d: number,
+): ClassDecisions {
+  const uniform = new Array<number>(classes).fill(1 / classes);
+  const truth: number[] = [];
+  const predicted: number[] = [];
+  for (const v of outputs) {
+    const labels = v.video.labels[task]!;
+    const decided = argmaxRows(smoothed(v, classes, d, uniform), classes);
+    for (let f = 0; f < v.video.faces.frameCount && f < labels.length; f++) {
+      if (labels[f]! < 0) continue;
+      truth.push(labels[f]!);
+      predicted.push(decided[f]!);
+    }
+  }
+  return { truth, predicted };
+}
+
+export function scoreWindows(
+  window: number,
+  score: (d: number) => number,
+): { score: number; windowScores: WindowScore[]; bestWindow: WindowScore } {
+  const windows = [...new Set([...REPORTED_WINDOWS, window])].sort((a, b) => a - b);
+  const windowScores = windows.map((d) => ({ window: d, score: score(d) }));
+  const bestWindow = windowScores.reduce((a, b) => (b.score > a.score ? b : a));
+  return { score: windowScores.find((w) => w.window === window)!.score, windowScores, bestWindow };
+}
+
+export function videosOf(
+  videos: readonly LabelledVideo[],
+  task: keyof VideoLabelSet,
+  split: Split,
+): LabelledVideo[] {
+  return videos.filter((v) => v.labels[task] && v.splits[task] === split);
+}
