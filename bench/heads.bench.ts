@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFaceRows } from '../activities/train.ts';
+import { readFaceRows } from '../activities/faceRows.ts';
 import { SpillDirectory } from '../activities/trainSpill.ts';
 import { seededRandom } from '../base/random.ts';
 import { EXPR_DEFAULTS, trainExprHeadOnRows } from '../heads/expr.ts';
