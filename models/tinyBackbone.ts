@@ -4,7 +4,7 @@
  * Like a real face backbone, the graph maps a crop to a semantic embedding and, through a final
  * Gemm on that embedding, to emotion scores that mean something: here for the synthetic world
  * rather than AffectNet. The fitted layers are ridge regressions computed
- * at build time on faces drawn in memory by the synthetic generator (datasets/synthetic.ts
+ * at build time on faces drawn in memory by the synthetic generator (datasets/drawnFaces.ts
  * drawFaces), with their expression and valence/arousal as targets, as HSEmotion was trained on
  * AffectNet's. Graph (D = (S/pool)^2):
  *
@@ -16,7 +16,7 @@
  */
 import { AFFECTNET_EXPRESSIONS, AFFWILD2_EXPRESSIONS } from '../datasets/labels.ts';
 import { gaussian, seededRandom } from '../base/random.ts';
-import { drawFaces } from '../datasets/synthetic.ts';
+import { drawFaces } from '../datasets/drawnFaces.ts';
 import { encodeModel, floatTensor, floatValueInfo, node } from './onnxGraph.ts';
 import { IMAGENET_MEAN, IMAGENET_STD } from './registry.ts';
 

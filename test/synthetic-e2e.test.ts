@@ -6,8 +6,8 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { join } from 'node:path';
+import { drawFaces } from '../datasets/drawnFaces.ts';
 import {
-  drawFaces,
   generateSyntheticDataset,
   TINY_SYNTHETIC,
   type SyntheticOptions,
