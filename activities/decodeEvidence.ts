@@ -12,7 +12,7 @@
  * A decoder killed by a signal is never evidence (media/ffmpeg.ts throws before this is asked).
  */
 import { shortHash } from '../base/hashing.ts';
-import { DecodeInterruptedError, type DecodeSummary } from '../media/ffmpeg.ts';
+import { DecodeInterruptedError, type DecodeSummary } from '../media/decodeFrames.ts';
 import type { FrameCoverage } from '../storage/commit.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
 

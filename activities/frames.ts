@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { shortHash } from '../base/hashing.ts';
 import type { Manifest, ManifestShard, ManifestVideo } from '../datasets/manifest.ts';
 import { canonicalJson } from '../base/canonicalJson.ts';
-import { decodeFrames, sampledFrames, type DecodeSummary, type FrameSampling } from '../media/ffmpeg.ts';
+import { decodeFrames, type DecodeSummary } from '../media/decodeFrames.ts';
+import { sampledFrames, type FrameSampling } from '../media/frameSampling.ts';
 import {
   cropRect,
   FaceSourceError,

@@ -7,7 +7,8 @@ import { describeConfig, loadConfig, type AffectflowConfig } from '../config/ind
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
 import { devStackStatus, startDevStack, stopDevStack } from '../infra/devstack.ts';
 import { getBackbone, listBackbones, loadRegistry, UnknownBackboneError } from '../models/registry.ts';
-import { progressRenderer, pullBackbone } from '../models/pull.ts';
+import { progressRenderer } from '../models/download.ts';
+import { pullBackbone } from '../models/pull.ts';
 import { openStore } from '../storage/objectStore.ts';
 import type { ExtractionRunInput } from '../workflows/index.ts';
 import { WORKER_ROLES, type WorkerRole } from '../workers/pools.ts';

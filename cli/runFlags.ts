@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import { FACES_CHOICES, type FacesChoice } from '../datasets/affwild2.ts';
 import { DATASET_KINDS, type DatasetKind } from '../datasets/manifest.ts';
 import { FACE_SOURCES, type FaceSource } from '../media/faces.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
@@ -34,7 +35,7 @@ export interface RunFlags {
   externalWorkers?: boolean;
   watch?: boolean;
   format?: DatasetKind;
-  faces?: string;
+  faces?: FacesChoice;
   faceSource?: FaceSource;
   detectorThreshold?: number;
   minFace?: number;
@@ -66,7 +67,7 @@ export function addRunFlags(command: Command): Command {
       'dataset layout: affwild2 | cexprdb | hume | generic (default: detected)',
       choice(DATASET_KINDS),
     )
-    .option('--faces <choice>', 'Aff-Wild2 faces: auto | cropped | cropped_aligned | video')
+    .option('--faces <choice>', `Aff-Wild2 faces: ${FACES_CHOICES.join(' | ')}`, choice(FACES_CHOICES))
     .option(
       '--face-source <source>',
       "provided | whole-frame | yunet (default: the dataset's crops (frame folders), else yunet)",
@@ -144,7 +145,7 @@ export function inputFrom(datasetPath: string, flags: RunFlags): ExtractionRunIn
     maxCropSide: flags.maxCropSide,
     expr,
     ...(flags.format ? { format: flags.format } : {}),
-    ...(flags.faces ? { faces: flags.faces as NonNullable<ExtractionRunInput['faces']> } : {}),
+    ...(flags.faces ? { faces: flags.faces } : {}),
     ...(flags.faceSource ? { faceSource: flags.faceSource } : {}),
     ...(detector.length > 0
       ? { detector: Object.fromEntries(detector) as NonNullable<ExtractionRunInput['detector']> }

@@ -38,6 +38,7 @@ export const FACE_FOLDERS = ['cropped', 'cropped_aligned'] as const;
 
 /** Which frames a video's shards read: a face-crop folder, or the raw video; auto = cropped/, then cropped_aligned/, then the video. */
 export type FacesChoice = 'auto' | 'video' | (typeof FACE_FOLDERS)[number];
+export const FACES_CHOICES: readonly FacesChoice[] = Object.freeze(['auto', ...FACE_FOLDERS, 'video']);
 
 const LEFT_RIGHT = /_(left|right)$/;
 

@@ -8,7 +8,8 @@ import { AFFWILD2_TASK_FOLDERS, FACE_FOLDERS, readAffWild2, type FacesChoice } f
 import { readCExprDb } from './cexprdb.ts';
 import { readGeneric } from './generic.ts';
 import { readHumeVidmimic } from './hume.ts';
-import { assembleManifest, type AdapterResult, type BuiltManifest, type DatasetKind } from './manifest.ts';
+import { assembleManifest } from './assemble.ts';
+import type { AdapterResult, BuiltManifest, DatasetKind } from './manifest.ts';
 
 export type { FacesChoice } from './affwild2.ts';
 export type {

@@ -5,21 +5,10 @@
  * its input/output signature against the descriptor, and performs the embedding surgery when the
  * file holds only the classifier's scores. The result is the file the embed workers open.
  */
-import {
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
-import { fileURLToPath } from 'node:url';
 import { fileSha256, sha256Hex } from '../base/hashing.ts';
+import { download, DownloadError, type DownloadProgress } from './download.ts';
 import {
   buildGeneratedModel,
   modelPaths,
@@ -27,8 +16,8 @@ import {
   storeModelFile,
   type VerifiedModel,
 } from './modelFiles.ts';
-import { onnx } from './onnxGraph.ts';
-import { ModelSignatureError, openGraph } from './onnxRuntime.ts';
+import { checkDeclaredSignature, checkRunSignature, signatureError } from './modelSignature.ts';
+import { openGraph } from './onnxRuntime.ts';
 import {
   backboneId,
   expectedSha256,
@@ -49,24 +38,13 @@ export class ChecksumMismatchError extends Error {
     this.name = 'ChecksumMismatchError';
   }
 }
-
-export class DownloadError extends Error {
-  constructor(
-    readonly url: string,
-    readonly detail: string,
-  ) {
-    super(`download ${url}: ${detail}`);
-    this.name = 'DownloadError';
-  }
-}
-
 export interface PullOptions {
   /** The local model cache (config.stateDir/models). */
   readonly cacheDir: string;
   /** The store holding the registry: where the first pull records the sha256. */
   readonly store: RegistryStore;
   /** Bytes received so far and the total (undefined when the server does not say). */
-  readonly progress?: (received: number, total: number | undefined) => void;
+  readonly progress?: DownloadProgress;
   readonly log?: (line: string) => void;
   /** Download attempts; each one after the first resumes from the .part file. */
   readonly attempts?: number;
@@ -268,201 +246,4 @@ async function installModel(
   }
   const stored = storeModelFile(paths, model, { kind: 'url', url, sha256: sourceSha256 });
   return { ...stored, surgery };
-}
-
-function signatureError(descriptor: BackboneDescriptor, got: string): ModelSignatureError {
-  const s = descriptor.inputSize;
-  return new ModelSignatureError(
-    backboneId(descriptor),
-    `inputs [${descriptor.inputName} float32 [N,3,${s},${s}]] outputs [${descriptor.scoresOutput} float32 [N,${descriptor.scoresDim}], ${descriptor.embeddingOutput} float32 [N,${descriptor.embeddingDim}] (present, or the final Gemm's input)]`,
-    got,
-  );
-}
-
-type Dim = number | string | undefined;
-
-function declaredDims(info: {
-  type?: {
-    tensorType?: {
-      elemType?: number | null;
-      shape?: { dim?: { dimValue?: unknown; dimParam?: string | null }[] | null } | null;
-    } | null;
-  } | null;
-}): { elem: number | undefined; dims: Dim[] } {
-  const tensor = info.type?.tensorType;
-  return {
-    elem: tensor?.elemType ?? undefined,
-    dims: (tensor?.shape?.dim ?? []).map((d) =>
-      d.dimParam
-        ? d.dimParam
-        : d.dimValue !== undefined && d.dimValue !== null
-          ? Number(d.dimValue)
-          : undefined,
-    ),
-  };
-}
-
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-
-/** The shapes the ONNX protobuf declares for the input and the outputs the descriptor names. */
-function checkDeclaredSignature(descriptor: BackboneDescriptor, model: Uint8Array): void {
-  const graph = onnx.ModelProto.decode(model).graph;
-  const initializers = new Set((graph?.initializer ?? []).map((t) => t.name));
-  const inputs = (graph?.input ?? []).filter((i) => !initializers.has(i.name));
-  const outputs = graph?.output ?? [];
-  const show = (infos: typeof outputs): string =>
-    infos
-      .map((i) => {
-        const { dims } = declaredDims(i);
-        return `${i.name} [${dims.map((d) => d ?? '?').join(',')}]`;
-      })
-      .join(', ');
-  const got = `inputs [${show(inputs)}] outputs [${show(outputs)}]`;
-  const matches = (name: string, want: Dim[]): boolean | undefined => {
-    const info = [...inputs, ...outputs].find((i) => i.name === name);
-    if (!info) return undefined;
-    const { elem, dims } = declaredDims(info);
-    if (elem !== FLOAT || dims.length !== want.length) return false;
-    // Dim 0 is the batch (symbolic or any size); a dimension declared symbolic is accepted.
-    return want.every((w, k) => k === 0 || typeof dims[k] !== 'number' || dims[k] === w);
-  };
-  const s = descriptor.inputSize;
-  const ok =
-    matches(descriptor.inputName, ['N', 3, s, s]) === true &&
-    matches(descriptor.scoresOutput, ['N', descriptor.scoresDim]) === true &&
-    matches(descriptor.embeddingOutput, ['N', descriptor.embeddingDim]) !== false;
-  if (!ok) throw signatureError(descriptor, got);
-}
-
-/** One zero batch through the final graph: the embedding and scores come out with the descriptor's widths. */
-async function checkRunSignature(descriptor: BackboneDescriptor, model: Uint8Array): Promise<void> {
-  const session = await openGraph(
-    model,
-    { provider: 'cpu', intraOpThreads: 1, interOpThreads: 1 },
-    descriptor.name,
-  );
-  try {
-    const s = descriptor.inputSize;
-    const out = await session.run(
-      { [descriptor.inputName]: { data: new Float32Array(3 * s * s), dims: [1, 3, s, s] } },
-      [descriptor.scoresOutput, descriptor.embeddingOutput],
-    );
-    const dims = (name: string): string => `[${out[name]?.dims.join(',') ?? 'missing'}]`;
-    const embedding = out[descriptor.embeddingOutput];
-    const scores = out[descriptor.scoresOutput];
-    if (
-      embedding?.dims.join(',') !== `1,${descriptor.embeddingDim}` ||
-      scores?.dims.join(',') !== `1,${descriptor.scoresDim}`
-    ) {
-      throw signatureError(
-        descriptor,
-        `run on [1,3,${s},${s}]: ${descriptor.scoresOutput} ${dims(descriptor.scoresOutput)}, ${descriptor.embeddingOutput} ${dims(descriptor.embeddingOutput)}`,
-      );
-    }
-  } finally {
-    await session.release();
-  }
-}
-
-/**
- * Appends the bytes from `offset` on to `part` (a Range request when offset > 0; a server that
- * answers 200 instead restarts the file). Throws DownloadError when the body ends short.
- */
-async function download(
-  url: string,
-  part: string,
-  offset: number,
-  options: Pick<PullOptions, 'progress'>,
-  redirects = 0,
-): Promise<void> {
-  if (url.startsWith('file://')) {
-    const source = fileURLToPath(url);
-    const total = statSync(source).size;
-    await pipeTo(createReadStream(source, { start: offset }), part, offset, total, url, options);
-    return;
-  }
-  if (!/^https?:\/\//.test(url)) throw new DownloadError(url, 'expected an http(s):// or file:// URL');
-  const client = url.startsWith('https:') ? https : http;
-  const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
-    const request = client.get(url, { headers: offset > 0 ? { Range: `bytes=${offset}-` } : {} }, resolve);
-    request.on('error', (err) => reject(new DownloadError(url, err.message)));
-  });
-  const status = response.statusCode ?? 0;
-  if (status >= 300 && status < 400 && response.headers.location) {
-    response.resume();
-    if (redirects >= 5) throw new DownloadError(url, 'more than 5 redirects');
-    return download(new URL(response.headers.location, url).toString(), part, offset, options, redirects + 1);
-  }
-  if (status !== 200 && status !== 206) {
-    response.resume();
-    throw new DownloadError(url, `expected HTTP 200 or 206, got ${status}`);
-  }
-  const start = status === 206 ? offset : 0;
-  const length = Number(response.headers['content-length'] ?? NaN);
-  const total = Number.isFinite(length) ? start + length : undefined;
-  await pipeTo(response, part, start, total, url, options);
-}
-
-async function pipeTo(
-  body: NodeJS.ReadableStream,
-  part: string,
-  start: number,
-  total: number | undefined,
-  url: string,
-  options: Pick<PullOptions, 'progress'>,
-): Promise<void> {
-  const file = createWriteStream(part, start > 0 ? { flags: 'a' } : { flags: 'w' });
-  let received = start;
-  options.progress?.(received, total);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      body.on('data', (chunk: Buffer) => {
-        received += chunk.length;
-        if (!file.write(chunk)) body.pause();
-        options.progress?.(received, total);
-      });
-      file.on('drain', () => body.resume());
-      body.on('error', (err: Error) => reject(new DownloadError(url, err.message)));
-      body.on('aborted', () => reject(new DownloadError(url, `connection closed after ${received} bytes`)));
-      body.on('end', resolve);
-    });
-  } finally {
-    await new Promise<void>((resolve) => file.end(resolve));
-  }
-  if (total !== undefined && received !== total) {
-    throw new DownloadError(url, `expected ${total} bytes, got ${received}`);
-  }
-}
-
-/**
- * A progress renderer: a redrawn bar on a TTY, plain lines at every 10% otherwise (logs, CI).
- * Sizes in MB (10^6 bytes).
- */
-export function progressRenderer(
-  stream: { isTTY?: boolean; write(text: string): unknown },
-  label: string,
-): (received: number, total: number | undefined) => void {
-  let lastDecile = -1;
-  let lastDraw = 0;
-  const mb = (n: number): string => (n / 1e6).toFixed(1);
-  return (received, total) => {
-    const fraction = total ? Math.min(1, received / total) : undefined;
-    if (stream.isTTY) {
-      const now = Date.now();
-      if (now - lastDraw < 100 && fraction !== 1) return;
-      lastDraw = now;
-      const width = 30;
-      const filled = fraction === undefined ? 0 : Math.round(fraction * width);
-      const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
-      const pct = fraction === undefined ? '  ?%' : `${(fraction * 100).toFixed(0).padStart(3)}%`;
-      stream.write(`\r${label} ${bar} ${pct} ${mb(received)}/${total ? mb(total) : '?'} MB`);
-      if (fraction === 1) stream.write('\n');
-      return;
-    }
-    const decile = fraction === undefined ? -1 : Math.floor(fraction * 10);
-    if (decile > lastDecile) {
-      lastDecile = decile;
-      stream.write(`${label}: ${(decile * 10).toFixed(0)}% ${mb(received)}/${total ? mb(total) : '?'} MB\n`);
-    }
-  };
 }

@@ -439,6 +439,12 @@ const USAGE_CASES: readonly { title: string; args: string[]; first: string }[] =
     args: ['run', '.', '--window', '0'],
     first: "error: option '--window <n>' argument '0' is invalid. expected a positive integer, got 0",
   },
+  {
+    title: 'an unknown --faces choice',
+    args: ['run', '.', '--faces', 'aligned'],
+    first:
+      "error: option '--faces <choice>' argument 'aligned' is invalid. expected one of auto, cropped, cropped_aligned, video, got aligned",
+  },
 ];
 
 function caseContext(label: string): CaseContext {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildManifest } from '../datasets/index.ts';
 import { generateSyntheticDataset, TINY_SYNTHETIC, type SyntheticOptions } from '../datasets/synthetic.ts';
-import { decodeFrames } from '../media/ffmpeg.ts';
+import { decodeFrames } from '../media/decodeFrames.ts';
 import { python } from './helpers/env.ts';
 
 const SIDE = 16;

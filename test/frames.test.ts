@@ -9,15 +9,12 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   decodeFrames,
-  framePresentationTimes,
-  frameStamps,
-  probeVideo,
-  sampledFrames,
-  VideoError,
   type DecodedFrame,
   type DecodeOptions,
   type DecodeSummary,
-} from '../media/ffmpeg.ts';
+} from '../media/decodeFrames.ts';
+import { framePresentationTimes, frameStamps, probeVideo, VideoError } from '../media/ffmpeg.ts';
+import { sampledFrames } from '../media/frameSampling.ts';
 import { createFramesActivities } from '../activities/frames.ts';
 import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
 import { readCommitted } from '../storage/commit.ts';

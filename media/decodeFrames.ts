@@ -1,0 +1,240 @@
+/**
+ * Streamed decoding of a frame range to RGB through Debian's ffmpeg. Frames are numbered 1-based
+ * in display order, as annotation files are.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { frameStamps, VideoError, type VideoProbe } from './ffmpeg.ts';
+import { sampledFrames, type FrameSampling } from './frameSampling.ts';
+
+/**
+ * A decode that stopped short for a reason outside the source (the decoder killed by a signal,
+ * or a non-zero exit not yet seen to repeat): nothing is committed and the shard is retried.
+ * Retryable on purpose: not in base/permanentErrors.ts.
+ */
+export class DecodeInterruptedError extends Error {
+  constructor(
+    readonly path: string,
+    readonly first: number,
+    readonly last: number,
+    readonly detail: string,
+  ) {
+    super(`video ${path} frames ${first}..${last}: ${detail}; not committed, the shard is retried`);
+    this.name = 'DecodeInterruptedError';
+  }
+}
+export interface DecodedFrame {
+  /** 1-based frame number in display order. */
+  readonly frame: number;
+  readonly width: number;
+  readonly height: number;
+  /** Packed RGB, 3 bytes per pixel, row-major. */
+  readonly rgb: Uint8Array;
+}
+
+export interface DecodeOptions {
+  /** 1-based, inclusive. */
+  readonly first: number;
+  readonly last: number;
+  readonly sampling?: FrameSampling;
+  /** Decoder threads (ffmpeg -threads); default 1. */
+  readonly threads?: number;
+}
+
+/** How a decode ended. */
+export interface DecodeSummary {
+  /** Frames the sampling asked for. */
+  readonly wanted: number;
+  readonly decoded: number;
+  /** Last frame number yielded, or null. */
+  readonly lastFrame: number | null;
+  /** The frames the sampling asked for that did not come out, ascending. */
+  readonly missing: readonly number[];
+  /** ffmpeg's exit status (never a signal: a decoder killed short of the range throws). */
+  readonly exitCode: number;
+  /** What went wrong (damaged or short file), or null for a clean decode. */
+  readonly error: string | null;
+}
+
+const SHOWINFO = /^\[Parsed_showinfo_\d+ @ [^\]]+\] \[info\] n:\s*\d+ pts:\s*(-?\d+|NOPTS)/;
+const PROBLEM = /^(?:\[[^\]]+\] )?\[(error|fatal)\] (.*)$/;
+
+/**
+ * Streams the sampled frames of first..last (1-based, display order) as RGB; rotation metadata
+ * is applied. Only one frame is buffered beyond the pipe's own buffer.
+ *
+ * Numbering: when every packet has its own timestamp, a decoded frame's number is the rank of
+ * its timestamp among all packets, so a frame the decoder drops (damage) leaves a gap instead of
+ * shifting the frames after it, and variable frame rate files number like the annotation files.
+ * Otherwise frames are counted as they come out of the decoder.
+ *
+ * A file that yields no frame at all throws VideoError. A damaged or short file yields the frames
+ * it can decode and returns a summary whose error says what happened and which frames are
+ * missing. A decoder killed by a signal before the last wanted frame throws
+ * DecodeInterruptedError (a signal says nothing about the file: the OOM killer, a stopped worker).
+ */
+export async function* decodeFrames(
+  path: string,
+  probe: Pick<VideoProbe, 'width' | 'height' | 'fps'>,
+  options: DecodeOptions,
+): AsyncGenerator<DecodedFrame, DecodeSummary> {
+  const { width, height } = probe;
+  const { first } = options;
+  const sampling = options.sampling ?? {};
+  const stamps = await frameStamps(path);
+  const byStamps = stamps !== null && stamps.pts.length >= first;
+  const last = byStamps ? Math.min(options.last, stamps.pts.length) : options.last;
+  const times = stamps && stamps.pts.map((p) => p * stamps.timeBase);
+  const wanted = sampledFrames(first, options.last, sampling, times, probe.fps);
+  const keep = new Set(wanted);
+  // Frame number of each timestamp, when numbering by timestamps.
+  const frameOfPts = new Map<number, number>();
+  let select: string;
+  if (byStamps) {
+    stamps.pts.forEach((p, i) => frameOfPts.set(p, i + 1));
+    const inRange = wanted.filter((f) => f <= last);
+    select =
+      inRange.length > 0 && inRange.length < last - first + 1 && inRange.length <= 2000
+        ? `select=${inRange.map((f) => `eq(pts\\,${stamps.pts[f - 1]})`).join('+')}`
+        : `select=between(pts\\,${stamps.pts[first - 1]}\\,${stamps.pts[last - 1]})`;
+  } else {
+    select = `select=between(n\\,${first - 1}\\,${last - 1})`;
+  }
+  const frameBytes = width * height * 3;
+  const child = spawn(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-nostats',
+      '-nostdin',
+      '-loglevel',
+      'level+info',
+      '-copyts',
+      '-threads',
+      String(options.threads ?? 1),
+      '-i',
+      path,
+      '-map',
+      '0:v:0',
+      '-vf',
+      `${select},showinfo=checksum=0`,
+      '-fps_mode',
+      'passthrough',
+      // Keep the demuxer's time base: rounding VFR timestamps to 1/fps would collide.
+      '-enc_time_base',
+      '-1',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      'pipe:1',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  // Timestamps of the frames showinfo saw, in output order; each is logged before its frame is written.
+  const shown: (number | null)[] = [];
+  const problems: string[] = [];
+  let stderrOpen = true;
+  let wake: (() => void) | null = null;
+  let partialLine = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => {
+    const lines = (partialLine + d).split('\n');
+    partialLine = lines.pop() ?? '';
+    for (const line of lines) {
+      const info = SHOWINFO.exec(line);
+      if (info) shown.push(info[1] === 'NOPTS' ? null : Number(info[1]));
+      else {
+        const problem = PROBLEM.exec(line.trim());
+        if (problem && problems.length < 50) problems.push(line.trim().replace(/ \[(error|fatal)\]/, ''));
+      }
+    }
+    wake?.();
+  });
+  child.stderr.on('end', () => {
+    stderrOpen = false;
+    wake?.();
+  });
+  const nextShown = async (): Promise<number | null | undefined> => {
+    while (shown.length === 0 && stderrOpen) await new Promise<void>((resolve) => (wake = resolve));
+    wake = null;
+    return shown.length > 0 ? shown.shift() : undefined;
+  };
+  const closed = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+  // Each frame is filled chunk by chunk into its own buffer: one copy per byte.
+  let current = new Uint8Array(frameBytes);
+  let filled = 0;
+  let counted = first - 1;
+  let decoded = 0;
+  let lastFrame: number | null = null;
+  const yieldedFrames: number[] = [];
+  const numbering: string[] = [];
+  try {
+    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+      let offset = 0;
+      while (offset < chunk.length) {
+        const take = Math.min(frameBytes - filled, chunk.length - offset);
+        current.set(chunk.subarray(offset, offset + take), filled);
+        filled += take;
+        offset += take;
+        if (filled < frameBytes) break;
+        const rgb = current;
+        current = new Uint8Array(frameBytes);
+        filled = 0;
+        const pts = await nextShown();
+        let frame = pts === null || pts === undefined ? undefined : frameOfPts.get(pts);
+        if (frameOfPts.size === 0) frame = ++counted;
+        else if (frame === undefined) {
+          frame = (lastFrame ?? first - 1) + 1;
+          if (numbering.length < 3)
+            numbering.push(
+              `a frame with timestamp ${pts ?? 'none'} is not in the packet index; numbered ${frame}`,
+            );
+        }
+        if (!keep.has(frame) || (lastFrame !== null && frame <= lastFrame)) continue;
+        decoded++;
+        lastFrame = frame;
+        yieldedFrames.push(frame);
+        yield { frame, width, height, rgb };
+      }
+    }
+    const [code, signal] = await closed;
+    const yielded = new Set(yieldedFrames);
+    const missing = wanted.filter((f) => !yielded.has(f));
+    if (signal !== null && missing.length > 0) {
+      throw new DecodeInterruptedError(
+        path,
+        first,
+        options.last,
+        `ffmpeg was killed by ${signal} after ${decoded} of ${wanted.length} frames`,
+      );
+    }
+    const report: string[] = [];
+    if (signal !== null) report.push(`ffmpeg was killed by ${signal} after the last frame`);
+    else if (code !== 0) report.push(`ffmpeg exited with ${code}`);
+    if (filled > 0) report.push(`a partial frame of ${filled} bytes`);
+    if (decoded < wanted.length) {
+      report.push(
+        `expected ${wanted.length} frames in ${first}..${options.last}, decoded ${decoded}` +
+          (lastFrame === null ? '' : ` (the last is frame ${lastFrame})`),
+      );
+    }
+    report.push(...numbering);
+    if (problems.length > 0)
+      report.push(
+        `ffmpeg: ${problems.slice(0, 3).join(' | ')}${problems.length > 3 ? ` (+${problems.length - 3} more lines)` : ''}`,
+      );
+    if (decoded === 0 && wanted.length > 0)
+      throw new VideoError(path, `no frame decoded: ${report.join('; ')}`);
+    return {
+      wanted: wanted.length,
+      decoded,
+      lastFrame,
+      missing,
+      exitCode: code ?? 0,
+      error: report.length ? report.join('; ') : null,
+    };
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
