@@ -3,7 +3,7 @@
  * split at their seams into modules of their own; generated and installed files are not checked.
  */
 import test from 'ava';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import { projectRoot } from '../base/paths.ts';
 
@@ -13,19 +13,6 @@ const MAX_LINES = 450;
 const NOT_SOURCE = new Set(['node_modules', 'build', '.affectflow', '.git', 'shared']);
 
 const SOURCE_EXTENSIONS = new Set(['.ts', '.js', '.mjs', '.py', '.sh']);
-
-/**
- * Files being split in parallel work on issue 18 (first half: heads/tasks.ts, activities/train.ts,
- * datasets/synthetic.ts, test/completeness.test.ts, done). Remove each one here as its split lands;
- * the second test fails on an entry that no longer needs to be here.
- */
-const BEING_SPLIT = new Set([
-  'datasets/manifest.ts',
-  'media/ffmpeg.ts',
-  'models/pull.ts',
-  'test/datasets.test.ts',
-  'test/cli.test.ts',
-]);
 
 function sourceFiles(dir = projectRoot): string[] {
   const files: string[] = [];
@@ -52,17 +39,8 @@ test('no source file is over 450 lines', (t) => {
   const files = sourceFiles();
   t.true(files.includes(join('heads', 'tasks.ts')), 'the walk finds the sources');
   const over = files
-    .filter((f) => !BEING_SPLIT.has(f))
     .map((f) => ({ file: f, lines: lineCount(f) }))
     .filter((f) => f.lines > MAX_LINES)
     .map((f) => `${f.file}: ${f.lines} lines, expected at most ${MAX_LINES}; split it at its seams`);
   t.deepEqual(over, []);
-});
-
-test('every file listed as being split is still over 450 lines', (t) => {
-  const done = [...BEING_SPLIT]
-    .map((f) => ({ file: f, lines: existsSync(join(projectRoot, f)) ? lineCount(f) : 0 }))
-    .filter((f) => f.lines <= MAX_LINES)
-    .map((f) => `${f.file}: ${f.lines} lines; remove it from BEING_SPLIT in test/file-size.test.ts`);
-  t.deepEqual(done, []);
 });
