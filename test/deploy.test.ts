@@ -384,21 +384,31 @@ test('the image: Node of package.json engines on Debian, ffmpeg from apt, npm ci
   const home = env['AFFECTFLOW_HOME'] ?? '(unset)';
   t.not(home, '(unset)', 'Containerfile ENV AFFECTFLOW_HOME');
   t.is(loadConfig({ AFFECTFLOW_HOME: home }, projectRoot).stateDir, home);
-  const { kube } = deployFiles();
+  const { compose, kube } = deployFiles();
   for (const deployment of ofKind(kube, 'Deployment')) {
     const mounts = list(workerContainer(kube, deployment).spec['volumeMounts']);
     t.true(mounts.some((m) => m['mountPath'] === home));
   }
-  // The command the files run is the CLI's: it names the pools the manifests use.
-  const help = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', join(projectRoot, 'cli', 'main.ts'), 'worker', '--help'],
-    {
-      encoding: 'utf8',
-    },
-  );
-  t.is(help.status, 0, help.stderr);
-  t.regex(help.stdout, new RegExp(`\\(${WORKER_ROLES.join(', ')}\\)`));
+  // Every command the files run is one of the CLI's, and `worker` names the pools they use.
+  const cli = (...args: string[]): string => {
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(projectRoot, 'cli', 'main.ts'), ...args],
+      {
+        encoding: 'utf8',
+      },
+    );
+    t.is(run.status, 0, run.stderr);
+    return run.stdout;
+  };
+  const commands = new Set([...cli('--help').matchAll(/^ {2}([a-z][\w-]*)\b/gm)].map((m) => m[1]!));
+  const run = [
+    ...WORKER_SERVICES(compose).map(([, service]) => service['command'] as string[]),
+    ...ofKind(kube, 'Deployment').map((d) => workerContainer(kube, d).args),
+    JSON.parse(steps.find((i) => i.op === 'CMD')!.args) as string[],
+  ];
+  for (const args of run) t.true(commands.has(args[0]!), `affectflow ${args.join(' ')}: no such command`);
+  t.regex(cli('worker', '--help'), new RegExp(`\\(${WORKER_ROLES.join(', ')}\\)`));
 });
 
 /** Runs the probe the Deployments run (from source), with the worker's environment. */
