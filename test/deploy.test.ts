@@ -263,7 +263,12 @@ test('every pool: a Deployment running `affectflow worker <pool>`, probed and au
     });
     t.true(Number(trigger['targetQueueSize']) >= 1);
   }
-  t.true(existsSync(join(DEPLOY, 'probe.ts')), 'the probe the Deployments run compiled');
+  // The probe path the Deployments name is what `npm run build` makes, run by node alone.
+  const compiled = spawnSync(process.execPath, [join(projectRoot, 'build', 'infra', 'deploy', 'probe.js')], {
+    encoding: 'utf8',
+  });
+  t.is(compiled.status, 2, `${compiled.stderr} (run \`npm run build\` first)`);
+  t.regex(compiled.stderr, /^probe: expected <task queue> <workflow\|activity>, got \[\]/);
 });
 
 test('compose: Temporal, its database, an S3 server and every pool, wired to the ports the code uses', (t) => {
