@@ -7,49 +7,22 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { createFramesActivities, type ExtractFramesInput } from '../activities/frames.ts';
 import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
 import { decodeFrames, probeVideo } from '../media/ffmpeg.ts';
-import { projectRoot } from '../base/paths.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
+import { generateClip } from './clip720p.ts';
 import { peakRss, timed, type Benchmark } from './harness.ts';
 
-const W = 1280;
-const H = 720;
 const FRAMES = 150;
 const FPS = 30;
 const THREADS = 2;
 
-/** ffmpeg's testsrc2 pattern (moving, coloured) with the portrait sliding across it; streamed, never in memory. */
-function generateClip(path: string): void {
-  const portrait = join(projectRoot, 'test', 'fixtures', 'faces', 'portrait-1.jpg');
-  const result = spawnSync('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    `testsrc2=size=${W}x${H}:rate=${FPS}`,
-    '-loop',
-    '1',
-    '-i',
-    portrait,
-    '-filter_complex',
-    `[1:v]scale=-2:600[f];[0:v][f]overlay=x='100+t*100':y=60:shortest=1,format=yuv420p`,
-    '-frames:v',
-    String(FRAMES),
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-crf',
-    '18',
-    path,
+/** One portrait (a face about 175 px tall) sliding across the pattern. */
+const generate = (path: string): void =>
+  generateClip(path, FRAMES, FPS, [
+    { portrait: 'portrait-1.jpg', filter: 'scale=-2:600', x: '100+t*100', y: '60' },
   ]);
-  if (result.status !== 0) throw new Error(`bench frames: ffmpeg failed: ${result.stderr.toString()}`);
-}
 
 export const benchmarks: Benchmark[] = [
   {
@@ -58,7 +31,7 @@ export const benchmarks: Benchmark[] = [
       const root = mkdtempSync(join(tmpdir(), 'affectflow-bench-frames-'));
       try {
         const clip = join(root, 'clip.mp4');
-        generateClip(clip);
+        generate(clip);
         const probe = await probeVideo(clip);
         const manifest: Manifest = {
           format: MANIFEST_FORMAT,
