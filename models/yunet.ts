@@ -15,6 +15,7 @@ import sharp from 'sharp';
 import { sha256Hex } from '../base/hashing.ts';
 import { projectRoot } from '../base/paths.ts';
 import { boxIou } from '../media/boxes.ts';
+import { resizeBilinearRgb } from '../media/resample.ts';
 import {
   invalidOnnx,
   openGraph,
@@ -50,14 +51,81 @@ export interface DetectorOptions {
   readonly minFaceSize: number;
   /** The frame is scaled down (never up) so its longer side is at most this before detection. */
   readonly inputLongSide: number;
+  /**
+   * How the frame is scaled down: 'antialiased', PIL's bilinear resize (its filter widened with
+   * the scale, so every source pixel counts) in the SIMD kernel of media/resample.ts; 'linear',
+   * sharp's bilinear kernel (the detector before 2026-12, which samples a 2x-reduced 720p frame).
+   */
+  readonly downscale: 'antialiased' | 'linear';
 }
 
+/**
+ * Defaults. 320 px, antialiased: a 720p frame is detected on 320x180, about 4-5 ms of inference
+ * on one core against 19-22 ms for 640x360, which is what lets decoding and detection keep up
+ * with 60 frames/s (docs/FRAMES.md, measured). Boxes stay within the tolerance
+ * test/yunet-downscale.test.ts states against full-resolution detection; the price is the
+ * smallest faces: at 720p a face needs to be about 60 px tall instead of about 30 (set
+ * inputLongSide 640 for videos of small faces).
+ */
 export const DEFAULT_DETECTOR_OPTIONS: DetectorOptions = Object.freeze({
   scoreThreshold: 0.6,
   nmsIou: 0.3,
   minFaceSize: 16,
-  inputLongSide: 640,
+  inputLongSide: 320,
+  downscale: 'antialiased',
 });
+
+/** The detector's input for an image: the scaled image, and the graph input padded to multiples of 32. */
+export interface DetectorInputSize {
+  readonly width: number;
+  readonly height: number;
+  readonly inputWidth: number;
+  readonly inputHeight: number;
+}
+
+/** The image scaled down (never up) so its longer side is at most inputLongSide; padded to 32. */
+export function detectorInputSize(
+  imageWidth: number,
+  imageHeight: number,
+  inputLongSide: number,
+): DetectorInputSize {
+  const scale = Math.min(1, inputLongSide / Math.max(imageWidth, imageHeight));
+  const width = Math.max(1, Math.round(imageWidth * scale));
+  const height = Math.max(1, Math.round(imageHeight * scale));
+  return { width, height, inputWidth: Math.ceil(width / 32) * 32, inputHeight: Math.ceil(height / 32) * 32 };
+}
+
+/** YuNet's input, float32 [1, 3, inputHeight, inputWidth]: BGR planes of packed RGB, 0..255, zero padding right and bottom. */
+function bgrPlanes(pixels: Uint8Array, size: DetectorInputSize): Float32Array {
+  const { width: w, height: h, inputWidth } = size;
+  const plane = inputWidth * size.inputHeight;
+  const input = new Float32Array(3 * plane);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const s = (y * w + x) * 3;
+      const d = y * inputWidth + x;
+      input[d] = pixels[s + 2]!;
+      input[plane + d] = pixels[s + 1]!;
+      input[2 * plane + d] = pixels[s]!;
+    }
+  }
+  return input;
+}
+
+/** The image's pixels at the detector's size, packed RGB. */
+async function scaled(
+  image: { width: number; height: number; rgb: Uint8Array },
+  size: DetectorInputSize,
+  downscale: DetectorOptions['downscale'],
+): Promise<Uint8Array> {
+  const { width: w, height: h } = size;
+  if (w === image.width && h === image.height) return image.rgb;
+  if (downscale === 'antialiased') return resizeBilinearRgb(image.rgb, image.width, image.height, w, h);
+  return sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize({ width: w, height: h, fit: 'fill', kernel: 'linear' })
+    .raw()
+    .toBuffer();
+}
 
 /** One detected face in source-image pixels. */
 export interface DetectedFace {
@@ -160,30 +228,9 @@ export async function openYuNet(
   const inputName = session.inputNames[0] ?? 'input';
   return {
     async detect(image) {
-      const scale = Math.min(1, options.inputLongSide / Math.max(image.width, image.height));
-      const w = Math.max(1, Math.round(image.width * scale));
-      const h = Math.max(1, Math.round(image.height * scale));
-      const inputWidth = Math.ceil(w / 32) * 32;
-      const inputHeight = Math.ceil(h / 32) * 32;
-      let pixels = image.rgb;
-      if (w !== image.width || h !== image.height) {
-        pixels = await sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } })
-          .resize({ width: w, height: h, fit: 'fill', kernel: 'linear' })
-          .raw()
-          .toBuffer();
-      }
-      // BGR planes, zero padding right and bottom.
-      const plane = inputWidth * inputHeight;
-      const input = new Float32Array(3 * plane);
-      for (let y = 0; y < h; y++) {
-        for (let x = 0; x < w; x++) {
-          const s = (y * w + x) * 3;
-          const d = y * inputWidth + x;
-          input[d] = pixels[s + 2]!;
-          input[plane + d] = pixels[s + 1]!;
-          input[2 * plane + d] = pixels[s]!;
-        }
-      }
+      const size = detectorInputSize(image.width, image.height, options.inputLongSide);
+      const { width: w, height: h, inputWidth, inputHeight } = size;
+      const input = bgrPlanes(await scaled(image, size, options.downscale), size);
       const outputs = await session.run({
         [inputName]: { data: input, dims: [1, 3, inputHeight, inputWidth] },
       });

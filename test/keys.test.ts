@@ -210,6 +210,12 @@ test('a face-setting change gives new frames and embedding shards through the re
   t.is((await plan(yunet)).skipped, 1, 'now committed for YuNet runs too');
   const thresholdPage = await plan({ ...yunet, detector: { scoreThreshold: 0.8 } });
   t.is(thresholdPage.skipped, 0, 'another detector threshold is another key');
+  const downscalePage = await plan({ ...yunet, detector: { downscale: 'linear' } });
+  t.is(
+    downscalePage.skipped,
+    0,
+    "another detector downscale (the 'linear' one before 2026-12) is another key",
+  );
   t.is((await plan(wholeFrame)).skipped, 1, 'the whole-frame shard stays valid');
 
   // A downloaded backbone never pulled with this store has no model sha256 to key with: planning
