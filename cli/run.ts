@@ -100,6 +100,8 @@ interface Following {
   readonly watch: boolean;
   /** Longest Temporal may stay away before the command gives up following (the run goes on). */
   readonly budgetSeconds: number;
+  /** Aborted when the command lets go of the run (Ctrl-C): nothing more is said or retried. */
+  readonly detached: AbortSignal;
   readonly say: (line: string) => void;
 }
 
@@ -114,7 +116,7 @@ async function follow(f: Following): Promise<ExtractionRunResult> {
   let last = '';
   let lost = false;
   const poll = async (): Promise<void> => {
-    if (lost) return;
+    if (lost || f.detached.aborted) return;
     try {
       const progress = await handle.query<RunProgress>('progress');
       const retry = await retryState(f.client, workflowId).catch(() => undefined);
@@ -142,7 +144,8 @@ async function follow(f: Following): Promise<ExtractionRunResult> {
         return (await handle.result()) as ExtractionRunResult;
       } catch (err) {
         if (err instanceof WorkflowFailedError) throw new RunEndedError(workflowId, err);
-        if (!temporalUnreachable(err)) throw err;
+        // After Ctrl-C the connection closes under the pending call: that is no lost Temporal.
+        if (f.detached.aborted || !temporalUnreachable(err)) throw err;
         lostAt = attempt === 0 ? Date.now() : lostAt;
         lost = true;
         const away = Math.round((Date.now() - lostAt) / 1000);
@@ -158,7 +161,7 @@ async function follow(f: Following): Promise<ExtractionRunResult> {
     }
   } finally {
     clearInterval(timer);
-    lost = false;
+    // The last counts, unless Temporal is away (a query would only wait for it).
     await poll();
   }
 }
@@ -173,10 +176,12 @@ function detachOnCtrlC(
   embedded: boolean,
   graceSeconds: number,
   say: (line: string) => void,
-): { detached: Promise<never>; release(): void } {
+): { detached: Promise<never>; signal: AbortSignal; release(): void } {
+  const controller = new AbortController();
   let onSignal: () => void = () => {};
   const detached = new Promise<never>((_, reject) => {
     onSignal = () => {
+      controller.abort();
       say(
         embedded
           ? `run: detached from run ${workflowId} (not cancelled); stopping this command's workers (in-flight tasks get up to ${graceSeconds} s; Ctrl-C again stops at once). The run stays recorded by Temporal and goes on when workers serve it: \`affectflow serve\`, or \`affectflow run\` with the same arguments (it attaches); \`affectflow status ${workflowId}\` shows where it is`
@@ -188,7 +193,7 @@ function detachOnCtrlC(
   // Handled by whoever awaits it, but never left unhandled when nobody does.
   detached.catch(() => undefined);
   process.once('SIGINT', onSignal);
-  return { detached, release: () => process.off('SIGINT', onSignal) };
+  return { detached, signal: controller.signal, release: () => process.off('SIGINT', onSignal) };
 }
 
 /** The reports a finished run wrote, one per backbone, read from the store. */
@@ -265,6 +270,7 @@ async function startAndFollow(
           address: temporal.address,
           watch: options.watch,
           budgetSeconds: config.faults.retryBudgetSeconds,
+          detached: ctrlC.signal,
           say,
         }),
         ctrlC.detached,
