@@ -22,6 +22,8 @@ export const EXIT = Object.freeze({
   /** A usage or configuration problem: a wrong argument, path, setting, run id or service address. */
   usage: 2,
   completedWithFailures: 3,
+  /** Ctrl-C while following a run: the command let go of it; the run was not cancelled. */
+  detached: 130,
 });
 
 /** The user's input or setup is wrong; the message says what was seen, expected and what to do. */
@@ -40,6 +42,32 @@ export class RunEndedError extends Error {
   ) {
     super(`run ${workflowId} ${failureLine(failure)}`);
     this.name = 'RunEndedError';
+  }
+}
+
+/**
+ * Ctrl-C while following a run: the command already said on one line what becomes of the run
+ * and how to follow it again, so nothing more is printed.
+ */
+export class DetachedError extends Error {
+  constructor(readonly workflowId: string) {
+    super(`detached from run ${workflowId}`);
+    this.name = 'DetachedError';
+  }
+}
+
+/** Temporal stayed unreachable longer than the retry budget while the CLI followed a run. */
+export class TemporalLostError extends Error {
+  constructor(
+    readonly workflowId: string,
+    readonly address: string,
+    readonly seconds: number,
+    readonly seen: string,
+  ) {
+    super(
+      `lost Temporal at ${address} for ${seconds} s (${seen}), longer than the retry budget (AFFECTFLOW_RETRY_BUDGET_SECONDS): run ${workflowId} was not cancelled and goes on once Temporal and its workers are back; follow it then with \`affectflow status ${workflowId}\``,
+    );
+    this.name = 'TemporalLostError';
   }
 }
 
@@ -68,6 +96,8 @@ export function failureLine(err: Error): string {
 /** The one line and exit code for an error that ends a command. */
 export function explain(err: unknown): { line: string; code: number } {
   if (err instanceof CommanderError) return { line: '', code: err.exitCode === 0 ? EXIT.done : EXIT.usage };
+  if (err instanceof DetachedError) return { line: '', code: EXIT.detached };
+  if (err instanceof TemporalLostError) return { line: `affectflow: ${err.message}`, code: EXIT.failed };
   if (err instanceof UsageError || err instanceof ConfigError)
     return { line: `affectflow: ${err.message}`, code: EXIT.usage };
   if (err instanceof RunEndedError) {

@@ -1,5 +1,6 @@
 /** Rendering a run's progress for the terminal: one-line summaries and redrawn progress bars. */
 import type { RunProgress } from '../workflows/index.ts';
+import type { RetryState } from './retrying.ts';
 
 function bar(fraction: number, width = 24): string {
   const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width);
@@ -16,8 +17,11 @@ export function formatDuration(seconds: number | undefined): string {
 
 const n = (value: number): string => value.toLocaleString('en-US');
 
-/** The lines of `affectflow status` and of the bars of `run --watch`. */
-export function progressLines(p: RunProgress): string[] {
+/**
+ * The lines of `affectflow status` and of the bars of `run --watch`; with `retry`, the shards
+ * line counts the shards waiting on a retry and a last line names the one retried most.
+ */
+export function progressLines(p: RunProgress, retry?: RetryState): string[] {
   const c = p.counts;
   const shardFraction = p.shards
     ? (c.shardsDone + c.shardsFailed) / p.shards
@@ -28,13 +32,15 @@ export function progressLines(p: RunProgress): string[] {
   return [
     `stage    ${p.stage}${p.trained.length ? ` (trained: ${p.trained.join(', ')})` : ''}`,
     `shards   ${bar(shardFraction)} ${(shardFraction * 100).toFixed(0).padStart(3)}%  ${n(c.shardsDone)}/${n(p.shards)} done` +
-      ` (${n(c.shardsSkipped)} already committed), ${n(c.shardsFailed)} failed, ${n(c.shardsInFlight)} in flight`,
+      ` (${n(c.shardsSkipped)} already committed), ${n(c.shardsFailed)} failed, ${n(c.shardsInFlight)} in flight` +
+      (retry ? `, ${n(retry.waiting)} waiting on a retry` : ''),
     `frames   ${bar(frameFraction)} ${(frameFraction * 100).toFixed(0).padStart(3)}%  ${n(c.framesDone)}/${n(p.frames)}` +
       ` (${n(c.framesDecoded)} decoded now), ${p.framesPerSecond.toFixed(1)} frames/s, ETA ${formatDuration(p.etaSeconds)}`,
     `  frames stage: ${n(c.framesStageDone ?? 0)} shards done, ${n(c.framesStageFailed ?? 0)} failed, ${n(c.framesStageInFlight ?? 0)} in flight` +
       ` | embed stage: ${n(c.embedStageDone ?? 0)} done, ${n(c.embedStageFailed ?? 0)} failed, ${n(c.embedStageInFlight ?? 0)} in flight`,
     `embed    ${n(c.embeddingShardsWritten)} shards written, ${n(c.embeddingShardsReused)} reused, ${n(c.embeddingRows)} rows` +
       ` | partitions ${p.partitions.finished}/${p.partitions.total} finished, ${p.partitions.running} running`,
+    ...(retry?.worst ? [`retrying ${retry.worst}`] : []),
   ];
 }
 

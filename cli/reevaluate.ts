@@ -18,9 +18,14 @@ import { withStoreQueues, type RunScope } from './runIdentity.ts';
 
 export type RunSettings = Omit<ExtractionRunInput, 'backbones'>;
 
-/** A run's settings without its backbones (the re-evaluation queue supplies those). */
+/**
+ * A run's settings without its backbones (the re-evaluation queue supplies those) and without its
+ * retry budget (how long outages are outlasted changes no result).
+ */
 export function runSettings(input: ExtractionRunInput): RunSettings {
-  return Object.fromEntries(Object.entries(input).filter(([key]) => key !== 'backbones')) as RunSettings;
+  return Object.fromEntries(
+    Object.entries(input).filter(([key]) => key !== 'backbones' && key !== 'retryBudgetSeconds'),
+  ) as RunSettings;
 }
 
 /** One re-evaluation workflow per dataset root and store: its id derives from both. */

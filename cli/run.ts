@@ -3,6 +3,8 @@
  * status, cancel it, or resume it with the inputs of an earlier run.
  */
 import {
+  isGrpcServiceError,
+  ServiceError,
   WorkflowFailedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
@@ -23,9 +25,11 @@ import type {
   RunProgress,
 } from '../workflows/index.ts';
 import { openTemporal, startEmbeddedWorkers, type TemporalSession } from './embedded.ts';
-import { EXIT, RunEndedError, UsageError } from './errors.ts';
+import { backoffSeconds, type Backoff } from '../base/backoff.ts';
+import { DetachedError, EXIT, firstLine, RunEndedError, TemporalLostError, UsageError } from './errors.ts';
 import { checkStore } from './preflight.ts';
 import { LiveBlock, progressLines } from './progress.ts';
+import { retryState } from './retrying.ts';
 import { extractionWorkflowId, otherStoreQueue, runScope, withStoreQueues } from './runIdentity.ts';
 import { storeView, type StoreView } from './storeView.ts';
 
@@ -65,36 +69,131 @@ export function uiLink(
     : undefined;
 }
 
-async function follow(
-  handle: WorkflowHandle,
-  workflowId: string,
-  watch: boolean,
-  say: (line: string) => void,
-): Promise<ExtractionRunResult> {
-  const live = watch ? new LiveBlock() : undefined;
+/** gRPC codes of a Temporal that did not answer (restarting, unreachable, overloaded), as opposed to an answer. */
+const UNREACHABLE_CODES: ReadonlySet<number> = new Set([
+  1, // CANCELLED: the call's stream went away with the server
+  2, // UNKNOWN
+  4, // DEADLINE_EXCEEDED
+  8, // RESOURCE_EXHAUSTED
+  10, // ABORTED
+  13, // INTERNAL
+  14, // UNAVAILABLE
+]);
+
+function temporalUnreachable(err: unknown): boolean {
+  const grpc = isGrpcServiceError(err)
+    ? err
+    : err instanceof ServiceError && isGrpcServiceError(err.cause)
+      ? err.cause
+      : undefined;
+  return grpc !== undefined && UNREACHABLE_CODES.has(grpc.code);
+}
+
+/** Waits to reconnect to a lost Temporal: 1, 2, 4, 8 s, then every 15 s. */
+const RECONNECT_BACKOFF: Backoff = Object.freeze({ initialSeconds: 1, coefficient: 2, maximumSeconds: 15 });
+
+interface Following {
+  readonly handle: WorkflowHandle;
+  readonly client: Client;
+  readonly workflowId: string;
+  readonly address: string;
+  readonly watch: boolean;
+  /** Longest Temporal may stay away before the command gives up following (the run goes on). */
+  readonly budgetSeconds: number;
+  /** Aborted when the command lets go of the run (Ctrl-C): nothing more is said or retried. */
+  readonly detached: AbortSignal;
+  readonly say: (line: string) => void;
+}
+
+/**
+ * The run's result, with its progress printed on the way. A Temporal that stops answering (a
+ * restart, a network blip) is waited for with backoff, a line per attempt, and "reconnected" when
+ * it answers again; past the budget the command gives up with TemporalLostError.
+ */
+async function follow(f: Following): Promise<ExtractionRunResult> {
+  const { handle, workflowId, say } = f;
+  const live = f.watch ? new LiveBlock() : undefined;
   let last = '';
+  let lost = false;
   const poll = async (): Promise<void> => {
+    if (lost || f.detached.aborted) return;
     try {
-      const lines = progressLines(await handle.query<RunProgress>('progress'));
+      const progress = await handle.query<RunProgress>('progress');
+      const retry = await retryState(f.client, workflowId).catch(() => undefined);
+      const lines = progressLines(progress, retry);
       if (live) live.draw(lines);
       else {
         const summary = `${lines[0]} | ${lines[1]?.replace(/\s+\[[#.]+\]\s+/, ' ')}`;
         if (summary !== last) say(`run: ${(last = summary)}`);
       }
     } catch {
-      // Not answering yet (no workflow task processed) or already closed.
+      // Not answering yet (no workflow task processed), already closed, or Temporal away.
     }
   };
-  const timer = setInterval(() => void poll(), watch ? 500 : 2_000);
+  const timer = setInterval(() => void poll(), f.watch ? 500 : 2_000);
   try {
-    return (await handle.result()) as ExtractionRunResult;
-  } catch (err) {
-    if (err instanceof WorkflowFailedError) throw new RunEndedError(workflowId, err);
-    throw err;
+    for (let attempt = 0, lostAt = 0; ;) {
+      try {
+        if (attempt > 0) {
+          // Answers as soon as Temporal is back (result() would wait for the run's end).
+          await handle.describe();
+          say(`run: reconnected to Temporal at ${f.address}; following run ${workflowId} again`);
+          attempt = 0;
+          lost = false;
+        }
+        return (await handle.result()) as ExtractionRunResult;
+      } catch (err) {
+        if (err instanceof WorkflowFailedError) throw new RunEndedError(workflowId, err);
+        // After Ctrl-C the connection closes under the pending call: that is no lost Temporal.
+        if (f.detached.aborted || !temporalUnreachable(err)) throw err;
+        lostAt = attempt === 0 ? Date.now() : lostAt;
+        lost = true;
+        const away = Math.round((Date.now() - lostAt) / 1000);
+        if (away > f.budgetSeconds)
+          throw new TemporalLostError(workflowId, f.address, away, firstLine((err as Error).message));
+        say(
+          `run: lost Temporal at ${f.address}, reconnecting (attempt ${++attempt})… (${firstLine((err as Error).message)}; run ${workflowId} goes on without this command)`,
+        );
+        await new Promise((resolve) =>
+          setTimeout(resolve, backoffSeconds(RECONNECT_BACKOFF, attempt) * 1000),
+        );
+      }
+    }
   } finally {
     clearInterval(timer);
+    // The last counts, unless Temporal is away (a query would only wait for it).
     await poll();
   }
+}
+
+/**
+ * Resolves never; rejects with DetachedError at the first Ctrl-C after saying what becomes of
+ * the run: with external workers it goes on; this command's own (embedded) workers stop, and the
+ * run waits, recorded by Temporal, for workers to carry it on. A second Ctrl-C ends at once.
+ */
+function detachOnCtrlC(
+  workflowId: string,
+  embedded: boolean,
+  graceSeconds: number,
+  say: (line: string) => void,
+): { detached: Promise<never>; signal: AbortSignal; release(): void } {
+  const controller = new AbortController();
+  let onSignal: () => void = () => {};
+  const detached = new Promise<never>((_, reject) => {
+    onSignal = () => {
+      controller.abort();
+      say(
+        embedded
+          ? `run: detached from run ${workflowId} (not cancelled); stopping this command's workers (in-flight tasks get up to ${graceSeconds} s; Ctrl-C again stops at once). The run stays recorded by Temporal and goes on when workers serve it: \`affectflow serve\`, or \`affectflow run\` with the same arguments (it attaches); \`affectflow status ${workflowId}\` shows where it is`
+          : `run: detached from run ${workflowId} (not cancelled; it goes on with its workers); follow it again with \`affectflow status ${workflowId}\``,
+      );
+      reject(new DetachedError(workflowId));
+    };
+  });
+  // Handled by whoever awaits it, but never left unhandled when nobody does.
+  detached.catch(() => undefined);
+  process.once('SIGINT', onSignal);
+  return { detached, signal: controller.signal, release: () => process.off('SIGINT', onSignal) };
 }
 
 /** The reports a finished run wrote, one per backbone, read from the store. */
@@ -161,8 +260,25 @@ async function startAndFollow(
     say(`run: workflow ${workflowId} (run ${runId}) on ${temporal.address}; store ${store.uri}`);
     const link = uiLink(temporal, config.temporalNamespace, workflowId, runId);
     if (link) say(`run: Temporal UI ${link}`);
-    const result = await follow(handle, workflowId, options.watch, say);
-    return await outcomeOf(config, store, { workflowId, runId, result });
+    const ctrlC = detachOnCtrlC(workflowId, options.embeddedWorkers, config.faults.shutdownGraceSeconds, say);
+    try {
+      const result = await Promise.race([
+        follow({
+          handle,
+          client: temporal.client,
+          workflowId,
+          address: temporal.address,
+          watch: options.watch,
+          budgetSeconds: config.faults.retryBudgetSeconds,
+          detached: ctrlC.signal,
+          say,
+        }),
+        ctrlC.detached,
+      ]);
+      return await outcomeOf(config, store, { workflowId, runId, result });
+    } finally {
+      ctrlC.release();
+    }
   } finally {
     await workers?.stop();
     await temporal?.close();
@@ -174,11 +290,13 @@ export function runExtraction(config: AffectflowConfig, options: RunOptions): Pr
   const scope = runScope(config);
   const input = withStoreQueues(options.input, scope);
   const workflowId = extractionWorkflowId(input, scope.store);
-  return startAndFollow(config, { ...options, input }, workflowId, (client) =>
+  // After the id: how long outages are outlasted changes no result, so it is no part of the run's identity.
+  const started = { ...input, retryBudgetSeconds: config.faults.retryBudgetSeconds };
+  return startAndFollow(config, { ...options, input: started }, workflowId, (client) =>
     client.workflow.start('extractionRun', {
       taskQueue: scope.queues.orchestrator,
       workflowId,
-      args: [input],
+      args: [started],
       // A closed run with the same inputs may run again (committed shards are skipped);
       // a running one is attached to rather than duplicated.
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
@@ -219,7 +337,7 @@ export async function resumeExtraction(
       throw new UsageError(
         `run ${workflowId} was started with another store (its task queue ${foreign}); this configuration's store is ${scope.store}: set AFFECTFLOW_STORE (and AFFECTFLOW_S3_ENDPOINT) as they were for that run`,
       );
-    input = withStoreQueues(started, scope);
+    input = { ...withStoreQueues(started, scope), retryBudgetSeconds: config.faults.retryBudgetSeconds };
     options.say(
       `resume: run ${workflowId} ended ${description.status.name}; starting it again with the same inputs`,
     );

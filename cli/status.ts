@@ -19,6 +19,7 @@ import { EXIT, failureLine, UsageError } from './errors.ts';
 import { checkStore } from './preflight.ts';
 import { progressLines } from './progress.ts';
 import { closedRun } from './reevaluate.ts';
+import { retryState } from './retrying.ts';
 import {
   describeRun,
   exitCodeOf,
@@ -93,7 +94,8 @@ export async function showStatus(
         return;
       }
       const progress = await handle.query<RunProgress>('progress');
-      for (const line of progressLines(progress)) say(line);
+      const retry = await retryState(session.client, workflowId).catch(() => undefined);
+      for (const line of progressLines(progress, retry)) say(line);
       for (const f of progress.failures.slice(0, FAILED_SHARDS_SHOWN))
         say(`  shard ${f.shardId} (${f.stage}): ${f.error}`);
     } else if (status === 'COMPLETED') {

@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { DEFAULT_RETRY_BUDGET_SECONDS } from '../base/backoff.ts';
 import { canonicalHash } from '../base/canonicalJson.ts';
 import { projectRoot } from '../base/paths.ts';
 
@@ -56,6 +57,20 @@ export interface AffectflowConfig {
   readonly stateDir: string;
   /** Ports of the embedded dev stack (loopback only). */
   readonly devPorts: { readonly temporal: number; readonly temporalUi: number; readonly s3: number };
+  /** How long outages are outlasted (docs/FAULTS.md). */
+  readonly faults: FaultTolerance;
+}
+
+export interface FaultTolerance {
+  /**
+   * Seconds of retrying (capped exponential backoff) a shard or training activity gets before it
+   * is recorded as failed, and the longest the CLI keeps reconnecting to a lost Temporal: an
+   * object-store or Temporal outage shorter than this fails nothing. Permanent input errors fail
+   * at once whatever it is.
+   */
+  readonly retryBudgetSeconds: number;
+  /** Seconds a worker told to stop (SIGINT/SIGTERM) lets in-flight activities finish before cancelling them. */
+  readonly shutdownGraceSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -90,6 +105,8 @@ const KEYS = {
   temporalPort: { env: 'AFFECTFLOW_TEMPORAL_PORT', file: 'dev.temporalPort' },
   temporalUiPort: { env: 'AFFECTFLOW_TEMPORAL_UI_PORT', file: 'dev.temporalUiPort' },
   s3Port: { env: 'AFFECTFLOW_S3_PORT', file: 'dev.s3Port' },
+  retryBudgetSeconds: { env: 'AFFECTFLOW_RETRY_BUDGET_SECONDS', file: 'faults.retryBudgetSeconds' },
+  shutdownGraceSeconds: { env: 'AFFECTFLOW_SHUTDOWN_GRACE_SECONDS', file: 'faults.shutdownGraceSeconds' },
 } as const;
 
 type Key = keyof typeof KEYS;
@@ -227,6 +244,10 @@ export function loadConfig(
       temporalUi: int('temporalUiPort', 8233, 1, 65535),
       s3: int('s3Port', 8333, 1, 65535),
     },
+    faults: {
+      retryBudgetSeconds: int('retryBudgetSeconds', DEFAULT_RETRY_BUDGET_SECONDS, 0, 7 * 24 * 3600),
+      shutdownGraceSeconds: int('shutdownGraceSeconds', 60, 0, 24 * 3600),
+    },
   };
 }
 
@@ -289,5 +310,6 @@ export function describeConfig(config: AffectflowConfig): Record<string, unknown
     executionProvider: config.executionProvider,
     embedRuntime: config.embedRuntime,
     stateDir: config.stateDir,
+    faults: config.faults,
   };
 }

@@ -23,6 +23,7 @@ import { projectModule } from '../base/paths.ts';
 import { Embedder, embedderOptions } from '../models/embedder.ts';
 import { loadRegistry, UnknownBackboneError } from '../models/registry.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
+import { withRetryLog } from './retryLog.ts';
 import { storeTaskQueues, type Pool } from '../workflows/taskQueues.ts';
 
 export type WorkerRole = Pool | 'orchestrator';
@@ -105,9 +106,14 @@ export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOpti
   const { config, connection } = options;
   const log = options.log ?? ((line: string) => console.error(line));
   const base = { connection, namespace: config.temporalNamespace } as const;
+  // In-flight tasks get the grace period to finish after SIGINT/SIGTERM (or shutdown()); the
+  // force time bounds a task that ignores its cancellation, so a stopping worker always exits.
+  const grace = config.faults.shutdownGraceSeconds;
+  const shutdown = { shutdownGraceTime: `${grace} seconds`, shutdownForceTime: `${grace + 30} seconds` };
   if (role === 'orchestrator') {
     const worker = await Worker.create({
       ...base,
+      ...shutdown,
       taskQueue: options.taskQueue ?? defaultTaskQueue(role, config),
       ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     });
@@ -133,11 +139,16 @@ export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOpti
   const worker = await Worker.create({
     ...base,
     taskQueue: options.taskQueue ?? defaultTaskQueue(role, config),
-    activities: withRegistryRefresh(
-      options.wrapActivities ? options.wrapActivities(activities) : activities,
-      options.store,
+    activities: withRetryLog(
+      withRegistryRefresh(
+        options.wrapActivities ? options.wrapActivities(activities) : activities,
+        options.store,
+      ),
+      role,
+      log,
     ),
     maxConcurrentActivityTaskExecutions: config.concurrency[role],
+    ...shutdown,
   });
   return {
     role,

@@ -4,6 +4,7 @@
  */
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { EmbedPoolActivities, FramesPoolActivities, TrainPoolActivities } from '../activities/index.ts';
+import { attemptsWithin, DEFAULT_RETRY_BUDGET_SECONDS, type Backoff } from '../base/backoff.ts';
 import { PERMANENT_ERRORS } from '../base/permanentErrors.ts';
 import { TASK_QUEUES, type Pool } from './taskQueues.ts';
 
@@ -13,8 +14,39 @@ export interface ActivityTuning {
   readonly taskQueues?: TaskQueueOverrides;
   /** Heartbeat timeout of shard activities: how fast a lost worker's shard moves elsewhere. */
   readonly heartbeatTimeoutSeconds?: number;
-  /** Attempts per shard activity before the shard is recorded as failed. */
+  /**
+   * Attempts per shard activity before the shard is recorded as failed; when absent, as many as
+   * the retry budget holds.
+   */
   readonly maxAttempts?: number;
+  /**
+   * Seconds of retrying a shard or training activity gets (capped exponential backoff) before it
+   * fails: an object-store or Temporal outage shorter than this fails nothing (default 900).
+   */
+  readonly retryBudgetSeconds?: number;
+}
+
+/** Shard activities: retries after 1, 2, 4, 8, 16 s, then every 30 s. */
+export const SHARD_BACKOFF: Backoff = Object.freeze({
+  initialSeconds: 1,
+  coefficient: 2,
+  maximumSeconds: 30,
+});
+/** Training (minutes per attempt): retries after 5, 10, 20, 40 s, then every minute. */
+export const TRAIN_BACKOFF: Backoff = Object.freeze({
+  initialSeconds: 5,
+  coefficient: 2,
+  maximumSeconds: 60,
+});
+
+/** A Temporal retry policy with this backoff whose attempts last at least the budget. */
+function retryWithin(backoff: Backoff, budgetSeconds: number, maximumAttempts?: number) {
+  return {
+    initialInterval: `${backoff.initialSeconds} seconds`,
+    backoffCoefficient: backoff.coefficient,
+    maximumInterval: `${backoff.maximumSeconds} seconds`,
+    maximumAttempts: maximumAttempts ?? attemptsWithin(backoff, budgetSeconds),
+  };
 }
 
 function options(pool: Pool, tuning: ActivityTuning, overrides: ActivityOptions): ActivityOptions {
@@ -27,8 +59,8 @@ function options(pool: Pool, tuning: ActivityTuning, overrides: ActivityOptions)
 
 export function poolActivities(tuning: ActivityTuning) {
   const heartbeatTimeout = `${tuning.heartbeatTimeoutSeconds ?? 60} seconds`;
-  const maximumAttempts = tuning.maxAttempts ?? 5;
-  const shardRetry = { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts };
+  const budget = tuning.retryBudgetSeconds ?? DEFAULT_RETRY_BUDGET_SECONDS;
+  const shardRetry = retryWithin(SHARD_BACKOFF, budget, tuning.maxAttempts);
   const framesOptions = options('frames', tuning, {
     startToCloseTimeout: '1 hour',
     heartbeatTimeout,
@@ -42,7 +74,7 @@ export function poolActivities(tuning: ActivityTuning) {
   const trainOptions = options('train', tuning, {
     startToCloseTimeout: '4 hours',
     heartbeatTimeout: '5 minutes',
-    retry: { initialInterval: '5 seconds', maximumInterval: '5 minutes', maximumAttempts: 3 },
+    retry: retryWithin(TRAIN_BACKOFF, budget),
   });
   return {
     frames: proxyActivities<FramesPoolActivities>(framesOptions),

@@ -177,6 +177,7 @@ export async function extractionRun(input: ExtractionRunInput): Promise<Extracti
         taskQueues: input.taskQueues,
         heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds,
         maxAttempts: input.maxAttempts,
+        retryBudgetSeconds: input.retryBudgetSeconds,
         historyBudget: input.partitionHistoryBudget,
       };
       partitionsRunning++;

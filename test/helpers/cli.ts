@@ -1,5 +1,5 @@
 /** The `affectflow` command spawned as a user runs it, against the test stack. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { projectRoot } from '../../base/paths.ts';
 import { tempDir, testServices } from './env.ts';
@@ -20,6 +20,15 @@ export function affectflow(
   env: Readonly<Record<string, string | undefined>>,
   onLine?: (line: string) => void,
 ): Promise<CliResult> {
+  return startAffectflow(args, env, onLine).done;
+}
+
+/** As affectflow(), with the process at hand (to signal it) while it runs. */
+export function startAffectflow(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  onLine?: (line: string) => void,
+): { readonly child: ChildProcess; readonly done: Promise<CliResult> } {
   const merged: NodeJS.ProcessEnv = {
     ...process.env,
     // Only the test stack and dead loopback ports: no AWS credential files or instance metadata.
@@ -34,12 +43,12 @@ export function affectflow(
     if (value === undefined) delete merged[key];
     else merged[key] = value;
   }
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'cli', 'main.ts'), ...args], {
-      cwd: projectRoot,
-      env: merged,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'cli', 'main.ts'), ...args], {
+    cwd: projectRoot,
+    env: merged,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const done = new Promise<CliResult>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
     let pending = '';
@@ -54,6 +63,7 @@ export function affectflow(
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+  return { child, done };
 }
 
 /** A state directory for the CLI with the generated tiny backbones already built. */
