@@ -198,6 +198,8 @@ export interface AssembleOptions {
   readonly framesFps?: number;
   /** Videos probed and hashed at once. */
   readonly concurrency?: number;
+  /** Called after each video is probed and hashed (an activity's heartbeat). */
+  readonly onVideo?: () => void;
 }
 
 /** The labels of one video and task, encoded for the store (labels.ts encodeLabels). */
@@ -525,6 +527,7 @@ export async function assembleManifest(
     while (next < entries.length) {
       const i = next++;
       results[i] = await inspectEntry(root, entries[i]!, options, hashCache);
+      options.onVideo?.();
     }
   };
   await Promise.all(
