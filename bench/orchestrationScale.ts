@@ -87,6 +87,8 @@ export function reportingActivities(shards: number, delayMs = 0) {
         frames: FRAMES_PER_SHARD,
         faces: FRAMES_PER_SHARD,
         reused: false,
+        noFaceFrames: 0,
+        findings: [],
       };
     },
     compareBackbones: (input: { datasetId: string }) =>

@@ -66,17 +66,19 @@ export interface ScaleRunFigures {
   readonly duplicated: number;
 }
 
-/** Counts with DuckDB, straight from the store's files: the manifest's frames against the committed rows. */
+/**
+ * Counts with DuckDB, straight from the store's files: the manifest's frames against the rows of
+ * every committed embedding shard of the dataset (the run embeds with one backbone).
+ */
 export function countEmbeddedFrames(
   storeRoot: string,
   manifestKey: string,
-  backbone: string,
 ): { expected: number; rows: number; lost: number; duplicated: number } {
   const code = `
 import json, os, sys, duckdb
-root, manifest_key, backbone = sys.argv[1:4]
+root, manifest_key = sys.argv[1:3]
 manifest = json.load(open(os.path.join(root, manifest_key)))
-base = os.path.join(root, 'embeddings', manifest['datasetId'], backbone)
+base = os.path.join(root, 'embeddings', manifest['datasetId'])
 files = []
 for folder, _, names in os.walk(base):
     for name in names:
@@ -97,7 +99,7 @@ lost = con.execute('SELECT count(*) FROM expected e ANTI JOIN got g ON e.video =
 distinct = con.execute('SELECT count(*) FROM (SELECT DISTINCT video, frame FROM got)').fetchone()[0]
 print(json.dumps({'expected': expected, 'rows': rows, 'lost': lost, 'duplicated': rows - distinct}))
 `;
-  const out = spawnSync(venvBin('python'), ['-c', code, storeRoot, manifestKey, backbone], {
+  const out = spawnSync(venvBin('python'), ['-c', code, storeRoot, manifestKey], {
     encoding: 'utf8',
     maxBuffer: 16 * 1024 * 1024,
   });
@@ -203,7 +205,7 @@ export async function runScale(settings: ScaleRunSettings): Promise<ScaleRunFigu
     const histories = await historyFigures(client, workflowId);
     // A stopped part counts nothing: the part that completes the run counts every frame.
     const counted = result
-      ? countEmbeddedFrames(storeRoot, result.manifestKey, TINY_BACKBONE.name)
+      ? countEmbeddedFrames(storeRoot, result.manifestKey)
       : { expected: 0, rows: 0, lost: Number.NaN, duplicated: Number.NaN };
     return {
       status: result?.status ?? 'stopped',
