@@ -13,6 +13,7 @@
  *                                   with the same fraction resumes it (committed shards are
  *                                   skipped) and adds up the wall time; figures come from the
  *                                   part that completes it
+ *   AFFECTFLOW_SCALE_VIDEOS         number of videos (default 550; fewer only to try the bench)
  *   AFFECTFLOW_SCALE_TRAIN          0 to stop after extraction (default 1)
  *   AFFECTFLOW_SCALE_DIR            where the dataset, store and part log live (default
  *                                   $TMPDIR/affectflow-bench-scale-<fraction>)
@@ -54,8 +55,9 @@ export const benchmarks: Benchmark[] = [
         ? envNumber('AFFECTFLOW_SCALE_PART_SECONDS', 1)
         : undefined;
       const train = process.env['AFFECTFLOW_SCALE_TRAIN'] !== '0';
+      const videos = envNumber('AFFECTFLOW_SCALE_VIDEOS', AFFWILD2_SHAPE.videos);
       const workDir =
-        process.env['AFFECTFLOW_SCALE_DIR'] || join(tmpdir(), `affectflow-bench-scale-${fraction}`);
+        process.env['AFFECTFLOW_SCALE_DIR'] || join(tmpdir(), `affectflow-bench-scale-${videos}-${fraction}`);
       mkdirSync(workDir, { recursive: true });
       const logPath = join(workDir, 'parts.json');
       const before: PartLog = existsSync(logPath)
@@ -66,7 +68,7 @@ export const benchmarks: Benchmark[] = [
         runScale({
           address,
           workDir,
-          videos: AFFWILD2_SHAPE.videos,
+          videos,
           framesPerVideo,
           size: 16,
           shardFrames: 64,
