@@ -34,15 +34,15 @@ async function manifestOnce(root: string): Promise<ChildResult> {
       log: () => {},
     });
     const measured = await peakRss(() =>
-      timed(() => activity.manifestDataset({ datasetPath: root, shardFrames: 1024 })),
+      timed(() => activity.manifestDataset({ datasetPath: root, shardFrames: 64 })),
     );
     const result = measured.result.result;
     return {
       seconds: measured.result.seconds,
       peakRssMb: Math.max(measured.peakMb, process.resourceUsage().maxRSS / 1024),
       videos: result.videos,
-      frames: result.shards.reduce((a, s) => a + s.frames, 0),
-      shards: result.shards.length,
+      frames: result.frames,
+      shards: result.shards,
     };
   } finally {
     rmSync(storeRoot, { recursive: true, force: true });

@@ -4,6 +4,7 @@
  * what is measured is Temporal and the workflow code. Shared by the scale test and the bench.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import type {
@@ -16,6 +17,7 @@ import type {
   PlanShardPageInput,
   ShardPage,
 } from '../activities/index.ts';
+import { storeKeys } from '../storage/keys.ts';
 import { installQuietRuntime, quietBundlerLogger, workflowsPath } from '../workers/pools.ts';
 import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';
 
@@ -29,6 +31,8 @@ export interface ScaleRunOptions {
   readonly historyBudget?: number;
   /** Also run the (reporting) training step. */
   readonly train?: boolean;
+  /** Each extractFrames and embedShard takes this long (wall time: a slow run without decoding). */
+  readonly activityDelayMs?: number;
 }
 
 export interface ScaleRunResult {
@@ -38,22 +42,33 @@ export interface ScaleRunResult {
   readonly executions: number;
   readonly maxHistoryLength: number;
   readonly maxHistoryBytes: number;
+  /** The run's own history (its last execution): events, and partition signals among them. */
+  readonly runHistoryLength: number;
+  readonly runSignals: number;
 }
 
 const FRAMES_PER_SHARD = 10;
+const DATASET_ID = 'scale-0123456789abcdef';
 
-function reportingActivities(shards: number) {
+/**
+ * What the real activities return, in shape and key lengths (test/fakes.test.ts compares them on
+ * one small dataset), for a dataset of `shards` shards with no decoding and no inference.
+ */
+export function reportingActivities(shards: number, delayMs = 0) {
+  const pause = (): Promise<void> => (delayMs > 0 ? sleep(delayMs) : Promise.resolve());
   return {
     manifestDataset: (): Promise<ManifestDatasetResult> =>
       Promise.resolve({
-        datasetId: 'scale',
-        manifestKey: 'scale/manifest.json',
-        videos: 0,
-        shards: [],
+        datasetId: DATASET_ID,
+        manifestKey: storeKeys.manifest(DATASET_ID, '0123456789abcdef'),
+        videos: 1,
+        shards,
+        frames: shards * FRAMES_PER_SHARD,
         findings: [],
+        findingCount: 0,
       }),
     describeManifest: (): Promise<ManifestSummary> =>
-      Promise.resolve({ datasetId: 'scale', shards, frames: shards * FRAMES_PER_SHARD, videos: 0 }),
+      Promise.resolve({ datasetId: DATASET_ID, shards, frames: shards * FRAMES_PER_SHARD, videos: 1 }),
     planShardPage: (input: PlanShardPageInput): Promise<ShardPage> =>
       Promise.resolve({
         todo: Array.from({ length: Math.min(input.limit, shards - input.offset) }, (_, i) => ({
@@ -65,13 +80,17 @@ function reportingActivities(shards: number) {
         skipped: 0,
         skippedFrames: 0,
       }),
-    extractFrames: (input: ExtractFramesInput): Promise<ExtractFramesResult> =>
-      Promise.resolve({
-        framesKey: `frames/${input.shardId}`,
+    extractFrames: async (input: ExtractFramesInput): Promise<ExtractFramesResult> => {
+      await pause();
+      return {
+        framesKey: storeKeys.framesShard(DATASET_ID, '0123456789ab', input.shardId),
         frames: FRAMES_PER_SHARD,
         faces: FRAMES_PER_SHARD,
         reused: false,
-      }),
+        noFaceFrames: 0,
+        findings: [],
+      };
+    },
     compareBackbones: (input: { datasetId: string }) =>
       Promise.resolve({
         comparisonKey: `reports/compare/${input.datasetId}/comparison.json`,
@@ -81,12 +100,19 @@ function reportingActivities(shards: number) {
       runId: string;
     }): Promise<{ reportKey: string; scores: Record<string, number> }> =>
       Promise.resolve({ reportKey: `reports/${input.runId}/report.json`, scores: { EXPR: 0.5 } }),
-    embedShard: (input: EmbedShardInput): Promise<EmbedShardResult> =>
-      Promise.resolve({
-        embeddingsKey: `embeddings/${input.shardId}`,
+    embedShard: async (input: EmbedShardInput): Promise<EmbedShardResult> => {
+      await pause();
+      return {
+        embeddingsKey: storeKeys.embeddingShard(
+          DATASET_ID,
+          input.backbone,
+          '0123456789abcdef',
+          input.shardId,
+        ),
         rows: FRAMES_PER_SHARD,
         reused: false,
-      }),
+      };
+    },
   };
 }
 
@@ -98,7 +124,11 @@ export interface ReportingWorker {
 }
 
 /** A worker running the real workflows with activities that only report, over `shards` shards. */
-export async function startReportingWorker(address: string, shards: number): Promise<ReportingWorker> {
+export async function startReportingWorker(
+  address: string,
+  shards: number,
+  delayMs = 0,
+): Promise<ReportingWorker> {
   installQuietRuntime();
   const queue = `scale-${randomUUID().slice(0, 8)}`;
   const connection = await NativeConnection.connect({ address });
@@ -110,7 +140,7 @@ export async function startReportingWorker(address: string, shards: number): Pro
     connection,
     taskQueue: queue,
     workflowBundle,
-    activities: reportingActivities(shards),
+    activities: reportingActivities(shards, delayMs),
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 20,
   });
@@ -150,7 +180,7 @@ export function reportingRunInput(
 }
 
 export async function runReportingScale(options: ScaleRunOptions): Promise<ScaleRunResult> {
-  const reporting = await startReportingWorker(options.address, options.shards);
+  const reporting = await startReportingWorker(options.address, options.shards, options.activityDelayMs);
   const { queue, client } = reporting;
   try {
     const workflowId = queue;
@@ -175,7 +205,16 @@ export async function runReportingScale(options: ScaleRunOptions): Promise<Scale
         maxHistoryBytes = Math.max(maxHistoryBytes, execution.historySize ?? 0);
       }
     }
-    return { result, seconds, executions, maxHistoryLength, maxHistoryBytes };
+    const runEvents = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    return {
+      result,
+      seconds,
+      executions,
+      maxHistoryLength,
+      maxHistoryBytes,
+      runHistoryLength: runEvents.length,
+      runSignals: runEvents.filter((e) => e.workflowExecutionSignaledEventAttributes).length,
+    };
   } finally {
     await reporting.stop();
   }

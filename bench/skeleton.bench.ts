@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ActivityDeps } from '../activities/context.ts';
+import { manifestReader, type ActivityDeps } from '../activities/context.ts';
 import { createEmbedActivities } from '../activities/embed.ts';
 import { loadConfig } from '../config/index.ts';
 import { createFramesActivities } from '../activities/frames.ts';
@@ -33,11 +33,13 @@ export const benchmarks: Benchmark[] = [
         datasetPath: join(root, 'data'),
         shardFrames: 256,
       });
+      // The activity returns counts; the shard list is in the stored manifest.
+      const { shards } = await manifestReader(store)(manifest.manifestKey);
       const frames = createFramesActivities(deps);
       const embed = createEmbedActivities(deps);
       const extracted = await timed(() =>
         Promise.all(
-          manifest.shards.map((s) =>
+          shards.map((s) =>
             frames.extractFrames({
               manifestKey: manifest.manifestKey,
               shardId: s.shardId,
@@ -50,7 +52,7 @@ export const benchmarks: Benchmark[] = [
       const framesTotal = extracted.result.reduce((a, r) => a + r.frames, 0);
       const embedded = await timed(async () => {
         let rows = 0;
-        for (const [i, s] of manifest.shards.entries()) {
+        for (const [i, s] of shards.entries()) {
           const r = await embed.embedShard({
             manifestKey: manifest.manifestKey,
             shardId: s.shardId,

@@ -65,6 +65,7 @@ export async function assembleManifest(
     while (next < entries.length) {
       const i = next++;
       results[i] = await inspectEntry(root, entries[i]!, options, hashCache);
+      options.onVideo?.();
     }
   };
   await Promise.all(

@@ -69,6 +69,8 @@ export interface BuildManifestOptions {
   readonly framesFps?: number;
   /** Videos probed at once (default 4). */
   readonly concurrency?: number;
+  /** Called after each video is probed and hashed (an activity's heartbeat). */
+  readonly onVideo?: () => void;
 }
 
 /** Reads, validates and manifests a dataset; the labels stream from `labels()` afterwards. */
@@ -96,5 +98,6 @@ export async function buildManifest(root: string, options: BuildManifestOptions)
     shardFrames: options.shardFrames,
     ...(options.framesFps === undefined ? {} : { framesFps: options.framesFps }),
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    ...(options.onVideo ? { onVideo: options.onVideo } : {}),
   });
 }

@@ -181,6 +181,8 @@ export interface AssembleOptions {
   readonly framesFps?: number;
   /** Videos probed and hashed at once. */
   readonly concurrency?: number;
+  /** Called after each video is probed and hashed (an activity's heartbeat). */
+  readonly onVideo?: () => void;
 }
 
 /** The labels of one video and task, encoded for the store (labels.ts encodeLabels). */

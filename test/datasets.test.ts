@@ -189,14 +189,14 @@ test('manifestDataset stores the manifest and one label object per task and vide
   const manifest = (await read(result.manifestKey)) as Manifest;
   t.regex(result.manifestKey, new RegExp(`^datasets/${result.datasetId}/manifests/[0-9a-f]{16}\\.json$`));
   t.is(manifest.datasetId, result.datasetId);
-  t.deepEqual(
-    result.shards,
-    manifest.shards.map((s) => ({
-      shardId: s.shardId,
-      split: s.split,
-      frames: s.lastFrame - s.firstFrame + 1,
-    })),
+  // Counts only: the shard list stays in the stored manifest.
+  t.is(result.shards, manifest.shards.length);
+  t.is(
+    result.frames,
+    manifest.shards.reduce((sum, s) => sum + s.lastFrame - s.firstFrame + 1, 0),
   );
+  t.deepEqual(result.findings, manifest.findings.slice(0, 20));
+  t.is(result.findingCount, manifest.findings.length);
   t.is(result.videos, 5);
   t.deepEqual(await read(storeKeys.labels(result.datasetId, 'EXPR', '1-30-1280x720')), [0, 0, 4, -1, 7, 5]);
   t.deepEqual(

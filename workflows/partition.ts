@@ -1,7 +1,7 @@
 /**
  * One partition of an extraction run: shards [first, end) of the manifest, page by page. Each
  * page's remaining shards go through frames then embed with at most `window` shards in flight;
- * counts go to the run by signal after every page; the partition continues as new when its
+ * counts go to the run by signal after every page (never by time); the partition continues as new when its
  * history grows, so no history comes near Temporal's limits whatever the dataset size.
  */
 import {
@@ -50,7 +50,7 @@ export interface PartitionResult {
   readonly failures: readonly FailedShard[];
 }
 
-/** Partitions report counts to the run at most this often during a page (workflow time). */
+/** Executions recorded before partitions reported per page only signalled this often during one. */
 export const PROGRESS_INTERVAL_MS = 5_000;
 
 /** Continue as new past this many history events (Temporal warns at 10,240). */
@@ -76,9 +76,12 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
       finished,
     });
 
-  // Progress during a page, not only at its end: added after histories were recorded, so
-  // executions that started without it replay as they ran.
-  const reportDuringPage = patched('partition-progress-during-page');
+  // Counts go to the run at the end of each page only, so the run's history grows with the
+  // number of pages, never with wall time (a signal every 5 s of a page was about 1,440 events an
+  // hour with two partitions in flight). Executions recorded while partitions also signalled
+  // during a page replay as they ran.
+  const reportDuringPage =
+    !patched('partition-progress-per-page') && patched('partition-progress-during-page');
   let lastReportMs = Date.now();
   const reportIfDue = async (): Promise<void> => {
     if (!reportDuringPage || Date.now() - lastReportMs < PROGRESS_INTERVAL_MS) return;

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { ActivityDeps } from '../../activities/context.ts';
+import { manifestReader, type ActivityDeps } from '../../activities/context.ts';
 import { createEmbedActivities } from '../../activities/embed.ts';
 import { createFramesActivities } from '../../activities/frames.ts';
 import { createManifestActivities } from '../../activities/manifest.ts';
@@ -205,7 +205,8 @@ export class EmbedBenchRig {
     const frames = createFramesActivities(this.deps());
     const crops: Uint8Array[] = [];
     this.shards = [];
-    for (const { shardId } of manifest.shards) {
+    // The activity returns counts; the shard list is in the stored manifest.
+    for (const { shardId } of (await manifestReader(this.store)(manifest.manifestKey)).shards) {
       const { framesKey } = await frames.extractFrames({
         manifestKey: manifest.manifestKey,
         shardId,
