@@ -5,12 +5,15 @@
  * findings, and each shard's committed frames, fetched again through extractFrames (which finds
  * the commit and decodes nothing: finished work is kept).
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { createFramesActivities } from '../../activities/frames.ts';
 import type { Manifest } from '../../datasets/manifest.ts';
 import { TINY_BACKBONE } from '../../models/registry.ts';
 import { findCommit, readCommitted, type CommitRecord } from '../../storage/commit.ts';
 import { openStore, type ObjectStore } from '../../storage/objectStore.ts';
+import { parquetFileMetadata } from '../../storage/parquet.ts';
 import { decodeFramesShard, type FrameRow } from '../../storage/shards.ts';
 import type { ExtractionRunInput, ExtractionRunResult } from '../../workflows/index.ts';
 import { testConfig } from './env.ts';
@@ -21,6 +24,8 @@ export interface CommittedShard {
   readonly lastFrame: number;
   readonly rows: readonly FrameRow[];
   readonly record: CommitRecord;
+  /** What the frames activity said about the shard (kept in the Parquet footer). */
+  readonly findings: readonly string[];
 }
 
 export interface CorpusRun {
@@ -72,9 +77,20 @@ export async function runCorpus(label: string, datasetPath: string, shardFrames:
     if (!again.reused)
       throw new Error(`shard ${shard.shardId} of ${shard.video} was not committed by the run`);
     const record = (await findCommit(store, again.framesKey))!;
-    const rows = decodeFramesShard((await readCommitted(store, again.framesKey))!.bytes);
+    const bytes = (await readCommitted(store, again.framesKey))!.bytes;
+    const footer = join(config.stateDir, `${shard.shardId}.parquet`);
+    writeFileSync(footer, bytes);
+    const findings = JSON.parse(
+      (await parquetFileMetadata(footer))['affectflow.findings'] ?? '[]',
+    ) as string[];
     const list = shards.get(shard.video) ?? [];
-    list.push({ firstFrame: shard.firstFrame, lastFrame: shard.lastFrame, rows, record });
+    list.push({
+      firstFrame: shard.firstFrame,
+      lastFrame: shard.lastFrame,
+      rows: decodeFramesShard(bytes),
+      record,
+      findings,
+    });
     shards.set(shard.video, list);
   }
   return { result, manifest, store, shards, close: () => store.close() };
