@@ -4,9 +4,9 @@
  * from the portraits of test/fixtures/faces, so face detection has a real face to find.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { venvBin } from '../../base/paths.ts';
 
@@ -18,9 +18,14 @@ function run(command: string, args: readonly string[]): void {
     throw new Error(`${command} ${args.join(' ')} failed (${result.status}): ${result.stderr}`);
 }
 
-/** Where a maker keeps its intermediate files: never inside the dataset it writes into. */
-function scratch(out: string, suffix: string): string {
-  return join(mkdtempSync(join(tmpdir(), 'bad-input-')), `${basename(out)}.${suffix}`);
+/** Runs `make` with a folder for intermediate files (never inside the dataset), removed after. */
+function withScratch<T>(make: (dir: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), 'bad-input-'));
+  try {
+    return make(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function ffmpeg(out: string, args: readonly string[]): string {
@@ -61,9 +66,11 @@ export function cutVideo(out: string, frames: number, share: number): string {
 
 /** One H.264 stream whose frame size changes after `frames` frames: 160x200, then 96x120. */
 export function resolutionChangeVideo(out: string, frames: number): string {
-  const a = portraitVideo(scratch(out, 'a.ts'), frames);
-  const b = portraitVideo(scratch(out, 'b.ts'), frames, '96:120');
-  return ffmpeg(out, ['-i', `concat:${a}|${b}`, '-c', 'copy']);
+  return withScratch((dir) => {
+    const a = portraitVideo(join(dir, 'a.ts'), frames);
+    const b = portraitVideo(join(dir, 'b.ts'), frames, '96:120');
+    return ffmpeg(out, ['-i', `concat:${a}|${b}`, '-c', 'copy']);
+  });
 }
 
 /**
@@ -71,11 +78,13 @@ export function resolutionChangeVideo(out: string, frames: number): string {
  * re-stamped by the setts bitstream filter (Matroska accepts equal timestamps).
  */
 export function duplicateTimestampVideo(out: string, frames: number): string {
-  const steady = ffmpeg(scratch(out, 'steady.mkv'), [
-    ...['-loop', '1', '-i', PORTRAIT, '-frames:v', String(frames), '-r', '25'],
-    ...['-vf', 'scale=160:200', '-c:v', 'mjpeg'],
-  ]);
-  return ffmpeg(out, ['-i', steady, '-c', 'copy', '-bsf:v', 'setts=ts=floor(N/2)*2']);
+  return withScratch((dir) => {
+    const steady = ffmpeg(join(dir, 'steady.mkv'), [
+      ...['-loop', '1', '-i', PORTRAIT, '-frames:v', String(frames), '-r', '25'],
+      ...['-vf', 'scale=160:200', '-c:v', 'mjpeg'],
+    ]);
+    return ffmpeg(out, ['-i', steady, '-c', 'copy', '-bsf:v', 'setts=ts=floor(N/2)*2']);
+  });
 }
 
 /** An .mp4 with one second of sound and no video stream. */
