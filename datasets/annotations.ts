@@ -36,10 +36,13 @@ export const EMI_HEADER = ['Filename', ...EMI_DIMENSIONS].join(',');
 const INTEGER = /^-?\d+$/;
 const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
-/** Splits text into lines (LF or CRLF), dropping one trailing empty line. */
+/**
+ * Splits text into lines (LF or CRLF), dropping the blank lines at the end (editors and
+ * spreadsheet exports leave some); a blank line before the last value is still a line.
+ */
 function splitLines(text: string): string[] {
   const lines = text.split(/\r?\n/);
-  if (lines.at(-1) === '') lines.pop();
+  while (lines.length > 0 && lines.at(-1)!.trim() === '') lines.pop();
   return lines;
 }
 
@@ -206,7 +209,7 @@ export function parseEmiCsv(text: string, file: string): EmiRow[] {
     throw new AnnotationError(
       file,
       1,
-      `expected the header ${EMI_HEADER}, got ${JSON.stringify(lines[0] ?? '')}`,
+      `expected the header ${EMI_HEADER}, got ${JSON.stringify(lines[0] ?? '')}${missing.length ? ` (missing ${missing.join(', ')})` : ''}`,
     );
   const nameAt = header.indexOf('Filename');
   const columns = EMI_DIMENSIONS.map((d) => header.indexOf(d));

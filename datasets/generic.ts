@@ -71,7 +71,14 @@ async function* linesWithOffsets(
 /** Photos a generic dataset reads, each a one-frame video (extensions compared in lower case). */
 export const PHOTO_EXTENSIONS: ReadonlySet<string> = new Set(['.jpg', '.jpeg', '.png', '.webp']);
 
-const hasFrames = (dir: string): boolean => readdirSync(dir).some((f) => /^\d{5,}\.jpg$/.test(f));
+/** Whether a folder holds %05d.jpg frames; a folder that cannot be listed does not (the walk reports it). */
+function hasFrames(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((f) => /^\d{5,}\.jpg$/.test(f));
+  } catch {
+    return false;
+  }
+}
 
 /** Folders whose subfolders of %05d.jpg images are frame folders (provided crops). */
 const FRAME_FOLDER_PARENTS: ReadonlySet<string> = new Set(['', 'videos', 'frames']);

@@ -19,6 +19,7 @@ import {
   type Split,
   type Task,
   type TaskLabels,
+  VA_NOT_ANNOTATED,
 } from './labels.ts';
 import {
   sourcePathOf,
@@ -30,6 +31,7 @@ import {
   type VideoEntry,
   type VideoLabels,
 } from './manifest.ts';
+import { sourceFileProblem } from './sourceFile.ts';
 import { insideRoot } from './tree.ts';
 
 export interface Inspected {
@@ -120,6 +122,14 @@ async function probeSource(
   hashCache: Map<string, Promise<string>>,
   add: AddFinding,
 ): Promise<SourceProbe | undefined> {
+  if (entry.source.kind !== 'frames') {
+    const problem = await sourceFileProblem(join(root, entry.source.path));
+    if (problem) {
+      const kind = entry.source.kind === 'image' ? 'photo' : 'video';
+      add('error', entry.source.path, undefined, `${kind} ${entry.source.path}: ${problem}`);
+      return undefined;
+    }
+  }
   if (entry.source.kind === 'image') return probePhoto(root, entry.source.path, options, add);
   if (entry.source.kind === 'video') return probeVideoFile(root, entry.source.path, hashCache, add);
   return probeFrameFolder(root, entry.source.dir, options, add);
@@ -156,6 +166,14 @@ async function probeVideoFile(
       hashCache.set(path, hash);
     }
     const contentHash = await hash;
+    const listed = probed.listed;
+    if (listed?.frames && listed.packets < listed.frames)
+      add(
+        'warning',
+        path,
+        undefined,
+        `video ${path}: expected the ${listed.frames} frames its index lists, found ${listed.packets} in the file (it ends early: cut short?); kept with ${probed.frameCount} frames`,
+      );
     return { frameCount: probed.frameCount, probe: probed, contentHash };
   } catch (err) {
     if (!(err instanceof VideoError)) throw err;
@@ -240,10 +258,20 @@ function keepLabels(
     if (frames !== undefined && !labelLengthFits(entry, sourcePath, scan, frameCount, source, frames, add))
       continue;
     const labels = fitLabels(raw, frameCount);
+    const annotated = annotatedFrames(labels);
+    // Kept (the video still counts in its split), but said: a task whose every file is like this
+    // is not trained, and the training step names it as skipped.
+    if (annotated === 0)
+      add(
+        'note',
+        source.file,
+        undefined,
+        `annotation ${source.file}: expected at least one annotated frame, got ${frameCount} frames all marked not annotated (${source.task === 'VA' ? VA_NOT_ANNOTATED : -1}); ${source.task} labels of ${entry.name} add nothing`,
+      );
     labelSummary[source.task] = {
       file: source.file,
       ...(labelFrames(labels) === undefined ? {} : { frames: labelFrames(labels) }),
-      annotated: annotatedFrames(labels),
+      annotated,
       hash: sha256Hex(encodeLabels(labels)),
     };
     if (source.split) taskSplits[source.task] = source.split;

@@ -35,7 +35,9 @@ export function listFolder(root: string, dir: string): TreeEntry[] {
     dirents = readdirSync(join(root, dir), { withFileTypes: true, encoding: 'buffer' });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new FolderUnreadable(dir, e.code ? `${e.code}: ${e.message.split(', ')[0]}` : e.message);
+    // Node's message already starts with the code ("EACCES: permission denied, scandir '...'").
+    const reason = e.message.split(', ')[0] ?? e.message;
+    throw new FolderUnreadable(dir, e.code && !reason.startsWith(e.code) ? `${e.code}: ${reason}` : reason);
   }
   const entries: TreeEntry[] = [];
   for (const dirent of dirents.sort(byBytes)) {

@@ -58,6 +58,13 @@ export interface DecodeSummary {
 
 const SHOWINFO = /^\[Parsed_showinfo_\d+ @ [^\]]+\] \[info\] n:\s*\d+ pts:\s*(-?\d+|NOPTS)/;
 const PROBLEM = /^(?:\[[^\]]+\] )?\[(error|fatal)\] (.*)$/;
+/**
+ * The rawvideo muxer writing our pipe complains when input frames share a timestamp (variable
+ * frame rate files with duplicates); with passthrough every frame is still written, in order, so
+ * this says nothing about the input and is not reported.
+ */
+const OUTPUT_DTS_NOISE =
+  /^\[rawvideo @ [^\]]+\] \[error\] Application provided invalid, non monotonically increasing dts/;
 
 /**
  * Streams the sampled frames of first..last (1-based, display order) as RGB; rotation metadata
@@ -145,7 +152,7 @@ export async function* decodeFrames(
       const info = SHOWINFO.exec(line);
       if (info) shown.push(info[1] === 'NOPTS' ? null : Number(info[1]));
       else {
-        const problem = PROBLEM.exec(line.trim());
+        const problem = OUTPUT_DTS_NOISE.test(line.trim()) ? null : PROBLEM.exec(line.trim());
         if (problem && problems.length < 50) problems.push(line.trim().replace(/ \[(error|fatal)\]/, ''));
       }
     }

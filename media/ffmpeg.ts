@@ -30,6 +30,12 @@ export interface VideoProbe {
   readonly frameCount: number;
   /** Display rotation in degrees from the display matrix (0 when none); decoding applies it. */
   readonly rotation: number;
+  /**
+   * Count 'packets' only: the frames the container's index lists (MP4 and MOV do, Matroska and AVI
+   * often not: null) and the packets found in the file, discarded ones included. Fewer packets than
+   * listed frames means the file ends early (cut short).
+   */
+  readonly listed?: { readonly frames: number | null; readonly packets: number };
 }
 
 async function run(
@@ -61,7 +67,7 @@ export async function probeVideo(
     'v:0',
     ...(decode ? ['-count_frames'] : []),
     '-show_entries',
-    `stream=width,height,avg_frame_rate${decode ? ',nb_read_frames' : ''}:stream_side_data=rotation${decode ? '' : ':packet=flags'}`,
+    `stream=width,height,avg_frame_rate,${decode ? 'nb_read_frames' : 'nb_frames'}:stream_side_data=rotation${decode ? '' : ':packet=flags'}`,
     '-of',
     'json',
     path,
@@ -94,6 +100,14 @@ export async function probeVideo(
     fps: den ? (num ?? 0) / den : 0,
     frameCount,
     rotation,
+    ...(decode
+      ? {}
+      : {
+          listed: {
+            frames: Number(stream['nb_frames']) > 0 ? Number(stream['nb_frames']) : null,
+            packets: parsed.packets?.length ?? 0,
+          },
+        }),
   };
 }
 

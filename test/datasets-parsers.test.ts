@@ -132,7 +132,7 @@ const badLines: readonly (readonly [string, () => unknown, string])[] = [
   [
     'EMI header',
     () => parseEmiCsv('Filename,Joy\n1,0\n', 'valid_split.csv'),
-    `annotation valid_split.csv line 1: expected the header ${EMI_H}, got "Filename,Joy"`,
+    `annotation valid_split.csv line 1: expected the header ${EMI_H}, got "Filename,Joy" (missing Admiration, Amusement, Determination, Empathic Pain, Excitement)`,
   ],
   [
     'test list path',
