@@ -11,10 +11,10 @@ import type { Manifest, ManifestShard, ManifestVideo } from '../datasets/manifes
 import { canonicalJson } from '../base/canonicalJson.ts';
 import { decodeFrames, type DecodeSummary } from '../media/decodeFrames.ts';
 import { sampledFrames, type FrameSampling } from '../media/frameSampling.ts';
+import { personSide } from '../datasets/affwild2.ts';
 import {
   cropRect,
   FaceSourceError,
-  IouTracker,
   providedFramePath,
   readPhoto,
   readProvidedFrame,
@@ -22,6 +22,8 @@ import {
   type FaceSource,
 } from '../media/faces.ts';
 import { decodeImage, encodeCrop, ImageError, type RgbImage } from '../media/preprocess.ts';
+import { frameSignature } from '../media/sceneCut.ts';
+import { settleTracks, ShardTracker, TRACKING, type TrackLink } from '../media/tracking.ts';
 import {
   DEFAULT_DETECTOR_OPTIONS,
   openYuNet,
@@ -115,7 +117,12 @@ export function framesShardKey(
       fps: sampling.targetFps === undefined ? undefined : video.fps,
       yunet:
         faceSource === 'yunet'
-          ? { detector: detection.detector, crop: detection.crop, modelSha256: YUNET_SHA256 }
+          ? {
+              detector: detection.detector,
+              crop: detection.crop,
+              modelSha256: YUNET_SHA256,
+              tracking: TRACKING,
+            }
           : undefined,
     }),
   );
@@ -153,6 +160,8 @@ interface SourceFrame {
   readonly image: RgbImage | null;
   /** The dataset's own image bytes (frame folders), kept when small enough. */
   readonly encoded: Uint8Array | null;
+  /** A look-back frame before the shard's range: tracked, not stored. */
+  readonly context?: boolean;
 }
 
 export function createFramesActivities(deps: ActivityDeps) {
@@ -199,21 +208,26 @@ export function createFramesActivities(deps: ActivityDeps) {
 
         const detector = faceSource === 'yunet' ? await detectorFor(detection) : null;
         const findings: string[] = [];
-        const rows: FrameRow[] = [];
-        const tracker = new IouTracker();
+        let rows: FrameRow[] = [];
+        const tracker = new ShardTracker();
+        // Aff-Wild2's <video>_left / _right entries share one file: each keeps its person's track.
+        const side =
+          faceSource === 'yunet' && video.source.kind === 'video' && manifest.dataset === 'affwild2'
+            ? personSide(video.name)
+            : null;
         const noFace = (frame: number): FrameRow => noFaceRow(video.name, frame);
         let frames = 0;
-        let noFaceFrames = 0;
-        let firstNoFace: number | null = null;
         let unreadable = 0;
 
         const takeFaces = async (source: SourceFrame): Promise<void> => {
+          const { frame, image, context = false } = source;
+          if (context) {
+            if (image && detector) await trackFaces(frame, image, true);
+            return;
+          }
           frames++;
-          const { frame, image } = source;
           if (!image) {
             rows.push(noFace(frame));
-            noFaceFrames++;
-            firstNoFace ??= frame;
             return;
           }
           if (faceSource !== 'yunet') {
@@ -237,20 +251,11 @@ export function createFramesActivities(deps: ActivityDeps) {
             });
             return;
           }
-          const detected = (await detector!.detect(image))
-            .map((face) => ({ face, rect: cropRect(face.box, image.width, image.height, detection.crop) }))
-            .filter((d) => d.rect !== null)
-            .sort((a, b) => a.face.box[0] - b.face.box[0]);
+          const { detected, trackIds } = await trackFaces(frame, image, false);
           if (detected.length === 0) {
             rows.push(noFace(frame));
-            noFaceFrames++;
-            firstNoFace ??= frame;
             return;
           }
-          const trackIds = tracker.assign(
-            frame,
-            detected.map((d) => d.face.box),
-          );
           for (const [faceIndex, { face, rect }] of detected.entries()) {
             const crop = await encodeCrop(image, input.maxCropSide, rect!);
             rows.push({
@@ -269,6 +274,16 @@ export function createFramesActivities(deps: ActivityDeps) {
           }
         };
 
+        const trackFaces = async (frame: number, image: RgbImage, context: boolean) => {
+          const detected = (await detector!.detect(image))
+            .map((face) => ({ face, rect: cropRect(face.box, image.width, image.height, detection.crop) }))
+            .filter((d) => d.rect !== null)
+            .sort((a, b) => a.face.box[0] - b.face.box[0]);
+          const boxes = detected.map((d) => d.face.box);
+          const trackIds = tracker.frame(frame, frameSignature(image.rgb), boxes, context);
+          return { detected, trackIds };
+        };
+
         let coverage: FrameCoverage;
         if (video.source.kind === 'video') {
           const path = join(manifest.root, video.source.path);
@@ -277,14 +292,20 @@ export function createFramesActivities(deps: ActivityDeps) {
             ...range,
             sampling,
             threads: input.decoderThreads ?? 1,
+            context: faceSource === 'yunet' ? TRACKING.lookBack : 0,
           });
           const decodedFrames: number[] = [];
           let step = await decoder.next();
           while (!step.done) {
             const decoded = step.value;
-            decodedFrames.push(decoded.frame);
-            await takeFaces({ frame: decoded.frame, image: decoded, encoded: null });
-            if (frames % 16 === 0) reportProgress({ frame: decoded.frame, frames });
+            if (!decoded.context) decodedFrames.push(decoded.frame);
+            await takeFaces({
+              frame: decoded.frame,
+              image: decoded,
+              encoded: null,
+              context: decoded.context,
+            });
+            if (!decoded.context && frames % 16 === 0) reportProgress({ frame: decoded.frame, frames });
             step = await decoder.next();
           }
           const summary: DecodeSummary = step.value;
@@ -335,6 +356,11 @@ export function createFramesActivities(deps: ActivityDeps) {
             damaged: [],
           };
         }
+        let trackLinks: TrackLink[] = [];
+        if (detector) ({ rows, links: trackLinks } = settleTracks(rows, tracker.finish(side), noFace));
+        const noFaceRows = rows.filter((r) => r.noFace);
+        const noFaceFrames = noFaceRows.length;
+        const firstNoFace = noFaceRows[0]?.frame;
         if (noFaceFrames > 0) {
           findings.push(
             `${video.name} frames ${shard.firstFrame}-${shard.lastFrame}: no face (${faceSource}) in ${noFaceFrames} of ${frames} frames, first at frame ${firstNoFace}`,
@@ -348,13 +374,20 @@ export function createFramesActivities(deps: ActivityDeps) {
           'affectflow.face_source': faceSource,
           'affectflow.faces_config': facesConfig,
           'affectflow.findings': JSON.stringify(findings),
+          ...(detector ? { 'affectflow.track_links': JSON.stringify(trackLinks) } : {}),
         });
         await commitShard(
           deps.store,
           framesKey,
           bytes,
           rows.length,
-          { shardId: shard.shardId, frames, faces, noFaceFrames },
+          {
+            shardId: shard.shardId,
+            frames,
+            faces,
+            noFaceFrames,
+            ...(detector ? { trackLinks: JSON.stringify(trackLinks) } : {}),
+          },
           coverage,
         );
         return { framesKey, frames, faces, reused: false, noFaceFrames, findings };

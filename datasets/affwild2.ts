@@ -42,6 +42,16 @@ export const FACES_CHOICES: readonly FacesChoice[] = Object.freeze(['auto', ...F
 
 const LEFT_RIGHT = /_(left|right)$/;
 
+/**
+ * The person a video entry follows when two share one video file: `<video>_left` the face on the
+ * left, `<video>_right` the one on the right (their tracks chosen by position, media/tracking.ts);
+ * null for any other name.
+ */
+export function personSide(name: string): 'left' | 'right' | null {
+  const match = LEFT_RIGHT.exec(name);
+  return match ? (match[1] as 'left' | 'right') : null;
+}
+
 const isDir = (path: string): boolean => existsSync(path) && statSync(path).isDirectory();
 
 /** Video files under dir (and one level of subfolders), by name without extension. */

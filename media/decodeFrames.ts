@@ -30,6 +30,8 @@ export interface DecodedFrame {
   readonly height: number;
   /** Packed RGB, 3 bytes per pixel, row-major. */
   readonly rgb: Uint8Array;
+  /** A look-back frame before the range (DecodeOptions.context): not part of the range or its summary. */
+  readonly context?: boolean;
 }
 
 export interface DecodeOptions {
@@ -39,6 +41,12 @@ export interface DecodeOptions {
   readonly sampling?: FrameSampling;
   /** Decoder threads (ffmpeg -threads); default 1. */
   readonly threads?: number;
+  /**
+   * Also yield up to this many sampled frames just before `first`, flagged `context` (tracking's
+   * look-back, media/tracking.ts); they are not counted in the summary. Default 0. The decode
+   * reads from the start of the file either way, so they cost no extra decoding.
+   */
+  readonly context?: number;
 }
 
 /** How a decode ended. */
@@ -93,19 +101,25 @@ export async function* decodeFrames(
   const last = byStamps ? Math.min(options.last, stamps.pts.length) : options.last;
   const times = stamps && stamps.pts.map((p) => p * stamps.timeBase);
   const wanted = sampledFrames(first, options.last, sampling, times, probe.fps);
-  const keep = new Set(wanted);
+  const lookBack =
+    first > 1 && (options.context ?? 0) > 0
+      ? sampledFrames(1, first - 1, sampling, times, probe.fps).slice(-options.context!)
+      : [];
+  const isContext = new Set(lookBack);
+  const start = lookBack[0] ?? first;
+  const keep = new Set([...lookBack, ...wanted]);
   // Frame number of each timestamp, when numbering by timestamps.
   const frameOfPts = new Map<number, number>();
   let select: string;
   if (byStamps) {
     stamps.pts.forEach((p, i) => frameOfPts.set(p, i + 1));
-    const inRange = wanted.filter((f) => f <= last);
+    const inRange = [...lookBack, ...wanted.filter((f) => f <= last)];
     select =
-      inRange.length > 0 && inRange.length < last - first + 1 && inRange.length <= 2000
+      inRange.length > 0 && inRange.length < last - start + 1 && inRange.length <= 2000
         ? `select=${inRange.map((f) => `eq(pts\\,${stamps.pts[f - 1]})`).join('+')}`
-        : `select=between(pts\\,${stamps.pts[first - 1]}\\,${stamps.pts[last - 1]})`;
+        : `select=between(pts\\,${stamps.pts[start - 1]}\\,${stamps.pts[last - 1]})`;
   } else {
-    select = `select=between(n\\,${first - 1}\\,${last - 1})`;
+    select = `select=between(n\\,${start - 1}\\,${last - 1})`;
   }
   const frameBytes = width * height * 3;
   const child = spawn(
@@ -171,9 +185,10 @@ export async function* decodeFrames(
   // Each frame is filled chunk by chunk into its own buffer: one copy per byte.
   let current = new Uint8Array(frameBytes);
   let filled = 0;
-  let counted = first - 1;
+  let counted = start - 1;
   let decoded = 0;
   let lastFrame: number | null = null;
+  let lastContext: number | null = null;
   const yieldedFrames: number[] = [];
   const numbering: string[] = [];
   try {
@@ -192,13 +207,19 @@ export async function* decodeFrames(
         let frame = pts === null || pts === undefined ? undefined : frameOfPts.get(pts);
         if (frameOfPts.size === 0) frame = ++counted;
         else if (frame === undefined) {
-          frame = (lastFrame ?? first - 1) + 1;
+          frame = (lastFrame ?? lastContext ?? start - 1) + 1;
           if (numbering.length < 3)
             numbering.push(
               `a frame with timestamp ${pts ?? 'none'} is not in the packet index; numbered ${frame}`,
             );
         }
         if (!keep.has(frame) || (lastFrame !== null && frame <= lastFrame)) continue;
+        if (isContext.has(frame)) {
+          if (lastContext !== null && frame <= lastContext) continue;
+          lastContext = frame;
+          yield { frame, width, height, rgb, context: true };
+          continue;
+        }
         decoded++;
         lastFrame = frame;
         yieldedFrames.push(frame);

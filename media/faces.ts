@@ -1,14 +1,14 @@
 /**
  * Face sources and what turns a detection into a stored crop: the crop rectangle (raw box by
- * default, as the reference; margin and squaring optional), an IoU tracker that gives faces a
- * track id stable across frames, and reading the per-frame images a dataset provides and the
- * photos of a photo dataset.
+ * default, as the reference; margin and squaring optional), and reading the per-frame images a
+ * dataset provides and the photos of a photo dataset. Tracks: media/tracking.ts.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { boxIou } from './boxes.ts';
 import { decodeWithSharp, ImageError, type PixelRect, type RgbImage } from './preprocess.ts';
+
+export { IouTracker } from './tracking.ts';
 
 /**
  * Where the faces of a video come from: 'provided' per-frame crops of the dataset (Aff-Wild2
@@ -53,52 +53,6 @@ export function cropRect(
   const bottom = Math.min(imageHeight, Math.ceil(y + h));
   if (right - left < 1 || bottom - top < 1) return null;
   return { left, top, width: right - left, height: bottom - top };
-}
-
-/**
- * Greedy IoU tracking: each face joins the unmatched track whose last box overlaps it most (IoU
- * at least minIou, last seen at most maxGap frames ago), else starts a new track. Track ids are
- * 0, 1, 2, ... in order of first appearance within one tracker (one shard).
- */
-export class IouTracker {
-  private readonly tracks: { id: number; box: readonly [number, number, number, number]; frame: number }[] =
-    [];
-  private nextId = 0;
-  constructor(
-    private readonly minIou = 0.3,
-    private readonly maxGap = 25,
-  ) {}
-
-  /** Track ids for the boxes of one frame (frames must come in increasing order). */
-  assign(frame: number, boxes: readonly (readonly [number, number, number, number])[]): number[] {
-    const live = this.tracks.filter((t) => frame - t.frame <= this.maxGap);
-    const pairs: { face: number; track: number; iou: number }[] = [];
-    boxes.forEach((box, face) =>
-      live.forEach((t, track) => {
-        const iou = boxIou(box, t.box);
-        if (iou >= this.minIou) pairs.push({ face, track, iou });
-      }),
-    );
-    pairs.sort((a, b) => b.iou - a.iou);
-    const ids = boxes.map(() => -1);
-    const usedTracks = new Set<number>();
-    for (const { face, track } of pairs) {
-      if (ids[face] !== -1 || usedTracks.has(track)) continue;
-      ids[face] = live[track]!.id;
-      usedTracks.add(track);
-    }
-    boxes.forEach((box, face) => {
-      if (ids[face] === -1) {
-        ids[face] = this.nextId++;
-        this.tracks.push({ id: ids[face], box, frame });
-      } else {
-        const t = this.tracks.find((tr) => tr.id === ids[face])!;
-        t.box = box;
-        t.frame = frame;
-      }
-    });
-    return ids;
-  }
 }
 
 /** Path of frame f (1-based) in a provided-crops folder: `%05d.jpg`. */
