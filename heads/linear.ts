@@ -50,7 +50,10 @@ export function correlationLoss(
   truth: ArrayLike<number>,
   n: number,
   k: number,
+  /** Weight per column: 1 - sum(w_c r_c) / sum(w), the EMI reference's class weighting; uniform if absent. */
+  weights?: ArrayLike<number>,
 ): { loss: number; grad: Float64Array } {
+  if (weights) return weightedCorrelationLoss(kind, pred, truth, n, k, weights);
   const grad = new Float64Array(n * k);
   let sum = 0;
   for (let c = 0; c < k; c++) {
@@ -98,6 +101,35 @@ export function correlationLoss(
     }
   }
   return { loss: 1 - sum / k, grad };
+}
+
+/** correlationLoss with column weights: each column's share of loss and gradient is w_c / sum(w). */
+function weightedCorrelationLoss(
+  kind: CorrelationLoss,
+  pred: ArrayLike<number>,
+  truth: ArrayLike<number>,
+  n: number,
+  k: number,
+  weights: ArrayLike<number>,
+): { loss: number; grad: Float64Array } {
+  let total = 0;
+  for (let c = 0; c < k; c++) total += weights[c]!;
+  const grad = new Float64Array(n * k);
+  let loss = 1;
+  const column = new Float64Array(n);
+  const truthColumn = new Float64Array(n);
+  for (let c = 0; c < k; c++) {
+    for (let i = 0; i < n; i++) {
+      column[i] = pred[i * k + c]!;
+      truthColumn[i] = truth[i * k + c]!;
+    }
+    // One column through the uniform path: its loss is 1 - r_c and its gradient -dr_c/dx.
+    const one = correlationLoss(kind, column, truthColumn, n, 1);
+    const share = weights[c]! / total;
+    loss -= share * (1 - one.loss);
+    for (let i = 0; i < n; i++) grad[i * k + c] = share * one.grad[i]!;
+  }
+  return { loss, grad };
 }
 
 /** Outputs for raw rows x [n, inputDim]: squash(standardised x . w + b), float64 [n, outputs]. */
