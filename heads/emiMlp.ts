@@ -9,7 +9,7 @@
  * (docs/HEADS.md).
  */
 import { seededRandom } from '../base/random.ts';
-import { Adam } from './adam.ts';
+import { trainEpochs } from './batchTraining.ts';
 import { correlationLoss, type LinearTrainingSet } from './linear.ts';
 
 export interface EmiMlpConfig {
@@ -159,39 +159,17 @@ export function trainEmiMlp(
   const k = outputs;
   const rand = seededRandom(config.seed);
   const head = initEmiMlp(d, config.hidden, k, emiClassWeights(data.target, n, k), rand);
-  const params = [head.w1, head.b1, head.w2, head.b2] as const;
-  const adams = params.map((p) => new Adam(p, config.learningRate));
-  const order = Int32Array.from({ length: n }, (_, i) => i);
-  const history: { epoch: number; trainLoss: number; validScore: number }[] = [];
-  let best: { epoch: number; score: number; params: Float64Array[] } | undefined;
-  let trainSeconds = 0;
-  for (let epoch = 1; epoch <= config.epochs; epoch++) {
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
-    const started = process.hrtime.bigint();
-    let lossSum = 0;
-    for (let start = 0; start < n; start += config.batchSize) {
-      const m = Math.min(config.batchSize, n - start);
-      const bx = new Float64Array(m * d);
-      const bt = new Float64Array(m * k);
-      for (let r = 0; r < m; r++) {
-        const row = order[start + r]!;
-        for (let j = 0; j < d; j++) bx[r * d + j] = data.x[row * d + j]!;
-        for (let c = 0; c < k; c++) bt[r * k + c] = data.target[row * k + c]!;
-      }
+  const trained = trainEpochs(
+    data,
+    k,
+    config,
+    rand,
+    [head.w1, head.b1, head.w2, head.b2],
+    (bx, bt, m) => {
       const step = emiMlpLossAndGradient(head, config.l2, bx, bt, m);
-      lossSum += step.loss * m;
-      [step.w1, step.b1, step.w2, step.b2].forEach((grad, i) => adams[i]!.step(grad));
-    }
-    trainSeconds += Number(process.hrtime.bigint() - started) / 1e9;
-    const score = validate(head);
-    history.push({ epoch, trainLoss: lossSum / Math.max(n, 1), validScore: score });
-    if (!best || Number.isNaN(score) || score > best.score) {
-      best = { epoch, score, params: params.map((p) => p.slice()) };
-    }
-  }
-  if (best) params.forEach((p, i) => p.set(best.params[i]!));
-  return { head, bestEpoch: best?.epoch ?? 0, history, trainSeconds };
+      return { loss: step.loss, grads: [step.w1, step.b1, step.w2, step.b2] };
+    },
+    () => validate(head),
+  );
+  return { head, ...trained };
 }

@@ -6,7 +6,7 @@
  * The correlations are taken over the rows of each batch, as the reference's Keras losses do.
  */
 import { seededRandom } from '../base/random.ts';
-import { Adam } from './adam.ts';
+import { trainEpochs } from './batchTraining.ts';
 
 export type Squash = 'tanh' | 'sigmoid';
 export type CorrelationLoss = 'ccc' | 'pearson';
@@ -228,45 +228,17 @@ export function trainLinear(
     w: Float64Array.from({ length: d * k }, () => (rand() * 2 - 1) * limit),
     b: new Float64Array(k),
   };
-  const wAdam = new Adam(head.w, config.learningRate);
-  const bAdam = new Adam(head.b, config.learningRate);
-  const order = Int32Array.from({ length: n }, (_, i) => i);
-  const history: { epoch: number; trainLoss: number; validScore: number }[] = [];
-  let best: { epoch: number; score: number; w: Float64Array; b: Float64Array } | undefined;
-  let trainSeconds = 0;
-  for (let epoch = 1; epoch <= config.epochs; epoch++) {
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      const t = order[i]!;
-      order[i] = order[j]!;
-      order[j] = t;
-    }
-    const started = process.hrtime.bigint();
-    let lossSum = 0;
-    for (let start = 0; start < n; start += config.batchSize) {
-      const m = Math.min(config.batchSize, n - start);
-      const bx = new Float64Array(m * d);
-      const bt = new Float64Array(m * k);
-      for (let r = 0; r < m; r++) {
-        const row = order[start + r]!;
-        for (let j = 0; j < d; j++) bx[r * d + j] = data.x[row * d + j]!;
-        for (let c = 0; c < k; c++) bt[r * k + c] = data.target[row * k + c]!;
-      }
+  const trained = trainEpochs(
+    data,
+    k,
+    config,
+    rand,
+    [head.w, head.b],
+    (bx, bt, m) => {
       const step = linearLossAndGradient(head, loss, config.l2, bx, bt, m);
-      lossSum += step.loss * m;
-      wAdam.step(step.gradW);
-      bAdam.step(step.gradB);
-    }
-    trainSeconds += Number(process.hrtime.bigint() - started) / 1e9;
-    const score = validate(head);
-    history.push({ epoch, trainLoss: lossSum / Math.max(n, 1), validScore: score });
-    if (!best || Number.isNaN(score) || score > best.score) {
-      best = { epoch, score, w: head.w.slice(), b: head.b.slice() };
-    }
-  }
-  if (best) {
-    head.w.set(best.w);
-    head.b.set(best.b);
-  }
-  return { head, bestEpoch: best?.epoch ?? 0, history, trainSeconds };
+      return { loss: step.loss, grads: [step.gradW, step.gradB] };
+    },
+    () => validate(head),
+  );
+  return { head, ...trained };
 }

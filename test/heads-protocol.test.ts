@@ -278,6 +278,15 @@ test('train activity: the report names its protocol and shows the zero-shot row;
   // 8 % of the frames have no face: the notebooks' protocol scores fewer frames.
   t.true(notebooks.tasks.EXPR!.validationSamples < challenge.tasks.EXPR!.validationSamples);
   t.true(notebooks.tasks.AU!.validationSamples < challenge.tasks.AU!.validationSamples);
+  // Their best epochs: EXPR by accuracy (not macro F1), AU by validation loss (a negated loss is < 0).
+  t.notDeepEqual(
+    notebooks.tasks.EXPR!.history.map((h) => h.validScore),
+    challenge.tasks.EXPR!.history.map((h) => h.validScore),
+  );
+  t.true(notebooks.tasks.AU!.history.every((h) => h.validScore < 0));
+  t.true(challenge.tasks.AU!.history.every((h) => h.validScore > 0));
+  const auScores = notebooks.tasks.AU!.history.map((h) => h.validScore);
+  t.is(notebooks.tasks.AU!.bestEpoch, 1 + auScores.indexOf(Math.max(...auScores)));
   // Thresholds tuned once on the raw outputs: the same whichever window is reported.
   const otherWindow = await activities.trainAndEvaluate({
     ...input,
