@@ -109,6 +109,7 @@ export async function readFaceRows(
     settings.streaming,
     { EXPR: settings.expr.seed, AU: settings.au.seed },
     (name, layout) => spill.writer(name, layout),
+    settings.protocol.fitOn,
   );
   const parts = manifest.videos.map((): FacePart[] => []);
   let shards = 0;

@@ -15,7 +15,9 @@ import {
 } from '../heads/tasks.ts';
 import { runAu, runCe, runEmi, runExpr, runVa } from '../heads/taskRuns.ts';
 import { untrainedReason, type SkippedTask } from '../heads/untrained.ts';
+import type { EmiConfig } from '../heads/emi.ts';
 import type { LinearConfig } from '../heads/linear.ts';
+import { describeProtocol, type HeadProtocol } from '../heads/protocol.ts';
 import type { MlpConfig } from '../heads/mlp.ts';
 import { renderReportHtml } from '../reports/html.ts';
 import type { EmbeddingIndex, RunReport, Stored } from '../reports/model.ts';
@@ -41,11 +43,13 @@ export interface TrainAndEvaluateInput {
   readonly expr?: Partial<MlpConfig>;
   readonly va?: Partial<LinearConfig>;
   readonly au?: Partial<MlpConfig>;
-  readonly emi?: Partial<LinearConfig & { frameStride: number }>;
+  readonly emi?: Partial<EmiConfig>;
   /** Overrides of the smoothing half-widths (SPEC §5 reference windows otherwise). */
   readonly windows?: Partial<HeadSettings['windows']>;
   /** Overrides of how the EXPR and AU rows are spilled and streamed (heads/tasks.ts DEFAULT_STREAMING). */
   readonly streaming?: Partial<StreamingSettings>;
+  /** Choices of the notebooks' protocol (heads/protocol.ts); the challenge's otherwise. */
+  readonly protocol?: Partial<HeadProtocol>;
 }
 
 export type {
@@ -106,7 +110,9 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
             heartbeat: () => reportProgress({ stage }),
           },
           streaming: { ...DEFAULT_HEAD_SETTINGS.streaming, ...input.streaming },
+          protocol: { ...DEFAULT_HEAD_SETTINGS.protocol, ...input.protocol },
         };
+        deps.log(`trainAndEvaluate ${input.runId}: protocol: ${describeProtocol(settings.protocol)}`);
         const labelled: Pick<LabelledVideo, 'labels' | 'splits'>[] = [];
         for (const video of manifest.videos) {
           const splits: Partial<Record<Task, Split>> = {};
@@ -125,7 +131,7 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
           }));
 
           reportProgress({ stage: (stage = 'EXPR') });
-          const expr = await runExpr(videos, faces.embeddings.EXPR, settings);
+          const expr = await runExpr(videos, faces.embeddings.EXPR, descriptor.scoreLabels, settings);
           reportProgress({ stage: (stage = 'VA') });
           const va = runVa(videos, settings);
           reportProgress({ stage: (stage = 'AU') });
@@ -159,6 +165,7 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
                 JSON.stringify(config),
                 JSON.stringify(settings.windows),
                 JSON.stringify(settings.streaming),
+                JSON.stringify(settings.protocol),
                 trainSamples,
               ),
             );
@@ -234,6 +241,7 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
             embeddingRows: faces.rows,
             createdAt: new Date().toISOString(),
             provider: (expr ?? au)?.provider === 'cuda' ? 'cuda' : 'cpu',
+            protocol: settings.protocol,
             tasks: {
               ...(expr && exprKey ? { EXPR: stripHead(expr, exprKey) } : {}),
               ...(va && vaKey ? { VA: stripHead(va, vaKey) } : {}),

@@ -18,7 +18,8 @@
  *
  * Graphs: those bench/models/build.sh wrote (AFFECTFLOW_BENCH_MODELS, default
  * ~/.cache/affectflow/bench-models), through `models pull` for the embedding output, and always the
- * EfficientNet-B0 topology built in TypeScript (bench/models/efficientnet.ts) as "ts_enet_b0". CPU,
+ * EfficientNet-B0 topology built in TypeScript (bench/models/efficientnet.ts) as "ts_enet_b0" and the
+ * DDAMFN architecture (bench/models/ddamfn.ts) as "ddamfn". CPU,
  * intra-op threads = cores. Each figure is the best of REPEATS runs (other load on a shared
  * machine only ever slows a run down).
  */

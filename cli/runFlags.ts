@@ -7,6 +7,13 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { FACES_CHOICES, type FacesChoice } from '../datasets/affwild2.ts';
 import { DATASET_KINDS, type DatasetKind } from '../datasets/manifest.ts';
 import { FACE_SOURCES, type FaceSource } from '../media/faces.ts';
+import { EMI_LINEAR } from '../heads/emi.ts';
+import {
+  CHALLENGE_PROTOCOL,
+  PROTOCOL_CHOICES,
+  REFERENCE_PROTOCOL,
+  type HeadProtocol,
+} from '../heads/protocol.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
 import type { ExtractionRunInput } from '../workflows/index.ts';
 
@@ -45,6 +52,12 @@ export interface RunFlags {
   sampleFps?: number;
   decoderThreads?: number;
   smooth?: Windows;
+  protocol?: 'challenge' | 'reference';
+  fitOn?: HeadProtocol['fitOn'];
+  scoredFrames?: HeadProtocol['scoredFrames'];
+  bestEpoch?: HeadProtocol['bestEpoch'];
+  auThresholds?: HeadProtocol['auThresholds'];
+  emiHead?: 'linear' | 'reference';
 }
 
 export function addRunFlags(command: Command): Command {
@@ -84,6 +97,24 @@ export function addRunFlags(command: Command): Command {
       '--smooth <task=d...>',
       'smoothing half-width per task, e.g. EXPR=50 VA=50 AU=5 CE=0 (SPEC §5 defaults)',
       smoothing,
+    )
+    .option(
+      '--protocol <name>',
+      'challenge (every frame scored) | reference (the notebooks: face frames only, their best epoch, AU thresholds once on raw outputs)',
+      choice(['challenge', 'reference'] as const),
+    )
+    .option(
+      '--fit-on <splits>',
+      'Train | Train+Validation (final heads for the test submission; Validation scores then in-sample)',
+      choice(PROTOCOL_CHOICES.fitOn),
+    )
+    .option('--scored-frames <which>', 'every-frame | face-frames', choice(PROTOCOL_CHOICES.scoredFrames))
+    .option('--best-epoch <criterion>', 'challenge-metric | reference', choice(PROTOCOL_CHOICES.bestEpoch))
+    .option('--au-thresholds <how>', 'per-window | raw-once', choice(PROTOCOL_CHOICES.auThresholds))
+    .option(
+      '--emi-head <head>',
+      'reference (default, the notebooks: Dense(64, relu) -> Dense(6), raw inputs, lr 1e-3, batch 512, L2 1/512) | linear (Dense(6), standardised inputs, lr 1e-2, batch 64, no L2)',
+      choice(['linear', 'reference'] as const),
     )
     .option('--external-workers', 'do not start workers in this process; pools run elsewhere')
     .option('--watch', 'draw progress bars');
@@ -157,5 +188,32 @@ export function inputFrom(datasetPath: string, flags: RunFlags): ExtractionRunIn
         : {}),
     ...(flags.decoderThreads ? { decoderThreads: flags.decoderThreads } : {}),
     ...(flags.smooth ? { windows: flags.smooth } : {}),
+    ...protocolInput(flags),
+    ...(flags.emiHead === 'linear'
+      ? {
+          emi: {
+            head: 'linear',
+            batchSize: EMI_LINEAR.batchSize,
+            learningRate: EMI_LINEAR.learningRate,
+            l2: EMI_LINEAR.l2,
+          },
+        }
+      : {}),
   };
+}
+
+/** The run input's protocol: the preset's choices that differ from the challenge's, then each flag. */
+function protocolInput(flags: RunFlags): Pick<ExtractionRunInput, 'protocol'> {
+  const preset = flags.protocol === 'reference' ? REFERENCE_PROTOCOL : CHALLENGE_PROTOCOL;
+  const chosen: HeadProtocol = {
+    fitOn: flags.fitOn ?? preset.fitOn,
+    scoredFrames: flags.scoredFrames ?? preset.scoredFrames,
+    bestEpoch: flags.bestEpoch ?? preset.bestEpoch,
+    auThresholds: flags.auThresholds ?? preset.auThresholds,
+  };
+  // Only departures from the challenge protocol go in, so a run without these flags keeps its id.
+  const changed = Object.fromEntries(
+    Object.entries(chosen).filter(([k, v]) => CHALLENGE_PROTOCOL[k as keyof HeadProtocol] !== v),
+  ) as Partial<HeadProtocol>;
+  return Object.keys(changed).length > 0 ? { protocol: changed } : {};
 }

@@ -6,6 +6,7 @@
 import { AFFWILD2_ACTION_UNITS, AFFWILD2_EXPRESSIONS } from '../datasets/labels.ts';
 import { auAnnotated, exprAnnotated, type VideoOutputs } from './evaluation.ts';
 import { openMlpPredictor, type MlpHead, type MlpPredictor, type TrainingRuntime } from './mlp.ts';
+import type { HeadProtocol } from './protocol.ts';
 import type { OpenRowSet, RowSet, RowSetWriter } from './rowset.ts';
 import type { LabelledVideo, StreamingSettings, VideoLabelSet } from './tasks.ts';
 
@@ -21,7 +22,7 @@ export interface KeyedRows {
 
 /** Primary-face embedding rows of one task, per split. */
 export interface TaskRows {
-  /** Annotated Train frames; label columns one-hot over the 8 classes (EXPR) or the 12 AUs as 0/1. */
+  /** Annotated Train frames (and Validation ones when fitting on both); label columns one-hot over the 8 classes (EXPR) or the 12 AUs as 0/1. */
   readonly train: RowSet;
   /** Every primary-face row of the task's labelled Validation videos. */
   readonly validation: KeyedRows;
@@ -76,6 +77,8 @@ export class EmbeddingRowRouter {
     private readonly streaming: StreamingSettings,
     private readonly seeds: Readonly<Record<EmbeddingTask, number>>,
     private readonly openSet: OpenRowSet,
+    /** Train + Validation (heads/protocol.ts fitOn): annotated Validation rows train too. */
+    private readonly fitOn: HeadProtocol['fitOn'] = 'Train',
   ) {}
 
   private async open(dim: number) {
@@ -114,6 +117,10 @@ export class EmbeddingRowRouter {
       const sets = this.sets[task];
       const split = splits[task];
       let keyed: KeyedWriter | undefined;
+      if (split === 'Validation' && labels[task] && this.fitOn === 'Train+Validation') {
+        const y = TRAIN_LABELS[task].of(labels, frame);
+        if (y) await sets.train.append(embedding, y);
+      }
       if (split === 'Train' && labels[task]) {
         const y = TRAIN_LABELS[task].of(labels, frame);
         if (y) await sets.train.append(embedding, y);

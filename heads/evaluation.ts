@@ -3,6 +3,7 @@
  * frame outputs filled and smoothed per window, and the score at each reported window.
  */
 import type { Split } from '../datasets/labels.ts';
+import { CHALLENGE_PROTOCOL, scoredSpan, type HeadProtocol } from './protocol.ts';
 import { argmaxRows } from './rows.ts';
 import { fillAndSmooth } from './smoothing.ts';
 import {
@@ -83,6 +84,26 @@ export function smoothed(
   return fillAndSmooth(v.frames, v.values, dims, v.video.faces.frameCount, window, fallback);
 }
 
+/**
+ * One evaluated video's outputs filled and smoothed with half-width `window` under the protocol,
+ * and the 1-based frames that are scored (every frame, or those with a face: heads/protocol.ts).
+ * values: float64 [span, dims]; empty (no frame scored) for a faceless video under face-frames.
+ */
+export function scoredOutputs(
+  v: VideoOutputs,
+  dims: number,
+  window: number,
+  fallback: ArrayLike<number>,
+  protocol: HeadProtocol = CHALLENGE_PROTOCOL,
+): { values: Float64Array; frames: number[] } {
+  const span = scoredSpan(protocol, v.video.faces.frameCount, v.frames);
+  if (!span) return { values: new Float64Array(0), frames: [] };
+  const values = fillAndSmooth(v.frames, v.values, dims, span.frameCount, window, fallback);
+  const frames: number[] = [];
+  for (let f = 1; f <= span.frameCount; f++) if (span.counts(f)) frames.push(f);
+  return { values, frames };
+}
+
 /** Truth and argmax decision of every annotated frame, after filling and smoothing with half-width d. */
 export interface ClassDecisions {
   readonly truth: number[];
@@ -94,17 +115,19 @@ export function classDecisions(
   task: 'EXPR' | 'CE',
   classes: number,
   d: number,
+  protocol: HeadProtocol = CHALLENGE_PROTOCOL,
 ): ClassDecisions {
   const uniform = new Array<number>(classes).fill(1 / classes);
   const truth: number[] = [];
   const predicted: number[] = [];
   for (const v of outputs) {
     const labels = v.video.labels[task]!;
-    const decided = argmaxRows(smoothed(v, classes, d, uniform), classes);
-    for (let f = 0; f < v.video.faces.frameCount && f < labels.length; f++) {
-      if (labels[f]! < 0) continue;
-      truth.push(labels[f]!);
-      predicted.push(decided[f]!);
+    const scored = scoredOutputs(v, classes, d, uniform, protocol);
+    const decided = argmaxRows(scored.values, classes);
+    for (const f of scored.frames) {
+      if (f > labels.length || labels[f - 1]! < 0) continue;
+      truth.push(labels[f - 1]!);
+      predicted.push(decided[f - 1]!);
     }
   }
   return { truth, predicted };

@@ -6,7 +6,7 @@
  * The correlations are taken over the rows of each batch, as the reference's Keras losses do.
  */
 import { seededRandom } from '../base/random.ts';
-import { Adam } from './adam.ts';
+import { trainEpochs } from './batchTraining.ts';
 
 export type Squash = 'tanh' | 'sigmoid';
 export type CorrelationLoss = 'ccc' | 'pearson';
@@ -50,7 +50,10 @@ export function correlationLoss(
   truth: ArrayLike<number>,
   n: number,
   k: number,
+  /** Weight per column: 1 - sum(w_c r_c) / sum(w), the EMI reference's class weighting; uniform if absent. */
+  weights?: ArrayLike<number>,
 ): { loss: number; grad: Float64Array } {
+  if (weights) return weightedCorrelationLoss(kind, pred, truth, n, k, weights);
   const grad = new Float64Array(n * k);
   let sum = 0;
   for (let c = 0; c < k; c++) {
@@ -98,6 +101,35 @@ export function correlationLoss(
     }
   }
   return { loss: 1 - sum / k, grad };
+}
+
+/** correlationLoss with column weights: each column's share of loss and gradient is w_c / sum(w). */
+function weightedCorrelationLoss(
+  kind: CorrelationLoss,
+  pred: ArrayLike<number>,
+  truth: ArrayLike<number>,
+  n: number,
+  k: number,
+  weights: ArrayLike<number>,
+): { loss: number; grad: Float64Array } {
+  let total = 0;
+  for (let c = 0; c < k; c++) total += weights[c]!;
+  const grad = new Float64Array(n * k);
+  let loss = 1;
+  const column = new Float64Array(n);
+  const truthColumn = new Float64Array(n);
+  for (let c = 0; c < k; c++) {
+    for (let i = 0; i < n; i++) {
+      column[i] = pred[i * k + c]!;
+      truthColumn[i] = truth[i * k + c]!;
+    }
+    // One column through the uniform path: its loss is 1 - r_c and its gradient -dr_c/dx.
+    const one = correlationLoss(kind, column, truthColumn, n, 1);
+    const share = weights[c]! / total;
+    loss -= share * (1 - one.loss);
+    for (let i = 0; i < n; i++) grad[i * k + c] = share * one.grad[i]!;
+  }
+  return { loss, grad };
 }
 
 /** Outputs for raw rows x [n, inputDim]: squash(standardised x . w + b), float64 [n, outputs]. */
@@ -196,45 +228,17 @@ export function trainLinear(
     w: Float64Array.from({ length: d * k }, () => (rand() * 2 - 1) * limit),
     b: new Float64Array(k),
   };
-  const wAdam = new Adam(head.w, config.learningRate);
-  const bAdam = new Adam(head.b, config.learningRate);
-  const order = Int32Array.from({ length: n }, (_, i) => i);
-  const history: { epoch: number; trainLoss: number; validScore: number }[] = [];
-  let best: { epoch: number; score: number; w: Float64Array; b: Float64Array } | undefined;
-  let trainSeconds = 0;
-  for (let epoch = 1; epoch <= config.epochs; epoch++) {
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      const t = order[i]!;
-      order[i] = order[j]!;
-      order[j] = t;
-    }
-    const started = process.hrtime.bigint();
-    let lossSum = 0;
-    for (let start = 0; start < n; start += config.batchSize) {
-      const m = Math.min(config.batchSize, n - start);
-      const bx = new Float64Array(m * d);
-      const bt = new Float64Array(m * k);
-      for (let r = 0; r < m; r++) {
-        const row = order[start + r]!;
-        for (let j = 0; j < d; j++) bx[r * d + j] = data.x[row * d + j]!;
-        for (let c = 0; c < k; c++) bt[r * k + c] = data.target[row * k + c]!;
-      }
+  const trained = trainEpochs(
+    data,
+    k,
+    config,
+    rand,
+    [head.w, head.b],
+    (bx, bt, m) => {
       const step = linearLossAndGradient(head, loss, config.l2, bx, bt, m);
-      lossSum += step.loss * m;
-      wAdam.step(step.gradW);
-      bAdam.step(step.gradB);
-    }
-    trainSeconds += Number(process.hrtime.bigint() - started) / 1e9;
-    const score = validate(head);
-    history.push({ epoch, trainLoss: lossSum / Math.max(n, 1), validScore: score });
-    if (!best || Number.isNaN(score) || score > best.score) {
-      best = { epoch, score, w: head.w.slice(), b: head.b.slice() };
-    }
-  }
-  if (best) {
-    head.w.set(best.w);
-    head.b.set(best.b);
-  }
-  return { head, bestEpoch: best?.epoch ?? 0, history, trainSeconds };
+      return { loss: step.loss, grads: [step.gradW, step.gradB] };
+    },
+    () => validate(head),
+  );
+  return { head, ...trained };
 }

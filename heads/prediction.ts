@@ -2,7 +2,7 @@
 import { COMPOUND_EXPRESSIONS } from '../datasets/labels.ts';
 import { compoundProbabilities, maxOverFaces } from './ce.ts';
 import { NO_OUTPUTS, type FrameOutputs } from './embeddingRows.ts';
-import { poolVideo } from './emi.ts';
+import { poolVideo, predictEmi } from './emi.ts';
 import { gatherRows, primaryRows, smoothed } from './evaluation.ts';
 import { predictLinear } from './linear.ts';
 import { argmaxRows, thresholdRows } from './rows.ts';
@@ -87,5 +87,5 @@ export function predictEmiVideo(faces: VideoFaces, emi: EmiResult): Float64Array
   const { rows } = primaryRows(faces);
   const k = faces.scores.length / Math.max(faces.frames.length, 1);
   const pooled = poolVideo(gatherRows(faces.scores, k, rows), rows.length, k, emi.config.frameStride);
-  return predictLinear(emi.head, pooled, 1);
+  return predictEmi(emi.head, pooled, 1);
 }

@@ -14,7 +14,7 @@ import {
   EMI_DIMENSIONS,
   type Split,
 } from '../datasets/labels.ts';
-import { searchThresholds, trainAuHeadOnRows } from './au.ts';
+import { auClassWeightsOfPositives, searchThresholds, trainAuHeadOnRows } from './au.ts';
 import { compoundProbabilities, maxOverFaces } from './ce.ts';
 import {
   annotatedRows,
@@ -24,7 +24,7 @@ import {
   predictKeyed,
   type TaskRows,
 } from './embeddingRows.ts';
-import { poolVideo, trainEmiHead } from './emi.ts';
+import { poolVideo, predictEmi, trainEmi } from './emi.ts';
 import {
   auAnnotated,
   classDecisions,
@@ -32,8 +32,8 @@ import {
   frameSamples,
   gatherRows,
   primaryRows,
+  scoredOutputs,
   scoreWindows,
-  smoothed,
   vaAnnotated,
   videosOf,
   type ClassDecisions,
@@ -43,6 +43,7 @@ import { trainExprHeadOnRows } from './expr.ts';
 import { predictLinear } from './linear.ts';
 import { auF1, confusionMatrix, emiScore, macroF1, perClassF1, vaScore } from './metrics.ts';
 import { argmaxRows, thresholdRows } from './rows.ts';
+import type { HeadProtocol } from './protocol.ts';
 import {
   DEFAULT_HEAD_SETTINGS,
   type AuResult,
@@ -53,7 +54,28 @@ import {
   type LabelledVideo,
   type VaResult,
 } from './tasks.ts';
-import { trainVaHead } from './va.ts';
+import { referenceAuLoss, referenceVaLoss } from './referenceLosses.ts';
+import { trainVaHead, vaMeanCcc } from './va.ts';
+import { zeroShotExpr } from './zeroShot.ts';
+
+function accuracy(truth: ArrayLike<number>, predicted: ArrayLike<number>): number {
+  let hits = 0;
+  for (let i = 0; i < truth.length; i++) if (truth[i] === predicted[i]) hits++;
+  return hits / Math.max(truth.length, 1);
+}
+
+/** Train samples, with the Validation ones appended when the protocol fits on both. */
+function fitted<T extends { x: Float32Array; n: number; dim: number; picks: unknown[] }>(
+  protocol: HeadProtocol,
+  train: T,
+  valid: T,
+): T {
+  if (protocol.fitOn === 'Train') return train;
+  const x = new Float32Array(train.x.length + valid.x.length);
+  x.set(train.x);
+  x.set(valid.x, train.x.length);
+  return { ...train, x, n: train.n + valid.n, picks: [...train.picks, ...valid.picks] };
+}
 
 /** Macro F1 on truth of always predicting the class with the largest count (first on a tie). */
 function majorityMacroF1(truth: readonly number[], counts: readonly number[], classes: number): number {
@@ -65,6 +87,7 @@ function majorityMacroF1(truth: readonly number[], counts: readonly number[], cl
 export async function runExpr(
   videos: readonly LabelledVideo[],
   rows: TaskRows,
+  scoreLabels: readonly string[],
   settings: HeadSettings = DEFAULT_HEAD_SETTINGS,
 ): Promise<ExprResult | undefined> {
   const classes = AFFWILD2_EXPRESSIONS.length;
@@ -75,22 +98,26 @@ export async function runExpr(
     annotated,
     (i) => videos[valid.video[i]!]!.labels.EXPR![valid.frame[i]! - 1]!,
   );
+  const { protocol } = settings;
   const trained = await trainExprHeadOnRows(
     rows.train,
-    keyedValidation(valid, (p) =>
-      macroF1(truth, argmaxRows(pickRows(p, annotated, classes), classes), classes),
-    ),
+    keyedValidation(valid, (p) => {
+      if (protocol.fitOn !== 'Train') return NaN;
+      const decided = argmaxRows(pickRows(p, annotated, classes), classes);
+      return protocol.bestEpoch === 'reference' ? accuracy(truth, decided) : macroF1(truth, decided, classes);
+    }),
     settings.expr,
     settings.runtime,
   );
   const outputs = evaluatedOutputs(videos, 'EXPR', await predictKeyed(trained.head, valid, settings.runtime));
-  const evaluate = (d: number): ClassDecisions => classDecisions(outputs, 'EXPR', classes, d);
+  const evaluate = (d: number): ClassDecisions => classDecisions(outputs, 'EXPR', classes, d, protocol);
   const window = settings.windows.EXPR;
   const { score, windowScores, bestWindow } = scoreWindows(window, (d) => {
     const { truth, predicted } = evaluate(d);
     return macroF1(truth, predicted, classes);
   });
   const atWindow = evaluate(window);
+  const zeroShot = zeroShotExpr(videos, scoreLabels, window, protocol);
   return {
     task: 'EXPR',
     metric: 'macro F1 over 8 classes',
@@ -99,6 +126,7 @@ export async function runExpr(
     windowScores,
     bestWindow,
     majorityBaseline: majorityMacroF1(atWindow.truth, Array.from(rows.train.labelSums), classes),
+    ...(zeroShot ? { zeroShot } : {}),
     trainSamples: rows.train.n,
     validationSamples: atWindow.truth.length,
     bestEpoch: trained.bestEpoch,
@@ -128,8 +156,9 @@ export function runVa(
   videos: readonly LabelledVideo[],
   settings: HeadSettings = DEFAULT_HEAD_SETTINGS,
 ): VaResult | undefined {
-  const train = frameSamples(videos, 'VA', 'Train', vaAnnotated);
+  const { protocol } = settings;
   const valid = frameSamples(videos, 'VA', 'Validation', vaAnnotated);
+  const train = fitted(protocol, frameSamples(videos, 'VA', 'Train', vaAnnotated), valid);
   if (train.n < 2 || valid.n < 2) return undefined;
   const target = (s: typeof train): Float64Array => {
     const out = new Float64Array(s.n * 2);
@@ -139,10 +168,18 @@ export function runVa(
     });
     return out;
   };
+  const validTarget = target(valid);
   const trained = trainVaHead(
     { x: train.x, n: train.n, dim: train.dim, target: target(train) },
-    { x: valid.x, n: valid.n, dim: valid.dim, target: target(valid) },
+    { x: valid.x, n: valid.n, dim: valid.dim, target: validTarget },
     settings.va,
+    (head) => {
+      if (protocol.fitOn !== 'Train') return NaN;
+      const predicted = predictLinear(head, valid.x, valid.n);
+      return protocol.bestEpoch === 'reference'
+        ? -referenceVaLoss(validTarget, predicted, valid.n, settings.va.batchSize)
+        : vaMeanCcc(validTarget, predicted);
+    },
   );
   const outputs: VideoOutputs[] = videosOf(videos, 'VA', 'Validation').map((video) => {
     const { rows, frames } = primaryRows(video.faces);
@@ -154,9 +191,9 @@ export function runVa(
     const predicted = { valence: [] as number[], arousal: [] as number[] };
     for (const v of outputs) {
       const labels = v.video.labels.VA!;
-      const s = smoothed(v, 2, d, [0, 0]);
-      for (let f = 1; f <= v.video.faces.frameCount && f * 2 <= labels.length; f++) {
-        if (!vaAnnotated(v.video.labels, f)) continue;
+      const { values: s, frames } = scoredOutputs(v, 2, d, [0, 0], protocol);
+      for (const f of frames) {
+        if (f * 2 > labels.length || !vaAnnotated(v.video.labels, f)) continue;
         truth.valence.push(labels[(f - 1) * 2]!);
         truth.arousal.push(labels[(f - 1) * 2 + 1]!);
         predicted.valence.push(s[(f - 1) * 2]!);
@@ -213,9 +250,17 @@ export async function runAu(
     truth.set(videos[valid.video[p]!]!.labels.AU!.subarray((frame - 1) * aus, frame * aus), i * aus);
   });
   const half = new Array<number>(aus).fill(0.5);
+  const { protocol } = settings;
+  const weights = auClassWeightsOfPositives(rows.train.labelSums, rows.train.n);
   const trained = await trainAuHeadOnRows(
     rows.train,
-    keyedValidation(valid, (p) => auF1(truth, thresholdRows(pickRows(p, annotated, aus), half), aus).mean),
+    keyedValidation(valid, (p) => {
+      if (protocol.fitOn !== 'Train') return NaN;
+      const picked = pickRows(p, annotated, aus);
+      return protocol.bestEpoch === 'reference'
+        ? -referenceAuLoss(truth, picked, aus, weights)
+        : auF1(truth, thresholdRows(picked, half), aus).mean;
+    }),
     settings.au,
     settings.runtime,
   );
@@ -225,8 +270,8 @@ export async function runAu(
     const truth: number[] = [];
     const p: number[] = [];
     for (const v of outputs) {
-      const s = smoothed(v, aus, d, prior);
-      for (let f = 1; f <= v.video.faces.frameCount; f++) {
+      const { values: s, frames } = scoredOutputs(v, aus, d, prior, protocol);
+      for (const f of frames) {
         if (!auAnnotated(v.video.labels, f)) continue;
         for (let j = 0; j < aus; j++) {
           truth.push(v.video.labels.AU![(f - 1) * aus + j]!);
@@ -236,9 +281,12 @@ export async function runAu(
     }
     return { truth: Uint8Array.from(truth), p };
   };
+  // Raw-once: the thresholds of the unsmoothed outputs serve every window (heads/protocol.ts).
+  const raw = protocol.auThresholds === 'raw-once' ? evaluate(0) : undefined;
+  const rawSearch = raw ? searchThresholds(raw.p, raw.truth, aus) : undefined;
   const tuned = (d: number) => {
     const e = evaluate(d);
-    const search = searchThresholds(e.p, e.truth, aus);
+    const search = rawSearch ?? searchThresholds(e.p, e.truth, aus);
     return { e, search, f1: auF1(e.truth, thresholdRows(e.p, search.thresholds), aus) };
   };
   const window = settings.windows.AU;
@@ -282,7 +330,8 @@ export function runCe(
     const merged = maxOverFaces(video.faces.frames, probabilities, classes);
     return { video, frames: Int32Array.from(merged.frames), values: merged.rows };
   });
-  const evaluate = (d: number): ClassDecisions => classDecisions(outputs, 'CE', classes, d);
+  const evaluate = (d: number): ClassDecisions =>
+    classDecisions(outputs, 'CE', classes, d, settings.protocol);
   const window = settings.windows.CE;
   const atWindow = evaluate(window);
   if (atWindow.truth.length === 0) return undefined;
@@ -329,11 +378,20 @@ export function runEmi(
   videos: readonly LabelledVideo[],
   settings: HeadSettings = DEFAULT_HEAD_SETTINGS,
 ): EmiResult | undefined {
-  const train = pooledVideos(videos, 'Train', settings.emi.frameStride);
   const valid = pooledVideos(videos, 'Validation', settings.emi.frameStride);
+  const trainOnly = pooledVideos(videos, 'Train', settings.emi.frameStride);
+  const both = settings.protocol.fitOn !== 'Train';
+  const train = both
+    ? {
+        ...trainOnly,
+        x: [...trainOnly.x, ...valid.x],
+        n: trainOnly.n + valid.n,
+        target: [...trainOnly.target, ...valid.target],
+      }
+    : trainOnly;
   if (train.n < 2 || valid.n < 2) return undefined;
-  const trained = trainEmiHead(train, valid, settings.emi, EMI_DIMENSIONS.length);
-  const scored = emiScore(valid.target, predictLinear(trained.head, valid.x, valid.n), EMI_DIMENSIONS.length);
+  const trained = trainEmi(train, both ? undefined : valid, settings.emi, EMI_DIMENSIONS.length);
+  const scored = emiScore(valid.target, predictEmi(trained.head, valid.x, valid.n), EMI_DIMENSIONS.length);
   return {
     task: 'EMI',
     metric: 'mean Pearson r over 6 emotions',

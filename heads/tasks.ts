@@ -4,10 +4,12 @@
  */
 import type { Split } from '../datasets/labels.ts';
 import { AU_DEFAULTS } from './au.ts';
-import { EMI_DEFAULTS } from './emi.ts';
+import { EMI_DEFAULTS, type EmiConfig, type EmiHead } from './emi.ts';
 import { EXPR_DEFAULTS } from './expr.ts';
 import type { LinearConfig, LinearHead } from './linear.ts';
 import { CPU_RUNTIME, type MlpConfig, type MlpHead, type TrainingRuntime } from './mlp.ts';
+import { CHALLENGE_PROTOCOL, type HeadProtocol } from './protocol.ts';
+import type { ZeroShotExprResult } from './zeroShot.ts';
 import { SMOOTHING_WINDOWS } from './smoothing.ts';
 import { VA_DEFAULTS } from './va.ts';
 
@@ -55,11 +57,13 @@ export interface HeadSettings {
   readonly expr: MlpConfig;
   readonly va: LinearConfig;
   readonly au: MlpConfig;
-  readonly emi: LinearConfig & { readonly frameStride: number };
+  readonly emi: EmiConfig;
   /** Half-width d of the mean filter per per-frame task. */
   readonly windows: Readonly<Record<'EXPR' | 'VA' | 'AU' | 'CE', number>>;
   readonly runtime: TrainingRuntime;
   readonly streaming: StreamingSettings;
+  /** How heads are fitted and scored (heads/protocol.ts): the challenge's unless a run asks. */
+  readonly protocol: HeadProtocol;
 }
 
 export const DEFAULT_HEAD_SETTINGS: HeadSettings = Object.freeze({
@@ -70,6 +74,7 @@ export const DEFAULT_HEAD_SETTINGS: HeadSettings = Object.freeze({
   windows: SMOOTHING_WINDOWS,
   runtime: CPU_RUNTIME,
   streaming: DEFAULT_STREAMING,
+  protocol: CHALLENGE_PROTOCOL,
 });
 
 /** The windows every report scores, to plot score versus smoothing window. */
@@ -99,6 +104,8 @@ export interface ExprResult extends Trained {
   readonly bestWindow: WindowScore;
   /** Macro F1 of always predicting the most frequent training class: the chance level. */
   readonly majorityBaseline: number;
+  /** The backbone's own logits mapped to Aff-Wild2 (heads/zeroShot.ts); absent without expression logits. */
+  readonly zeroShot?: ZeroShotExprResult;
   readonly classes: readonly string[];
   readonly confusion: readonly (readonly number[])[];
   readonly perClassF1: readonly number[];
@@ -172,6 +179,6 @@ export interface EmiResult extends Trained {
   readonly perDim: readonly number[];
   readonly dims: readonly string[];
   readonly chance: 0;
-  readonly config: LinearConfig & { readonly frameStride: number };
-  readonly head: LinearHead;
+  readonly config: EmiConfig;
+  readonly head: EmiHead;
 }

@@ -31,20 +31,16 @@ export function vaMeanCcc(truth: ArrayLike<number>, pred: ArrayLike<number>): nu
   ).mean;
 }
 
-/** x: the backbone's scores [n, dim]; target [n, 2] (valence, arousal) in [-1, 1]. */
+/**
+ * x: the backbone's scores [n, dim]; target [n, 2] (valence, arousal) in [-1, 1]; `validate`
+ * scores each epoch (higher is better; NaN keeps the last epoch), mean CCC on `valid` by default.
+ */
 export function trainVaHead(
   train: LinearTrainingSet,
   valid: LinearTrainingSet | undefined,
   config: LinearConfig = VA_DEFAULTS,
+  validate: (head: LinearHead) => number = (head) =>
+    valid && valid.n > 1 ? vaMeanCcc(valid.target, predictLinear(head, valid.x, valid.n)) : NaN,
 ): TrainedLinear {
-  return trainLinear(
-    train,
-    2,
-    'tanh',
-    'ccc',
-    config,
-    (head: LinearHead) =>
-      valid && valid.n > 1 ? vaMeanCcc(valid.target, predictLinear(head, valid.x, valid.n)) : NaN,
-    false,
-  );
+  return trainLinear(train, 2, 'tanh', 'ccc', config, validate, false);
 }

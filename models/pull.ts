@@ -236,6 +236,7 @@ async function installModel(
         scoresOutput: descriptor.scoresOutput,
         embeddingOutput: descriptor.embeddingOutput,
         label: sourcePath,
+        replaceBatchNormHead: descriptor.scoresHead === 'batchnorm',
       }).model
     : original;
   try {

@@ -36,6 +36,12 @@ export interface BackboneDescriptor {
   readonly scoresDim: number;
   /** Name of each score column, in output order. */
   readonly scoreLabels: readonly string[];
+  /**
+   * 'batchnorm': the file's scores output is a BatchNormalization over the classifier's logits
+   * (DDAMFN), replaced by identity when `models pull` exposes the embedding, so the scores are the
+   * logits (as the notebooks load it). Absent: the scores output is the classifier's.
+   */
+  readonly scoresHead?: 'batchnorm';
 }
 
 const AFFECTNET_7 = Object.freeze(AFFECTNET_EXPRESSIONS.filter((label) => label !== 'Contempt'));
@@ -128,6 +134,43 @@ export const HSEMOTION_BACKBONES: readonly BackboneDescriptor[] = Object.freeze(
   hsemotion('mbf_va_mtl', 112, 'half', 512, AFFECTNET_VA),
   hsemotion('mobilevit_va_mtl', 224, 'imagenet', 768, AFFECTNET_VA),
 ]);
+
+/**
+ * DDAMFN (Zhang et al. 2023: MixedFeatureNet base, two dual-direction attention heads, a depthwise
+ * 7x7 linear conv to the 512-d embedding, Linear classifier, BatchNorm head) and its multi-task
+ * variant MT-DDAMFN (8 AffectNet logits, valence, arousal): 112 px, ImageNet normalisation. Their
+ * authors publish PyTorch weights only, so there is no file to pull by default: export the model to
+ * ONNX (input "input", output "output" after the BatchNorm head, as bench/models/ddamfn.ts lays out
+ * its random-weight graph) and register the descriptor this makes with its file:// or https:// URL
+ * (`affectflow backbones add`); `models pull` then replaces the BatchNorm head by identity and
+ * exposes the embedding.
+ */
+export function ddamfnDescriptor(options: {
+  readonly multiTask: boolean;
+  readonly url: string;
+  readonly sha256?: string;
+  readonly name?: string;
+  readonly version?: string;
+}): BackboneDescriptor {
+  const labels = options.multiTask ? AFFECTNET_VA : AFFECTNET_EXPRESSIONS;
+  return Object.freeze({
+    name: options.name ?? (options.multiTask ? 'mt_ddamfn' : 'ddamfn'),
+    version: options.version ?? '1',
+    source: Object.freeze({ kind: 'url', url: options.url, sha256: options.sha256 }),
+    inputSize: 112,
+    mean: [...IMAGENET_MEAN] as [number, number, number],
+    std: [...IMAGENET_STD] as [number, number, number],
+    channelOrder: 'RGB',
+    layout: 'NCHW',
+    inputName: 'input',
+    embeddingOutput: SURGERY_EMBEDDING_OUTPUT,
+    scoresOutput: 'output',
+    embeddingDim: 512,
+    scoresDim: labels.length,
+    scoreLabels: labels,
+    scoresHead: 'batchnorm',
+  } as const);
+}
 
 const BUILTIN: ReadonlyMap<string, BackboneDescriptor> = new Map([
   [TINY_BACKBONE.name, TINY_BACKBONE],
@@ -273,6 +316,9 @@ export function validateDescriptor(value: unknown, source: string): BackboneDesc
   if (channelOrder !== 'RGB' && channelOrder !== 'BGR') fail('channelOrder', '"RGB" or "BGR"', channelOrder);
   if ((d['layout'] ?? 'NCHW') !== 'NCHW') fail('layout', '"NCHW"', d['layout']);
   const scoresDim = positive('scoresDim');
+  const scoresHead = d['scoresHead'];
+  if (scoresHead !== undefined && scoresHead !== 'batchnorm')
+    fail('scoresHead', '"batchnorm" or absent', scoresHead);
   const labels = d['scoreLabels'];
   if (!Array.isArray(labels) || labels.length !== scoresDim || !labels.every((l) => typeof l === 'string')) {
     fail('scoreLabels', `${scoresDim} strings (one per score)`, labels);
@@ -292,6 +338,7 @@ export function validateDescriptor(value: unknown, source: string): BackboneDesc
     embeddingDim: positive('embeddingDim'),
     scoresDim,
     scoreLabels: labels as string[],
+    ...(scoresHead === 'batchnorm' ? { scoresHead: 'batchnorm' as const } : {}),
   });
 }
 

@@ -24,6 +24,12 @@ export interface SurgeryOptions {
   readonly embeddingOutput?: string;
   /** File or label used in error messages. */
   readonly label?: string;
+  /**
+   * The scores output comes from a BatchNormalization over the classifier's logits (DDAMFN's
+   * head), which becomes an Identity: the scores are the final Gemm's logits, as the notebooks
+   * load the model with that BatchNorm replaced by identity.
+   */
+  readonly replaceBatchNormHead?: boolean;
 }
 
 export interface SurgeryResult {
@@ -62,6 +68,24 @@ export function exposeGemmInput(model: Uint8Array, options: SurgeryOptions = {})
   const producers = new Map<string, onnxProto.onnx.INodeProto>();
   for (const n of graph.node ?? []) for (const out of n.output ?? []) producers.set(out, n);
   const initializers = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
+  let replaced = false;
+  if (options.replaceBatchNormHead) {
+    const head = producers.get(scoresOutput);
+    if (head?.opType === 'BatchNormalization' && head.input?.[0]) {
+      const identity = node('Identity', [head.input[0]], [scoresOutput]);
+      graph.node = (graph.node ?? []).map((n) => (n === head ? identity : n));
+      producers.set(scoresOutput, identity);
+      // The BatchNorm's parameters go with it unless another node reads them.
+      const read = new Set((graph.node ?? []).flatMap((n) => n.input ?? []));
+      graph.initializer = (graph.initializer ?? []).filter((t) => read.has(t.name ?? ''));
+      replaced = true;
+    } else if (head?.opType !== 'Identity') {
+      throw new SurgeryError(
+        place,
+        `expected ${scoresOutput} to be produced by the BatchNormalization head, got ${head?.opType ?? 'a graph input'}`,
+      );
+    }
+  }
 
   let tensor = scoresOutput;
   let gemm: onnxProto.onnx.INodeProto | undefined;
@@ -95,7 +119,14 @@ export function exposeGemmInput(model: Uint8Array, options: SurgeryOptions = {})
   if (existing) {
     const feeds = producers.get(embeddingOutput);
     if (embeddingOutput === input || (feeds?.opType === 'Identity' && feeds.input?.[0] === input)) {
-      return { model, gemmInput: input, embeddingDim, unchanged: true };
+      return replaced
+        ? {
+            model: onnx.ModelProto.encode(decoded).finish(),
+            gemmInput: input,
+            embeddingDim,
+            unchanged: false,
+          }
+        : { model, gemmInput: input, embeddingDim, unchanged: true };
     }
     throw new SurgeryError(
       place,

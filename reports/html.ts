@@ -3,6 +3,7 @@
  * no external resources, so the file opens anywhere (and in headless Chromium in the tests).
  */
 import { barChart, escapeXml, heatmap, lineChart, type LineSeries } from './svg.ts';
+import { CHALLENGE_PROTOCOL, describeProtocol } from '../heads/protocol.ts';
 import type { BackboneScores, RunReport } from './model.ts';
 
 const STYLE = `
@@ -94,6 +95,8 @@ interface TaskView<R> {
   trained(result: R): string;
   evaluated(result: R): number;
   plots(result: R): string[];
+  /** Rows under the task's own in the scores table: baselines scored like it (cells as the columns). */
+  baselineRows?(result: R): string[][];
 }
 
 /** Tasks in report order, each with its view. */
@@ -103,6 +106,21 @@ const TASK_VIEWS: { readonly [K in TaskName]-?: TaskView<NonNullable<ReportTasks
     chance: (r) => `majority ${f3(r.majorityBaseline)}`,
     trained: (r) => String(r.trainSamples),
     evaluated: (r) => r.validationSamples,
+    baselineRows: (r) =>
+      r.zeroShot
+        ? [
+            [
+              'EXPR zero-shot',
+              `${r.zeroShot.metric}, backbone logits mapped [${r.zeroShot.mapping.join(',')}]`,
+              f3(r.zeroShot.score),
+              'no head',
+              '—',
+              String(r.validationSamples),
+              String(r.zeroShot.window),
+              bestOf(r.zeroShot.bestWindow),
+            ],
+          ]
+        : [],
     plots: (r) => [
       ...classPlots(r, 'expr', `Confusion matrix (macro F1 ${f3(r.score)}, d=${r.window})`),
       history('expr-history', r.history, r.bestEpoch),
@@ -212,17 +230,21 @@ export function renderReportHtml(report: RunReport): string {
   body.push(
     `<h1>affectflow report: ${escapeXml(report.backbone)}</h1>`,
     `<p class="meta">run ${escapeXml(report.runId)} · dataset ${escapeXml(report.datasetId)} · ${report.embeddingShards} embedding shards, ${report.embeddingRows} rows · heads on ${escapeXml(report.provider)} · ${escapeXml(report.createdAt)}</p>`,
+    `<p class="meta" data-protocol>protocol: ${escapeXml(describeProtocol(report.protocol ?? CHALLENGE_PROTOCOL))}${report.protocol?.fitOn === 'Train+Validation' ? ' (heads fitted on Validation too: its scores are in-sample)' : ''}</p>`,
   );
 
-  const summary = tasks.map(({ view, result: r }) => [
-    r.task,
-    r.metric,
-    f3(r.score),
-    view.chance(r),
-    view.trained(r),
-    String(view.evaluated(r)),
-    'window' in r ? String(r.window) : 'video',
-    'bestWindow' in r ? bestOf(r.bestWindow) : '—',
+  const summary = tasks.flatMap(({ view, result: r }) => [
+    [
+      r.task,
+      r.metric,
+      f3(r.score),
+      view.chance(r),
+      view.trained(r),
+      String(view.evaluated(r)),
+      'window' in r ? String(r.window) : 'video',
+      'bestWindow' in r ? bestOf(r.bestWindow) : '—',
+    ],
+    ...(view.baselineRows?.(r) ?? []),
   ]);
   body.push(
     '<h2>Scores</h2>',

@@ -2,6 +2,7 @@
 import type { Task } from '../datasets/labels.ts';
 import type { AuResult, CeResult, EmiResult, ExprResult, VaResult } from '../heads/tasks.ts';
 import type { SkippedTask } from '../heads/untrained.ts';
+import type { HeadProtocol } from '../heads/protocol.ts';
 import type { ExecutionProvider } from '../models/onnxRuntime.ts';
 
 /** A task result as reported: the head itself lives in the store under headKey. */
@@ -45,6 +46,11 @@ export interface RunReport {
   readonly createdAt: string;
   /** Where the head graphs ran. */
   readonly provider: ExecutionProvider;
+  /**
+   * How the heads were fitted and scored (heads/protocol.ts); absent in reports before it existed,
+   * which used the challenge protocol.
+   */
+  readonly protocol?: HeadProtocol;
   readonly tasks: {
     /** Absent when the dataset has no EXPR labels (C-EXPR-DB, Hume-Vidmimic2). */
     readonly EXPR?: ExprReport;

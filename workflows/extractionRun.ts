@@ -53,6 +53,8 @@ export interface ExtractionRunInput extends ActivityTuning, FrameOptions {
   readonly emi?: TrainAndEvaluateInput['emi'];
   /** Smoothing half-widths per task (SPEC §5 reference windows otherwise). */
   readonly windows?: TrainAndEvaluateInput['windows'];
+  /** How heads are fitted and scored (heads/protocol.ts; the challenge's otherwise). */
+  readonly protocol?: TrainAndEvaluateInput['protocol'];
   /** Shards per partition child workflow (default 1,000). */
   readonly partitionShards?: number;
   /** Shards planned per page inside a partition (default 200). */
@@ -231,6 +233,7 @@ export async function extractionRun(input: ExtractionRunInput): Promise<Extracti
         ...(input.au ? { au: input.au } : {}),
         ...(input.emi ? { emi: input.emi } : {}),
         ...(input.windows ? { windows: input.windows } : {}),
+        ...(input.protocol ? { protocol: input.protocol } : {}),
       });
       reports.push({ backbone, ...evaluated });
       trained.push(backbone);

@@ -15,11 +15,13 @@ import { seededRandom } from '../../base/random.ts';
 import { loadConfig } from '../../config/index.ts';
 import { startTypeScriptWorker } from '../../infra/threads.ts';
 import { preprocessCrops } from '../../media/preprocess.ts';
+import { buildDdamfnModel } from './ddamfn.ts';
 import { buildEfficientNetModel } from './efficientnet.ts';
 import { Embedder, embedderOptions, type EmbedderOptions } from '../../models/embedder.ts';
 import type { ExecutionProvider } from '../../models/onnxRuntime.ts';
 import { pullBackbone } from '../../models/pull.ts';
 import {
+  ddamfnDescriptor,
   IMAGENET_MEAN,
   IMAGENET_STD,
   registerBackbone,
@@ -39,7 +41,11 @@ const FACE_REGIONS = [
   { file: 'portrait-2.jpg', left: 427, top: 177, width: 286, height: 398 },
 ] as const;
 
-/** The backbones to measure: the TypeScript-built B0, plus every graph build.sh left. */
+/**
+ * The backbones to measure: the TypeScript-built B0 and DDAMFN (bench/models/ddamfn.ts, about a
+ * second to build; pulled through its descriptor, BatchNorm head replaced), plus every graph
+ * build.sh left.
+ */
 export function benchBackbones(scratch: string): BackboneDescriptor[] {
   const model = buildEfficientNetModel({ seed: 1 });
   const path = join(scratch, 'ts_enet_b0.onnx');
@@ -65,6 +71,17 @@ export function benchBackbones(scratch: string): BackboneDescriptor[] {
       'ts_enet_b0',
     ),
   ];
+  const ddamfn = buildDdamfnModel({ seed: 1 });
+  const ddamfnPath = join(scratch, 'ddamfn.onnx');
+  writeFileSync(ddamfnPath, ddamfn);
+  found.push(
+    ddamfnDescriptor({
+      multiTask: false,
+      url: `file://${ddamfnPath}`,
+      sha256: sha256Hex(ddamfn),
+      version: 'random-seed1',
+    }),
+  );
   const dir =
     process.env['AFFECTFLOW_BENCH_MODELS'] ?? join(homedir(), '.cache', 'affectflow', 'bench-models');
   if (!existsSync(dir)) return found;
