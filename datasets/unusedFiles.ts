@@ -6,7 +6,8 @@
  * folder when nothing in it is used, at most UNUSED_LISTED of them and then a count.
  */
 import type { Finding, Severity } from './manifest.ts';
-import { FolderUnreadable, listFolder, type TreeEntry } from './tree.ts';
+import type { DatasetSource } from './source.ts';
+import { FolderUnreadable, type TreeEntry } from './tree.ts';
 
 /** Per-file (or per-folder) "not used" warnings listed before the rest is only counted. */
 export const UNUSED_LISTED = 200;
@@ -64,7 +65,7 @@ function problemOf(entry: TreeEntry): Finding | null {
 }
 
 /** The findings for every file under root that `use` does not account for. */
-export function unusedFileFindings(root: string, use: DatasetUse): Finding[] {
+export function unusedFileFindings(source: DatasetSource, use: DatasetUse): Finding[] {
   const errors: Finding[] = [];
   const visit = (dir: string): FolderReport => {
     const unused: Unused[] = [];
@@ -72,7 +73,7 @@ export function unusedFileFindings(root: string, use: DatasetUse): Finding[] {
     let anyUsed = false;
     let entries: TreeEntry[];
     try {
-      entries = listFolder(root, dir);
+      entries = source.listFolder(dir);
     } catch (err) {
       if (!(err instanceof FolderUnreadable)) throw err;
       errors.push({
