@@ -39,7 +39,8 @@ interface FolderReport {
   readonly anyUsed: boolean;
 }
 
-function problemOf(entry: TreeEntry): Finding | null {
+/** The error finding of an entry that cannot be read as a file (an odd name, a link leaving the root or to nothing). */
+export function treeEntryProblem(entry: TreeEntry): Finding | null {
   switch (entry.kind) {
     case 'not-utf8':
       return {
@@ -84,7 +85,7 @@ export function unusedFileFindings(source: DatasetSource, use: DatasetUse): Find
       return { unused, count, anyUsed: true };
     }
     for (const entry of entries) {
-      const problem = problemOf(entry);
+      const problem = treeEntryProblem(entry);
       if (problem) {
         if (!use.covered.has(entry.path) && !use.files.has(entry.path)) errors.push(problem);
         anyUsed = true;
