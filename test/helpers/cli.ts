@@ -13,12 +13,14 @@ export interface CliResult {
 
 /**
  * Runs `affectflow ARGS` with TEMPORAL_ADDRESS and AFFECTFLOW_S3_ENDPOINT at the test stack; env
- * values of undefined are removed from the environment; onLine sees each stdout line as it comes.
+ * values of undefined are removed from the environment; onLine sees each stdout line as it comes;
+ * aborting `signal` kills the process (SIGKILL) and resolves with what it printed.
  */
 export function affectflow(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   onLine?: (line: string) => void,
+  signal?: AbortSignal,
 ): Promise<CliResult> {
   const merged: NodeJS.ProcessEnv = {
     ...process.env,
@@ -39,6 +41,7 @@ export function affectflow(
       cwd: projectRoot,
       env: merged,
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(signal ? { signal, killSignal: 'SIGKILL' as const } : {}),
     });
     let stdout = '';
     let stderr = '';
@@ -51,7 +54,9 @@ export function affectflow(
       for (const line of lines) onLine?.(line);
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
+    child.on('error', (err) => {
+      if (!signal?.aborted) reject(err);
+    });
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
