@@ -310,20 +310,6 @@ function failingVenv(home: string): string {
 /** Every user-facing error line of docs/ERRORS.md: one row each. */
 const ERROR_CASES: readonly ErrorCase[] = [
   {
-    title: 'datasets push to a target that is not s3://bucket/prefix',
-    args: (c) => ['datasets', 'push', c.dataset, 's3://only-a-bucket'],
-    code: 2,
-    line: () =>
-      `affectflow: datasets push: target "s3://only-a-bucket": expected s3://bucket/prefix (the prefix's last part names the dataset, as a folder's name does)`,
-  },
-  {
-    title: 'datasets push of a folder that does not exist',
-    args: (c) => ['datasets', 'push', join(c.dataset, 'missing'), 's3://bucket/datasets/missing'],
-    code: 2,
-    line: (c) =>
-      `affectflow: datasets push: ${join(c.dataset, 'missing')}: expected a dataset folder, found none; check the path`,
-  },
-  {
     title: 'a dataset path that does not exist',
     args: (c) => ['run', join(c.dataset, 'missing')],
     code: 2,

@@ -147,6 +147,16 @@ test('files push cannot read are findings; the rest is pushed', async (t) => {
     ),
     result.stdout,
   );
+  // The usage lines of docs/ERRORS.md (exit 2).
+  const missing = await affectflow(
+    ['datasets', 'push', join(root, 'missing'), 's3://bucket/datasets/missing'],
+    pushEnv('push-findings'),
+  );
+  t.is(missing.code, 2);
+  t.is(
+    missing.stderr.trim(),
+    `affectflow: datasets push: ${join(root, 'missing')}: expected a dataset folder, found none; check the path`,
+  );
   const bad = await affectflow(['datasets', 'push', root, 'file:///tmp/x'], pushEnv('push-findings'));
   t.is(bad.code, 2);
   t.is(
