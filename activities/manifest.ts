@@ -1,11 +1,18 @@
 /** Builds a dataset's manifest and stores it with the labels (frames pool: it reads the dataset). */
 import { ApplicationFailure } from '@temporalio/activity';
-import { buildManifest, DatasetError, type DatasetKind, type FacesChoice } from '../datasets/index.ts';
+import {
+  buildManifest,
+  DatasetError,
+  openDatasetSource,
+  type DatasetKind,
+  type FacesChoice,
+  type Manifest,
+} from '../datasets/index.ts';
 import { storeKeys } from '../storage/keys.ts';
 import { classifyErrors, reportProgress, type ActivityDeps } from './context.ts';
 
 export interface ManifestDatasetInput {
-  /** Absolute dataset root, readable by the frames pool. */
+  /** Absolute dataset root readable by the frames pool, or `s3://bucket/prefix` on the configured S3 endpoint. */
   readonly datasetPath: string;
   /** Target frames per shard. */
   readonly shardFrames: number;
@@ -40,22 +47,29 @@ export function createManifestActivities(deps: ActivityDeps) {
   return {
     async manifestDataset(input: ManifestDatasetInput): Promise<ManifestDatasetResult> {
       return classifyErrors(async () => {
-        let inspected = 0;
-        const built = await buildManifest(input.datasetPath, {
-          shardFrames: input.shardFrames,
-          // A heartbeat per video probed and hashed: a large video takes seconds, a dataset hours.
-          onVideo: () => reportProgress({ stage: 'inspect', videos: ++inspected }),
-          ...(input.format ? { kind: input.format } : {}),
-          ...(input.faces ? { faces: input.faces } : {}),
-        }).catch((err: unknown) => {
+        const permanent = (err: unknown): never => {
           if (err instanceof DatasetError) throw ApplicationFailure.nonRetryable(err.message, err.name);
           throw err;
-        });
-        const { manifest } = built;
-        let stored = 0;
-        for await (const { video, task, json } of built.labels()) {
-          await deps.store.put(storeKeys.labels(manifest.datasetId, task, video), json);
-          reportProgress({ stage: 'labels', stored: ++stored });
+        };
+        const source = await openDatasetSource(input.datasetPath, deps.config).catch(permanent);
+        let manifest: Manifest;
+        try {
+          let inspected = 0;
+          const built = await buildManifest(source, {
+            shardFrames: input.shardFrames,
+            // A heartbeat per video probed and hashed: a large video takes seconds, a dataset hours.
+            onVideo: () => reportProgress({ stage: 'inspect', videos: ++inspected }),
+            ...(input.format ? { kind: input.format } : {}),
+            ...(input.faces ? { faces: input.faces } : {}),
+          }).catch(permanent);
+          manifest = built.manifest;
+          let stored = 0;
+          for await (const { video, task, json } of built.labels()) {
+            await deps.store.put(storeKeys.labels(manifest.datasetId, task, video), json);
+            reportProgress({ stage: 'labels', stored: ++stored });
+          }
+        } finally {
+          source.close();
         }
         const manifestKey = storeKeys.manifest(manifest.datasetId, manifest.version);
         await deps.store.put(manifestKey, JSON.stringify(manifest));

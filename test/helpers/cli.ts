@@ -13,14 +13,16 @@ export interface CliResult {
 
 /**
  * Runs `affectflow ARGS` with TEMPORAL_ADDRESS and AFFECTFLOW_S3_ENDPOINT at the test stack; env
- * values of undefined are removed from the environment; onLine sees each stdout line as it comes.
+ * values of undefined are removed from the environment; onLine sees each stdout line as it comes;
+ * aborting `signal` kills the process (SIGKILL) and resolves with what it printed.
  */
 export function affectflow(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   onLine?: (line: string) => void,
+  signal?: AbortSignal,
 ): Promise<CliResult> {
-  return startAffectflow(args, env, onLine).done;
+  return startAffectflow(args, env, onLine, signal).done;
 }
 
 /** As affectflow(), with the process at hand (to signal it) while it runs. */
@@ -28,6 +30,7 @@ export function startAffectflow(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   onLine?: (line: string) => void,
+  signal?: AbortSignal,
 ): { readonly child: ChildProcess; readonly done: Promise<CliResult> } {
   const merged: NodeJS.ProcessEnv = {
     ...process.env,
@@ -47,6 +50,7 @@ export function startAffectflow(
     cwd: projectRoot,
     env: merged,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(signal ? { signal, killSignal: 'SIGKILL' as const } : {}),
   });
   const done = new Promise<CliResult>((resolve, reject) => {
     let stdout = '';
@@ -60,7 +64,9 @@ export function startAffectflow(
       for (const line of lines) onLine?.(line);
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
+    child.on('error', (err) => {
+      if (!signal?.aborted) reject(err);
+    });
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
   return { child, done };
