@@ -10,7 +10,8 @@ export interface ActivityDeps {
   readonly store: ObjectStore;
   /** Crops to embeddings (ONNX Runtime sessions on worker threads); needed by the embed pool only. */
   readonly embedder?: Embedder;
-  readonly config: Pick<AffectflowConfig, 'stateDir'>;
+  /** `store` is needed to read datasets under s3:// (the configured endpoint and credentials). */
+  readonly config: Pick<AffectflowConfig, 'stateDir'> & Partial<Pick<AffectflowConfig, 'store'>>;
   readonly log: (line: string) => void;
 }
 

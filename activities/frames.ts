@@ -5,8 +5,8 @@
  * decoding again. Damaged input (a truncated video, an unreadable image) and frames without a
  * face are recorded in the result and the shard's metadata; the rest goes on.
  */
-import { join } from 'node:path';
 import { shortHash } from '../base/hashing.ts';
+import { openDatasetSource, type DatasetSource } from '../datasets/index.ts';
 import type { Manifest, ManifestShard, ManifestVideo } from '../datasets/manifest.ts';
 import { canonicalJson } from '../base/canonicalJson.ts';
 import { decodeFrames, type DecodeSummary } from '../media/decodeFrames.ts';
@@ -17,7 +17,6 @@ import {
   IouTracker,
   providedFramePath,
   readPhoto,
-  readProvidedFrame,
   type CropOptions,
   type FaceSource,
 } from '../media/faces.ts';
@@ -171,6 +170,17 @@ export function createFramesActivities(deps: ActivityDeps) {
     }
     return detector;
   };
+  // One reader per dataset root, reused by every shard (an S3 dataset keeps its client).
+  const sources = new Map<string, Promise<DatasetSource>>();
+  const sourceFor = (root: string): Promise<DatasetSource> => {
+    let source = sources.get(root);
+    if (!source) {
+      source = openDatasetSource(root, deps.config, { listed: false });
+      source.catch(() => sources.delete(root));
+      sources.set(root, source);
+    }
+    return source;
+  };
 
   return {
     async extractFrames(input: ExtractFramesInput): Promise<ExtractFramesResult> {
@@ -196,6 +206,7 @@ export function createFramesActivities(deps: ActivityDeps) {
             reused: true,
           };
 
+        const source = await sourceFor(manifest.root);
         const detector = faceSource === 'yunet' ? await detectorFor(detection) : null;
         const findings: string[] = [];
         const rows: FrameRow[] = [];
@@ -270,23 +281,34 @@ export function createFramesActivities(deps: ActivityDeps) {
 
         let coverage: FrameCoverage;
         if (video.source.kind === 'video') {
-          const path = join(manifest.root, video.source.path);
+          const path = source.display(video.source.path);
           const range = { first: shard.firstFrame, last: shard.lastFrame };
-          const decoder = decodeFrames(path, video, {
-            ...range,
-            sampling,
-            threads: input.decoderThreads ?? 1,
-          });
+          // An S3 dataset's video is copied into a scratch folder first, removed whatever happens.
+          const copy = await source.localCopy(video.source.path);
           const decodedFrames: number[] = [];
-          let step = await decoder.next();
-          while (!step.done) {
-            const decoded = step.value;
-            decodedFrames.push(decoded.frame);
-            await takeFaces({ frame: decoded.frame, image: decoded, encoded: null });
-            if (frames % 16 === 0) reportProgress({ frame: decoded.frame, frames });
-            step = await decoder.next();
+          let summary: DecodeSummary;
+          try {
+            const decoder = decodeFrames(copy.path, video, {
+              ...range,
+              sampling,
+              threads: input.decoderThreads ?? 1,
+            });
+            let step = await decoder.next();
+            while (!step.done) {
+              const decoded = step.value;
+              decodedFrames.push(decoded.frame);
+              await takeFaces({ frame: decoded.frame, image: decoded, encoded: null });
+              if (frames % 16 === 0) reportProgress({ frame: decoded.frame, frames });
+              step = await decoder.next();
+            }
+            summary = step.value;
+          } catch (err) {
+            if (err instanceof Error && copy.path !== path)
+              err.message = err.message.replaceAll(copy.path, path);
+            throw err;
+          } finally {
+            await copy.release();
           }
-          const summary: DecodeSummary = step.value;
           coverage = await videoCoverage(deps.store, framesKey, { path, ...range }, summary, decodedFrames);
           if (summary.error) findings.push(`video ${video.source.path}: ${summary.error}`);
           if (coverage.evidence) {
@@ -300,7 +322,8 @@ export function createFramesActivities(deps: ActivityDeps) {
           // its original bytes are never stored as the crop.
           let image: RgbImage | null = null;
           try {
-            image = await readPhoto(join(manifest.root, video.source.path), video.source.path);
+            const copy = await source.localCopy(video.source.path);
+            image = await readPhoto(copy.path, video.source.path).finally(() => copy.release());
           } catch (err) {
             if (!(err instanceof ImageError)) throw err;
             findings.push(err.message);
@@ -309,13 +332,13 @@ export function createFramesActivities(deps: ActivityDeps) {
           // A photo's one frame always has its row: the face, or a no-face row for an unreadable file.
           coverage = { first: 1, last: 1, expected: 1, decoded: 1, damaged: [] };
         } else {
-          const dir = join(manifest.root, video.source.dir);
+          const dir = video.source.dir;
           for (const frame of sampledFrames(shard.firstFrame, shard.lastFrame, sampling, null, video.fps)) {
-            const bytes = await readProvidedFrame(dir, frame);
+            const bytes = await source.readIfExists(providedFramePath(dir, frame));
             let image: RgbImage | null = null;
             if (bytes) {
               try {
-                image = await decodeImage(bytes, providedFramePath(dir, frame));
+                image = await decodeImage(bytes, source.display(providedFramePath(dir, frame)));
               } catch (err) {
                 if (!(err instanceof ImageError)) throw err;
                 if (unreadable++ < 5) findings.push(err.message);

@@ -1,12 +1,19 @@
 /** Builds a dataset's manifest and stores it with the labels (frames pool: it reads the dataset). */
 import { ApplicationFailure } from '@temporalio/activity';
-import { buildManifest, DatasetError, type DatasetKind, type FacesChoice } from '../datasets/index.ts';
+import {
+  buildManifest,
+  DatasetError,
+  openDatasetSource,
+  type DatasetKind,
+  type FacesChoice,
+  type Manifest,
+} from '../datasets/index.ts';
 import type { Split } from '../datasets/labels.ts';
 import { storeKeys } from '../storage/keys.ts';
 import { classifyErrors, type ActivityDeps } from './context.ts';
 
 export interface ManifestDatasetInput {
-  /** Absolute dataset root, readable by the frames pool. */
+  /** Absolute dataset root readable by the frames pool, or `s3://bucket/prefix` on the configured S3 endpoint. */
   readonly datasetPath: string;
   /** Target frames per shard. */
   readonly shardFrames: number;
@@ -35,17 +42,24 @@ export function createManifestActivities(deps: ActivityDeps) {
   return {
     async manifestDataset(input: ManifestDatasetInput): Promise<ManifestDatasetResult> {
       return classifyErrors(async () => {
-        const built = await buildManifest(input.datasetPath, {
-          shardFrames: input.shardFrames,
-          ...(input.format ? { kind: input.format } : {}),
-          ...(input.faces ? { faces: input.faces } : {}),
-        }).catch((err: unknown) => {
+        const permanent = (err: unknown): never => {
           if (err instanceof DatasetError) throw ApplicationFailure.nonRetryable(err.message, err.name);
           throw err;
-        });
-        const { manifest } = built;
-        for await (const { video, task, json } of built.labels()) {
-          await deps.store.put(storeKeys.labels(manifest.datasetId, task, video), json);
+        };
+        const source = await openDatasetSource(input.datasetPath, deps.config).catch(permanent);
+        let manifest: Manifest;
+        try {
+          const built = await buildManifest(source, {
+            shardFrames: input.shardFrames,
+            ...(input.format ? { kind: input.format } : {}),
+            ...(input.faces ? { faces: input.faces } : {}),
+          }).catch(permanent);
+          manifest = built.manifest;
+          for await (const { video, task, json } of built.labels()) {
+            await deps.store.put(storeKeys.labels(manifest.datasetId, task, video), json);
+          }
+        } finally {
+          source.close();
         }
         const manifestKey = storeKeys.manifest(manifest.datasetId, manifest.version);
         await deps.store.put(manifestKey, JSON.stringify(manifest));

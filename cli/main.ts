@@ -15,6 +15,8 @@ import { WORKER_ROLES, type WorkerRole } from '../workers/pools.ts';
 import { openTemporal } from './embedded.ts';
 import { explain, UsageError } from './errors.ts';
 import { checkDataset, checkStore } from './preflight.ts';
+import { pushDataset, pushSummaryLine } from './datasetsPush.ts';
+import { isS3Uri } from '../datasets/source.ts';
 import { addBackbone } from './backbones.ts';
 import { runSettings } from './reevaluate.ts';
 import { addRunFlags, inputFrom, type RunFlags } from './runFlags.ts';
@@ -90,7 +92,7 @@ async function runAndReport(
   flags: RunFlags,
 ): Promise<RunOutcome> {
   // The embedded frames worker reads the dataset here; external ones see their own file system.
-  if (!flags.externalWorkers) checkDataset(input.datasetPath);
+  if (!flags.externalWorkers && !isS3Uri(input.datasetPath)) checkDataset(input.datasetPath);
   await checkBackbones(cfg, input.backbones);
   warnTinyBackbone(input);
   const outcome = await runExtraction(cfg, {
@@ -109,7 +111,7 @@ addRunFlags(
     .description(
       'extract frames and embeddings for a dataset (Aff-Wild2 layout), then train and evaluate the heads',
     )
-    .argument('<dataset>', 'dataset root'),
+    .argument('<dataset>', 'dataset root: a folder, or s3://bucket/prefix on the configured S3 endpoint'),
 ).action(async (dataset: string, flags: RunFlags) => {
   await runAndReport(config(), inputFrom(dataset, flags), flags);
 });
@@ -209,6 +211,25 @@ program
         say,
       }),
     );
+  });
+
+program
+  .command('datasets')
+  .description('datasets in object storage (docs/DATASETS.md, Datasets in S3)')
+  .command('push')
+  .description(
+    'upload a dataset folder to s3://bucket/prefix (resumable, sha256-checked, skips what is there)',
+  )
+  .argument('<dir>', 'local dataset folder')
+  .argument('<target>', 's3://bucket/prefix on the configured S3 endpoint')
+  .action(async (dir: string, target: string) => {
+    const summary = await pushDataset(dir, target, {
+      store: config().store,
+      say,
+      progress: progressRenderer(process.stderr, 'push'),
+    });
+    for (const finding of summary.findings) warn(finding);
+    say(pushSummaryLine(dir, target, summary));
   });
 
 const models = program

@@ -137,7 +137,7 @@ export function inputFrom(datasetPath: string, flags: RunFlags): ExtractionRunIn
     ...(flags.hidden ? { hidden: flags.hidden } : {}),
   };
   return {
-    datasetPath: resolve(datasetPath),
+    datasetPath: datasetPath.startsWith('s3://') ? datasetPath.replace(/\/+$/, '') : resolve(datasetPath),
     backbones: flags.backbone,
     shardFrames: flags.shardFrames,
     maxShardsInFlight: flags.window,

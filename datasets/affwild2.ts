@@ -6,9 +6,7 @@
  *       {Train_Set,Validation_Set}/<name>.txt
  *   [annotations/ or names_of_videos_in_each_test_set/]*test_set*.txt   test lists, one name per line
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { basename, extname } from 'node:path';
 import { parseFrameAnnotation, parseVideoList } from './annotations.ts';
 import type { Split, Task } from './labels.ts';
 import {
@@ -20,6 +18,7 @@ import {
   type VideoSource,
   sourcePathOf,
 } from './manifest.ts';
+import type { DatasetSource } from './source.ts';
 
 export { AnnotationError, EXPR_HEADER, formatExprAnnotation, parseExprAnnotation } from './annotations.ts';
 
@@ -42,24 +41,20 @@ export const FACES_CHOICES: readonly FacesChoice[] = Object.freeze(['auto', ...F
 
 const LEFT_RIGHT = /_(left|right)$/;
 
-const isDir = (path: string): boolean => existsSync(path) && statSync(path).isDirectory();
-
 /** Video files under dir (and one level of subfolders), by name without extension. */
-export function listVideoFiles(root: string, dir: string): Map<string, string[]> {
+export function listVideoFiles(source: DatasetSource, dir: string): Map<string, string[]> {
   const files = new Map<string, string[]>();
   const visit = (rel: string, depth: number): void => {
-    for (const entry of readdirSync(join(root, rel), { withFileTypes: true }).sort((a, b) =>
-      a.name < b.name ? -1 : 1,
-    )) {
+    for (const entry of source.names(rel)) {
       const path = `${rel}/${entry.name}`;
-      if (entry.isDirectory() && depth > 0) visit(path, depth - 1);
-      else if (entry.isFile() && VIDEO_EXTENSIONS.has(extname(entry.name).toLowerCase())) {
+      if (entry.isDir && depth > 0) visit(path, depth - 1);
+      else if (entry.isFile && VIDEO_EXTENSIONS.has(extname(entry.name).toLowerCase())) {
         const name = basename(entry.name, extname(entry.name));
         files.set(name, [...(files.get(name) ?? []), path]);
       }
     }
   };
-  if (isDir(join(root, dir))) visit(dir, 1);
+  if (source.isDir(dir)) visit(dir, 1);
   return files;
 }
 
@@ -70,7 +65,10 @@ function taskOfList(file: string): Task | undefined {
   return undefined;
 }
 
-export function readAffWild2(root: string, faces: FacesChoice = 'auto'): AdapterResult {
+export async function readAffWild2(
+  source: DatasetSource,
+  faces: FacesChoice = 'auto',
+): Promise<AdapterResult> {
   const findings: Finding[] = [];
   const labels = new Map<string, LabelSource[]>();
   const names = new Set<string>();
@@ -78,8 +76,7 @@ export function readAffWild2(root: string, faces: FacesChoice = 'auto'): Adapter
     const seen = new Map<string, string>();
     for (const [splitFolder, split] of AFFWILD2_SPLIT_FOLDERS) {
       const rel = `annotations/${folder}/${splitFolder}`;
-      if (!isDir(join(root, rel))) continue;
-      for (const file of readdirSync(join(root, rel)).sort()) {
+      for (const { name: file } of source.names(rel)) {
         if (extname(file) !== '.txt') continue;
         const name = basename(file, '.txt');
         const path = `${rel}/${file}`;
@@ -94,7 +91,7 @@ export function readAffWild2(root: string, faces: FacesChoice = 'auto'): Adapter
         }
         seen.set(name, path);
         names.add(name);
-        const load = async () => parseFrameAnnotation(task, await readFile(join(root, path), 'utf8'), path);
+        const load = async () => parseFrameAnnotation(task, await source.readText(path), path);
         labels.set(name, [...(labels.get(name) ?? []), { task, file: path, split, load }]);
       }
     }
@@ -103,13 +100,12 @@ export function readAffWild2(root: string, faces: FacesChoice = 'auto'): Adapter
   const testNames = new Set<string>();
   const lists: string[] = [];
   for (const dir of ['', 'annotations', 'names_of_videos_in_each_test_set']) {
-    if (!isDir(join(root, dir))) continue;
-    for (const file of readdirSync(join(root, dir)).sort()) {
+    for (const { name: file } of source.names(dir)) {
       if (!/test_set.*\.txt$/i.test(file)) continue;
       const path = dir ? `${dir}/${file}` : file;
       lists.push(path);
       try {
-        for (const { name, line } of parseVideoList(readFileSync(join(root, path), 'utf8'), path)) {
+        for (const { name, line } of parseVideoList(await source.readText(path), path)) {
           if (labels.has(name)) {
             findings.push({
               severity: 'warning',
@@ -128,13 +124,12 @@ export function readAffWild2(root: string, faces: FacesChoice = 'auto'): Adapter
     }
   }
 
-  const videoFiles = listVideoFiles(root, 'videos');
+  const videoFiles = listVideoFiles(source, 'videos');
   const folders = new Map<string, string>();
   const folderKinds = faces === 'auto' ? FACE_FOLDERS : faces === 'video' ? [] : [faces];
   for (const kind of [...folderKinds].reverse()) {
-    if (!isDir(join(root, kind))) continue;
-    for (const entry of readdirSync(join(root, kind), { withFileTypes: true })) {
-      if (entry.isDirectory()) folders.set(entry.name, `${kind}/${entry.name}`);
+    for (const entry of source.names(kind)) {
+      if (entry.isDir) folders.set(entry.name, `${kind}/${entry.name}`);
     }
   }
   for (const name of folders.keys()) names.add(name);

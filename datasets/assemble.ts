@@ -2,8 +2,6 @@
  * Assembling a manifest from an adapter's listing: one entry per video name, each video inspected
  * (inspectEntry.ts) a few at a time, unused files reported, shards planned, the version hashed.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { sha256Hex, shortHash } from '../base/hashing.ts';
 import { inspectEntry, type Inspected } from './inspectEntry.ts';
 import { encodeLabels, fitLabels, TASKS } from './labels.ts';
@@ -22,6 +20,7 @@ import {
   type ManifestVideo,
   type VideoEntry,
 } from './manifest.ts';
+import type { DatasetSource } from './source.ts';
 import { unusedFileFindings } from './unusedFiles.ts';
 
 /**
@@ -29,14 +28,15 @@ import { unusedFileFindings } from './unusedFiles.ts';
  * the shards and derives the dataset id from the videos' names, content, splits and label hashes.
  */
 export async function assembleManifest(
-  root: string,
+  source: DatasetSource,
   adapter: AdapterResult,
   options: AssembleOptions,
 ): Promise<BuiltManifest> {
+  const { root } = source;
   const findings: Finding[] = [...adapter.findings];
   // A name that is not UTF-8 reaches the adapters as U+FFFD and names no file: the unused-file
   // pass reports it by its bytes, so it is left out here without a misleading probe error.
-  const lossy = (path: string): boolean => path.includes('\uFFFD') && !existsSync(join(root, path));
+  const lossy = (path: string): boolean => path.includes('\uFFFD') && !source.exists(path);
   const byName = new Map<string, VideoEntry[]>();
   for (const listed of adapter.entries) {
     if (lossy(sourcePathOf(listed.source))) continue;
@@ -64,7 +64,7 @@ export async function assembleManifest(
   const lane = async (): Promise<void> => {
     while (next < entries.length) {
       const i = next++;
-      results[i] = await inspectEntry(root, entries[i]!, options, hashCache);
+      results[i] = await inspectEntry(source, entries[i]!, options, hashCache);
     }
   };
   await Promise.all(
@@ -80,7 +80,7 @@ export async function assembleManifest(
     }
   }
   findings.push(
-    ...unusedFileFindings(root, {
+    ...unusedFileFindings(source, {
       files: new Set([
         ...adapter.entries.flatMap((e) => [
           ...(e.source.kind === 'frames' ? [] : [e.source.path]),

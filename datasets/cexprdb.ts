@@ -6,21 +6,18 @@
  *                                          not annotated (the Aff-Wild2 EXPR file format)
  * ABAW-6 ships no training labels, so labelled videos form the Validation split, the rest Test.
  */
-import { existsSync, readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { basename, extname } from 'node:path';
 import { parseFrameAnnotation } from './annotations.ts';
 import { listVideoFiles } from './affwild2.ts';
 import type { AdapterResult, Finding, VideoEntry } from './manifest.ts';
+import type { DatasetSource } from './source.ts';
 
-export function readCExprDb(root: string): AdapterResult {
+export function readCExprDb(source: DatasetSource): AdapterResult {
   const findings: Finding[] = [];
-  const videoFiles = listVideoFiles(root, 'videos');
+  const videoFiles = listVideoFiles(source, 'videos');
   const annotated = new Map<string, string>();
-  if (existsSync(join(root, 'annotations'))) {
-    for (const file of readdirSync(join(root, 'annotations')).sort()) {
-      if (extname(file) === '.txt') annotated.set(basename(file, '.txt'), `annotations/${file}`);
-    }
+  for (const { name: file } of source.names('annotations')) {
+    if (extname(file) === '.txt') annotated.set(basename(file, '.txt'), `annotations/${file}`);
   }
   const entries: VideoEntry[] = [];
   for (const [name, path] of annotated) {
@@ -44,8 +41,7 @@ export function readCExprDb(root: string): AdapterResult {
                 task: 'CE',
                 file: label,
                 split: 'Validation',
-                load: async () =>
-                  parseFrameAnnotation('CE', await readFile(join(root, label), 'utf8'), label),
+                load: async () => parseFrameAnnotation('CE', await source.readText(label), label),
               },
             ]
           : [],

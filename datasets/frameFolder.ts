@@ -3,8 +3,7 @@
  * its content hash, and the frames without an image.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import type { DatasetSource } from './source.ts';
 
 const FRAME_IMAGE = /^(\d{5,})\.jpg$/;
 
@@ -16,8 +15,8 @@ export interface FolderScan {
   readonly stray: string[];
 }
 
-export function scanFrameFolder(root: string, dir: string): FolderScan {
-  const names = readdirSync(join(root, dir)).sort();
+export function scanFrameFolder(source: DatasetSource, dir: string): FolderScan {
+  const names = source.names(dir).map((n) => n.name);
   const hash = createHash('sha256');
   const indexes: number[] = [];
   const stray: string[] = [];
@@ -33,7 +32,7 @@ export function scanFrameFolder(root: string, dir: string): FolderScan {
       continue;
     }
     indexes.push(index);
-    hash.update(`${name}:${statSync(join(root, dir, name)).size}\n`);
+    hash.update(`${name}:${source.size(`${dir}/${name}`)}\n`);
   }
   const highest = indexes.reduce((a, b) => Math.max(a, b), 0);
   const present = new Uint8Array(highest + 1);

@@ -13,8 +13,7 @@
  *                           annotated. A video's rows are contiguous with increasing frames, so
  *                           the file is streamed and each video's labels are read back alone.
  */
-import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, extname } from 'node:path';
 import { splitCsvLine } from './annotations.ts';
 import { VIDEO_EXTENSIONS } from './affwild2.ts';
 import {
@@ -29,27 +28,23 @@ import {
   type Split,
   type TaskLabels,
 } from './labels.ts';
-import {
-  insideRoot,
-  type AdapterResult,
-  type Finding,
-  type LabelSource,
-  type VideoEntry,
-} from './manifest.ts';
-import { FolderUnreadable, listFolder } from './tree.ts';
+import type { AdapterResult, Finding, LabelSource, VideoEntry } from './manifest.ts';
+import type { DatasetSource } from './source.ts';
+import { FolderUnreadable } from './tree.ts';
 
 const LABELS_FILE = 'labels.csv';
 const VIDEOS_FILE = 'videos.csv';
 
 /** Yields the lines of path[start, end) with their byte offsets; CRLF or LF. */
 async function* linesWithOffsets(
+  source: DatasetSource,
   path: string,
   start = 0,
   end?: number,
 ): AsyncGenerator<{ text: string; offset: number; next: number }> {
   let carry: Buffer = Buffer.alloc(0);
   let base = start;
-  const stream = createReadStream(path, { start, ...(end === undefined ? {} : { end: end - 1 }) });
+  const stream = await source.stream(path, { start, ...(end === undefined ? {} : { end }) });
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
     let from = 0;
@@ -71,7 +66,8 @@ async function* linesWithOffsets(
 /** Photos a generic dataset reads, each a one-frame video (extensions compared in lower case). */
 export const PHOTO_EXTENSIONS: ReadonlySet<string> = new Set(['.jpg', '.jpeg', '.png', '.webp']);
 
-const hasFrames = (dir: string): boolean => readdirSync(dir).some((f) => /^\d{5,}\.jpg$/.test(f));
+const hasFrames = (source: DatasetSource, dir: string): boolean =>
+  source.names(dir).some((f) => /^\d{5,}\.jpg$/.test(f.name));
 
 /** Folders whose subfolders of %05d.jpg images are frame folders (provided crops). */
 const FRAME_FOLDER_PARENTS: ReadonlySet<string> = new Set(['', 'videos', 'frames']);
@@ -101,11 +97,14 @@ type Listed = {
 };
 
 /** The dataset's entries, and every path videos.csv names (used or reported, never "unused"). */
-function listEntries(root: string, findings: Finding[]): { listed: Listed[]; named: string[] } {
+async function listEntries(
+  source: DatasetSource,
+  findings: Finding[],
+): Promise<{ listed: Listed[]; named: string[] }> {
   const listed: Listed[] = [];
   const named: string[] = [];
-  if (existsSync(join(root, VIDEOS_FILE))) {
-    const lines = readFileSync(join(root, VIDEOS_FILE), 'utf8').split(/\r?\n/);
+  if (source.exists(VIDEOS_FILE)) {
+    const lines = (await source.readText(VIDEOS_FILE)).split(/\r?\n/);
     const header = splitCsvLine(lines[0] ?? '');
     const [nameAt, pathAt, splitAt] = ['name', 'path', 'split'].map((c) => header.indexOf(c)) as [
       number,
@@ -142,16 +141,15 @@ function listEntries(root: string, findings: Finding[]): { listed: Listed[]; nam
       if (!SPLITS.includes(split))
         return fail(`expected split Train, Validation or Test, got ${JSON.stringify(split)}`);
       if (path) named.push(path);
-      if (!path || !insideRoot(root, path))
+      if (!path || !source.insideRoot(path))
         return fail(`path ${JSON.stringify(path)} is outside the dataset root`);
-      const abs = join(root, path);
-      if (!existsSync(abs)) return fail(`path ${JSON.stringify(path)} does not exist`);
+      if (!source.exists(path)) return fail(`path ${JSON.stringify(path)} does not exist`);
       listed.push({
         name,
         path,
         split,
         origin: `${VIDEOS_FILE} line ${line}`,
-        kind: statSync(abs).isDirectory() ? 'frames' : sourceKindOf(path),
+        kind: source.isDir(path) ? 'frames' : sourceKindOf(path),
       });
     });
     return { listed, named };
@@ -161,7 +159,7 @@ function listEntries(root: string, findings: Finding[]): { listed: Listed[]; nam
   const walk = (dir: string): void => {
     let entries;
     try {
-      entries = listFolder(root, dir);
+      entries = source.listFolder(dir);
     } catch (err) {
       if (err instanceof FolderUnreadable) return;
       throw err;
@@ -169,7 +167,7 @@ function listEntries(root: string, findings: Finding[]): { listed: Listed[]; nam
     for (const entry of entries) {
       const { path } = entry;
       if (entry.kind === 'dir') {
-        if (FRAME_FOLDER_PARENTS.has(dir) && hasFrames(join(root, path)))
+        if (FRAME_FOLDER_PARENTS.has(dir) && hasFrames(source, path))
           listed.push({ name: basename(path), path, split: 'Test', origin: path, kind: 'frames' });
         else walk(path);
       } else if (entry.kind === 'file') {
@@ -243,19 +241,18 @@ interface Block {
   lastFrame: number;
 }
 
-export async function readGeneric(root: string): Promise<AdapterResult> {
+export async function readGeneric(source: DatasetSource): Promise<AdapterResult> {
   const findings: Finding[] = [];
-  const { listed, named } = listEntries(root, findings);
+  const { listed, named } = await listEntries(source, findings);
   const names = new Set(listed.map((e) => e.name));
   const blocks = new Map<string, Block>();
   let columns: Column[] = [];
-  const labelsPath = join(root, LABELS_FILE);
-  if (existsSync(labelsPath)) {
+  if (source.exists(LABELS_FILE)) {
     let line = 0;
     let current: string | undefined;
     let width = 0;
     const dropped = new Set<string>();
-    for await (const { text, offset, next } of linesWithOffsets(labelsPath)) {
+    for await (const { text, offset, next } of linesWithOffsets(source, LABELS_FILE)) {
       line++;
       const fail = (detail: string): void => {
         findings.push({
@@ -346,7 +343,7 @@ export async function readGeneric(root: string): Promise<AdapterResult> {
           task,
           file: LABELS_FILE,
           split: e.split,
-          load: () => loadBlock(labelsPath, e.name, block, columns, task),
+          load: () => loadBlock(source, e.name, block, columns, task),
         }))
       : [];
     return {
@@ -357,19 +354,19 @@ export async function readGeneric(root: string): Promise<AdapterResult> {
       labels,
     };
   });
-  const hasList = existsSync(join(root, VIDEOS_FILE));
+  const hasList = source.exists(VIDEOS_FILE);
   return {
     kind: 'generic',
     entries,
     findings,
-    layoutFiles: [...[VIDEOS_FILE, LABELS_FILE].filter((f) => existsSync(join(root, f))), ...named],
+    layoutFiles: [...[VIDEOS_FILE, LABELS_FILE].filter((f) => source.exists(f)), ...named],
     unusedReason: unusedReason(hasList),
     unusedSeverity: hasList ? 'note' : 'warning',
   };
 }
 
 async function loadBlock(
-  path: string,
+  source: DatasetSource,
   video: string,
   block: Block,
   columns: Column[],
@@ -382,7 +379,7 @@ async function loadBlock(
     task === 'VA' ? new Float64Array(frames * 2).fill(fill) : new Int8Array(frames * width).fill(fill);
   const mine = columns.filter((c) => c.task === task);
   let lastFrame = 0;
-  for await (const { text } of linesWithOffsets(path, block.start, block.end)) {
+  for await (const { text } of linesWithOffsets(source, LABELS_FILE, block.start, block.end)) {
     const cells = splitCsvLine(text);
     const frame = Number(cells[1]);
     if (cells[0] !== video || !(frame > lastFrame)) continue;

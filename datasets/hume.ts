@@ -6,33 +6,31 @@
  *   videos/<Filename>.<ext>             the raw video when there is no image folder
  * Videos in neither CSV form the Test split.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseEmiCsv, type EmiRow } from './annotations.ts';
 import { frameSource, listVideoFiles, supersededVideoNotes } from './affwild2.ts';
 import {
   annotationFinding,
-  insideRoot,
   sourcePathOf,
   type AdapterResult,
   type Finding,
   type VideoEntry,
 } from './manifest.ts';
 import type { Split } from './labels.ts';
+import type { DatasetSource } from './source.ts';
 
 export const HUME_SPLIT_FILES: readonly (readonly [string, Split])[] = [
   ['train_split.csv', 'Train'],
   ['valid_split.csv', 'Validation'],
 ];
 
-export function readHumeVidmimic(root: string): AdapterResult {
+export async function readHumeVidmimic(source: DatasetSource): Promise<AdapterResult> {
   const findings: Finding[] = [];
   const rows = new Map<string, { row: EmiRow; file: string; split: Split }>();
   for (const [file, split] of HUME_SPLIT_FILES) {
-    if (!existsSync(join(root, file))) continue;
+    if (!source.exists(file)) continue;
     let parsed: EmiRow[];
     try {
-      parsed = parseEmiCsv(readFileSync(join(root, file), 'utf8'), file);
+      parsed = parseEmiCsv(await source.readText(file), file);
     } catch (err) {
       findings.push(annotationFinding(err, 'the CSV is ignored'));
       continue;
@@ -48,7 +46,7 @@ export function readHumeVidmimic(root: string): AdapterResult {
         });
         continue;
       }
-      if (!insideRoot(join(root, 'face_images'), row.name) || /[\\/]/.test(row.name)) {
+      if (row.name === '..' || /[\\/]/.test(row.name) || !source.insideRoot(`face_images/${row.name}`)) {
         findings.push({
           severity: 'error',
           file,
@@ -61,18 +59,17 @@ export function readHumeVidmimic(root: string): AdapterResult {
     }
   }
   const folders = new Set<string>();
-  if (existsSync(join(root, 'face_images')))
-    for (const d of readdirSync(join(root, 'face_images')))
-      if (statSync(join(root, 'face_images', d)).isDirectory()) folders.add(d);
-  const videoFiles = listVideoFiles(root, 'videos');
+  for (const { name } of source.names('face_images'))
+    if (source.isDir(`face_images/${name}`)) folders.add(name);
+  const videoFiles = listVideoFiles(source, 'videos');
   const names = new Set([...rows.keys(), ...folders, ...videoFiles.keys()]);
   const entries: VideoEntry[] = [];
   for (const name of [...names].sort()) {
     const labelled = rows.get(name);
     const files = videoFiles.get(name) ?? [];
-    const source = frameSource(name, folders.has(name) ? `face_images/${name}` : undefined, files, findings);
-    if (source === 'duplicate') continue;
-    if (!source) {
+    const frames = frameSource(name, folders.has(name) ? `face_images/${name}` : undefined, files, findings);
+    if (frames === 'duplicate') continue;
+    if (!frames) {
       findings.push({
         severity: 'error',
         file: labelled!.file,
@@ -83,8 +80,8 @@ export function readHumeVidmimic(root: string): AdapterResult {
     }
     entries.push({
       name,
-      source,
-      origin: sourcePathOf(source),
+      source: frames,
+      origin: sourcePathOf(frames),
       labels: labelled
         ? [
             {
@@ -103,7 +100,7 @@ export function readHumeVidmimic(root: string): AdapterResult {
     entries,
     findings,
     layoutFiles: [
-      ...HUME_SPLIT_FILES.map(([f]) => f).filter((f) => existsSync(join(root, f))),
+      ...HUME_SPLIT_FILES.map(([f]) => f).filter((f) => source.exists(f)),
       ...[...videoFiles.values()].flat(),
     ],
   };

@@ -2,14 +2,18 @@
  * Datasets in, manifests out: picks the adapter for a dataset's layout (or the one asked for) and
  * assembles the manifest. See docs/DATASETS.md for the layouts, label encodings and messages.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import type { StoreConfig } from '../config/index.ts';
+import { openStore } from '../storage/objectStore.ts';
 import { AFFWILD2_TASK_FOLDERS, FACE_FOLDERS, readAffWild2, type FacesChoice } from './affwild2.ts';
 import { readCExprDb } from './cexprdb.ts';
 import { readGeneric } from './generic.ts';
 import { readHumeVidmimic } from './hume.ts';
 import { assembleManifest } from './assemble.ts';
 import type { AdapterResult, BuiltManifest, DatasetKind } from './manifest.ts';
+import { isS3Uri, LocalDatasetSource, type DatasetSource } from './source.ts';
+import { S3DatasetSource } from './sourceS3.ts';
+
+export { isS3Uri, type DatasetSource } from './source.ts';
 
 export type { FacesChoice } from './affwild2.ts';
 export type {
@@ -31,30 +35,47 @@ export class DatasetError extends Error {
   }
 }
 
-const isDir = (path: string): boolean => existsSync(path) && statSync(path).isDirectory();
+const sourceOf = (root: string | DatasetSource): DatasetSource =>
+  typeof root === 'string' ? new LocalDatasetSource(root) : root;
+
+/**
+ * The dataset at `root`: a local folder, or `s3://bucket/prefix` on the configured S3 endpoint
+ * with the configured credentials (listed once, now); S3 copies for ffprobe go under
+ * `<stateDir>/dataset-scratch/`.
+ */
+export async function openDatasetSource(
+  root: string,
+  context: { readonly store?: StoreConfig; readonly stateDir: string },
+  options: { readonly listed?: boolean } = {},
+): Promise<DatasetSource> {
+  if (!isS3Uri(root)) return new LocalDatasetSource(root);
+  if (!context.store) throw new DatasetError(root, 'expected an S3 store configuration to read it, got none');
+  const store = openStore({ ...context.store, uri: root });
+  const listed = options.listed ?? true;
+  const source = await S3DatasetSource.open(root, store, context.stateDir, listed);
+  if (listed && !source.isDir(''))
+    throw new DatasetError(root, 'expected objects under this prefix, found none');
+  return source;
+}
 
 /**
  * The layout of a dataset root: Aff-Wild2 when annotations/ holds a challenge folder or cropped/
  * or cropped_aligned/ exists; Hume-Vidmimic2 when train_split.csv, valid_split.csv or
  * face_images/ exists; C-EXPR-DB when annotations/ holds .txt files directly; otherwise generic.
  */
-export function detectDatasetKind(root: string): DatasetKind {
-  if (!isDir(root)) throw new DatasetError(root, 'expected a folder, found none');
+export function detectDatasetKind(dataset: string | DatasetSource): DatasetKind {
+  const source = sourceOf(dataset);
+  const root = source.root;
+  const isDir = (path: string): boolean => source.isDir(path);
+  if (!isDir('')) throw new DatasetError(root, 'expected a folder, found none');
   if (
-    AFFWILD2_TASK_FOLDERS.some(([folder]) => isDir(join(root, 'annotations', folder))) ||
-    FACE_FOLDERS.some((f) => isDir(join(root, f)))
+    AFFWILD2_TASK_FOLDERS.some(([folder]) => isDir(`annotations/${folder}`)) ||
+    FACE_FOLDERS.some((f) => isDir(f))
   )
     return 'affwild2';
-  if (
-    ['train_split.csv', 'valid_split.csv'].some((f) => existsSync(join(root, f))) ||
-    isDir(join(root, 'face_images'))
-  )
+  if (['train_split.csv', 'valid_split.csv'].some((f) => source.exists(f)) || isDir('face_images'))
     return 'hume';
-  if (
-    isDir(join(root, 'annotations')) &&
-    readdirSync(join(root, 'annotations')).some((f) => f.endsWith('.txt'))
-  )
-    return 'cexprdb';
+  if (source.names('annotations').some((f) => f.name.endsWith('.txt'))) return 'cexprdb';
   return 'generic';
 }
 
@@ -72,27 +93,32 @@ export interface BuildManifestOptions {
 }
 
 /** Reads, validates and manifests a dataset; the labels stream from `labels()` afterwards. */
-export async function buildManifest(root: string, options: BuildManifestOptions): Promise<BuiltManifest> {
+export async function buildManifest(
+  dataset: string | DatasetSource,
+  options: BuildManifestOptions,
+): Promise<BuiltManifest> {
+  const source = sourceOf(dataset);
+  const root = source.root;
   if (!Number.isInteger(options.shardFrames) || options.shardFrames < 1)
     throw new DatasetError(root, `expected shardFrames to be a positive integer, got ${options.shardFrames}`);
-  const kind = options.kind ?? detectDatasetKind(root);
-  if (!isDir(root)) throw new DatasetError(root, 'expected a folder, found none');
+  const kind = options.kind ?? detectDatasetKind(source);
+  if (!source.isDir('')) throw new DatasetError(root, 'expected a folder, found none');
   let adapter: AdapterResult;
   switch (kind) {
     case 'affwild2':
-      adapter = readAffWild2(root, options.faces ?? 'auto');
+      adapter = await readAffWild2(source, options.faces ?? 'auto');
       break;
     case 'cexprdb':
-      adapter = readCExprDb(root);
+      adapter = readCExprDb(source);
       break;
     case 'hume':
-      adapter = readHumeVidmimic(root);
+      adapter = await readHumeVidmimic(source);
       break;
     case 'generic':
-      adapter = await readGeneric(root);
+      adapter = await readGeneric(source);
       break;
   }
-  return assembleManifest(root, adapter, {
+  return assembleManifest(source, adapter, {
     shardFrames: options.shardFrames,
     ...(options.framesFps === undefined ? {} : { framesFps: options.framesFps }),
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),

@@ -3,9 +3,8 @@
  * labels checked against its frame count, its no-face frames and its split. Every problem is a
  * finding; a video that cannot be used comes back without a manifest entry.
  */
-import { join } from 'node:path';
 import sharp from 'sharp';
-import { fileSha256, sha256Hex } from '../base/hashing.ts';
+import { sha256Hex } from '../base/hashing.ts';
 import { photoSize } from '../media/faces.ts';
 import { probeVideo, VideoError } from '../media/ffmpeg.ts';
 import { ImageError } from '../media/preprocess.ts';
@@ -30,7 +29,7 @@ import {
   type VideoEntry,
   type VideoLabels,
 } from './manifest.ts';
-import { insideRoot } from './tree.ts';
+import type { DatasetSource } from './source.ts';
 
 export interface Inspected {
   readonly video?: ManifestVideo;
@@ -63,7 +62,7 @@ interface KeptLabels {
 }
 
 export async function inspectEntry(
-  root: string,
+  source: DatasetSource,
   entry: VideoEntry,
   options: AssembleOptions,
   hashCache: Map<string, Promise<string>>,
@@ -73,7 +72,7 @@ export async function inspectEntry(
     findings.push({ severity, file, ...(line === undefined ? {} : { line }), message });
   };
   const sourcePath = sourcePathOf(entry.source);
-  if (!insideRoot(root, sourcePath)) {
+  if (!source.insideRoot(sourcePath)) {
     add(
       'error',
       sourcePath,
@@ -82,7 +81,7 @@ export async function inspectEntry(
     );
     return { findings };
   }
-  const probed = await probeSource(root, entry, options, hashCache, add);
+  const probed = await probeSource(source, entry, options, hashCache, add);
   if (!probed) return { findings };
   const { probe, contentHash, scan } = probed;
   let { frameCount } = probed;
@@ -114,45 +113,49 @@ export async function inspectEntry(
 
 /** Probes and hashes the entry's source; undefined (with an error finding) when it cannot be used. */
 async function probeSource(
-  root: string,
+  source: DatasetSource,
   entry: VideoEntry,
   options: AssembleOptions,
   hashCache: Map<string, Promise<string>>,
   add: AddFinding,
 ): Promise<SourceProbe | undefined> {
-  if (entry.source.kind === 'image') return probePhoto(root, entry.source.path, options, add);
-  if (entry.source.kind === 'video') return probeVideoFile(root, entry.source.path, hashCache, add);
-  return probeFrameFolder(root, entry.source.dir, options, add);
+  if (entry.source.kind === 'image') return probePhoto(source, entry.source.path, options, add);
+  if (entry.source.kind === 'video') return probeVideoFile(source, entry.source.path, hashCache, add);
+  return probeFrameFolder(source, entry.source.dir, options, add);
 }
 
 async function probePhoto(
-  root: string,
+  source: DatasetSource,
   path: string,
   options: AssembleOptions,
   add: AddFinding,
 ): Promise<SourceProbe | undefined> {
   let probe: { fps: number; width: number; height: number };
+  const copy = await source.localCopy(path);
   try {
-    probe = { fps: options.framesFps ?? 30, ...(await photoSize(join(root, path), path)) };
+    probe = { fps: options.framesFps ?? 30, ...(await photoSize(copy.path, path)) };
   } catch (err) {
     if (!(err instanceof ImageError)) throw err;
     add('error', path, undefined, `photo ${path}: ${err.detail}; left out`);
     return undefined;
+  } finally {
+    await copy.release();
   }
-  return { frameCount: 1, probe, contentHash: await fileSha256(join(root, path)) };
+  return { frameCount: 1, probe, contentHash: await source.sha256(path) };
 }
 
 async function probeVideoFile(
-  root: string,
+  source: DatasetSource,
   path: string,
   hashCache: Map<string, Promise<string>>,
   add: AddFinding,
 ): Promise<SourceProbe | undefined> {
+  const copy = await source.localCopy(path);
   try {
-    const probed = await probeVideo(join(root, path));
+    const probed = await probeVideo(copy.path);
     let hash = hashCache.get(path);
     if (!hash) {
-      hash = fileSha256(join(root, path));
+      hash = source.sha256(path);
       hashCache.set(path, hash);
     }
     const contentHash = await hash;
@@ -163,19 +166,21 @@ async function probeVideoFile(
       'error',
       path,
       undefined,
-      `video ${path}: cannot be probed, left out: ${err.detail.replaceAll(`${join(root, path)}: `, '')}`,
+      `video ${path}: cannot be probed, left out: ${err.detail.replaceAll(`${copy.path}: `, '')}`,
     );
     return undefined;
+  } finally {
+    await copy.release();
   }
 }
 
 async function probeFrameFolder(
-  root: string,
+  source: DatasetSource,
   dir: string,
   options: AssembleOptions,
   add: AddFinding,
 ): Promise<SourceProbe | undefined> {
-  const scan = scanFrameFolder(root, dir);
+  const scan = scanFrameFolder(source, dir);
   for (const name of scan.stray)
     add(
       'warning',
@@ -189,8 +194,9 @@ async function probeFrameFolder(
   }
   let width = 0;
   let height = 0;
+  const copy = await source.localCopy(`${dir}/${scan.firstImage!}`);
   try {
-    const meta = await sharp(join(root, dir, scan.firstImage!)).metadata();
+    const meta = await sharp(copy.path).metadata();
     width = meta.width ?? 0;
     height = meta.height ?? 0;
   } catch (err) {
@@ -200,6 +206,8 @@ async function probeFrameFolder(
       undefined,
       `frames ${dir}/${scan.firstImage}: cannot read the image size (${(err as Error).message}); recorded as 0x0`,
     );
+  } finally {
+    await copy.release();
   }
   return {
     frameCount: scan.highest,

@@ -6,7 +6,8 @@
  * folder when nothing in it is used, at most UNUSED_LISTED of them and then a count.
  */
 import type { Finding, Severity } from './manifest.ts';
-import { FolderUnreadable, listFolder, type TreeEntry } from './tree.ts';
+import type { DatasetSource } from './source.ts';
+import { FolderUnreadable, type TreeEntry } from './tree.ts';
 
 /** Per-file (or per-folder) "not used" warnings listed before the rest is only counted. */
 export const UNUSED_LISTED = 200;
@@ -38,7 +39,8 @@ interface FolderReport {
   readonly anyUsed: boolean;
 }
 
-function problemOf(entry: TreeEntry): Finding | null {
+/** The error finding of an entry that cannot be read as a file (an odd name, a link leaving the root or to nothing). */
+export function treeEntryProblem(entry: TreeEntry): Finding | null {
   switch (entry.kind) {
     case 'not-utf8':
       return {
@@ -64,7 +66,7 @@ function problemOf(entry: TreeEntry): Finding | null {
 }
 
 /** The findings for every file under root that `use` does not account for. */
-export function unusedFileFindings(root: string, use: DatasetUse): Finding[] {
+export function unusedFileFindings(source: DatasetSource, use: DatasetUse): Finding[] {
   const errors: Finding[] = [];
   const visit = (dir: string): FolderReport => {
     const unused: Unused[] = [];
@@ -72,7 +74,7 @@ export function unusedFileFindings(root: string, use: DatasetUse): Finding[] {
     let anyUsed = false;
     let entries: TreeEntry[];
     try {
-      entries = listFolder(root, dir);
+      entries = source.listFolder(dir);
     } catch (err) {
       if (!(err instanceof FolderUnreadable)) throw err;
       errors.push({
@@ -83,7 +85,7 @@ export function unusedFileFindings(root: string, use: DatasetUse): Finding[] {
       return { unused, count, anyUsed: true };
     }
     for (const entry of entries) {
-      const problem = problemOf(entry);
+      const problem = treeEntryProblem(entry);
       if (problem) {
         if (!use.covered.has(entry.path) && !use.files.has(entry.path)) errors.push(problem);
         anyUsed = true;

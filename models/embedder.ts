@@ -21,7 +21,8 @@ import type { Worker } from 'node:worker_threads';
 import type { EmbedRuntimeConfig } from '../config/index.ts';
 import { startTypeScriptWorker } from '../infra/threads.ts';
 import { CropError, preprocessCrops } from '../media/preprocess.ts';
-import { loadVerifiedModel } from './modelCache.ts';
+import { cacheFromStore, loadVerifiedModel } from './modelCache.ts';
+import type { ModelObjectStore } from './modelStore.ts';
 import type { VerifiedModel } from './modelFiles.ts';
 import { OnnxSessions, type ExecutionProvider, type RuntimeOptions } from './onnxRuntime.ts';
 import { backboneId, type BackboneDescriptor } from './registry.ts';
@@ -31,6 +32,8 @@ export interface EmbedderOptions extends RuntimeOptions {
   readonly threads: number;
   /** Most crops per ONNX Runtime run; 0 = a whole batch in one run. */
   readonly runBatch: number;
+  /** Where a published model missing from the cache is fetched from (models/modelStore.ts). */
+  readonly modelStore?: ModelObjectStore;
 }
 
 /** Embedding [n, embeddingDim] and scores [n, scoresDim] of n crops, row-major. */
@@ -63,7 +66,7 @@ export function defaultRunBatch(provider: ExecutionProvider): number {
 export function embedderOptions(
   runtime: EmbedRuntimeConfig,
   provider: ExecutionProvider,
-  rest: Pick<RuntimeOptions, 'modelCacheDir' | 'log'>,
+  rest: Pick<RuntimeOptions, 'modelCacheDir' | 'log'> & { readonly modelStore?: ModelObjectStore },
   cores = availableParallelism(),
 ): EmbedderOptions {
   const threads = runtime.threads === 'auto' ? defaultEmbedThreads(provider, cores) : runtime.threads;
@@ -194,6 +197,8 @@ export class Embedder {
   }
 
   private async open(descriptor: BackboneDescriptor): Promise<EmbeddingSource & { model: VerifiedModel }> {
+    const { modelStore, modelCacheDir, log } = this.options;
+    if (modelStore) await cacheFromStore(descriptor, modelCacheDir, modelStore, log);
     if (this.local) {
       const model = await loadVerifiedModel(descriptor, this.options.modelCacheDir, this.options.log);
       const session = await this.local.get(descriptor, model);

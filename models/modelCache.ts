@@ -24,7 +24,8 @@ import {
   type VerifiedModel,
 } from './modelFiles.ts';
 import { ModelNotCachedError, ModelSignatureError, onnxLoadProblem } from './onnxRuntime.ts';
-import { ChecksumMismatchError, fetchModelAgain } from './pull.ts';
+import { fetchStoredOriginal, modelObjectKey, type ModelObjectStore } from './modelStore.ts';
+import { ChecksumMismatchError, fetchModelAgain, installModel } from './pull.ts';
 import { backboneId, type BackboneDescriptor } from './registry.ts';
 
 /** Verdicts per file version; failures that another look could change (a network error) are dropped. */
@@ -56,6 +57,26 @@ export async function loadVerifiedModel(
     verdicts.set(version, verdict);
   }
   return verdict;
+}
+
+/**
+ * Fills an empty cache from the object store: a published backbone whose file this worker lacks
+ * is fetched from `registry/models/` (put there by `models pull`), checked against the registry's
+ * sha256 and installed; nothing happens when the cache has the file or the store has none.
+ */
+export async function cacheFromStore(
+  descriptor: BackboneDescriptor,
+  cacheDir: string,
+  store: ModelObjectStore,
+  log?: (line: string) => void,
+): Promise<void> {
+  if (descriptor.source.kind !== 'url' || existsSync(modelPaths(descriptor, cacheDir).path)) return;
+  const fetched = await fetchStoredOriginal(store, descriptor, cacheDir);
+  if (!fetched) return;
+  await installModel(descriptor, cacheDir, descriptor.source.url, fetched.sha256);
+  log?.(
+    `backbone ${backboneId(descriptor)}: model file fetched from ${store.uri}/${modelObjectKey(descriptor)} (sha256 ${fetched.sha256}) into ${cacheDir}`,
+  );
 }
 
 async function verify(

@@ -26,6 +26,7 @@ import {
   type RegistryStore,
 } from './registry.ts';
 import { exposeGemmInput } from './surgery.ts';
+import { storeModelOriginal, type ModelObjectStore } from './modelStore.ts';
 
 export class ChecksumMismatchError extends Error {
   constructor(
@@ -41,8 +42,11 @@ export class ChecksumMismatchError extends Error {
 export interface PullOptions {
   /** The local model cache (config.stateDir/models). */
   readonly cacheDir: string;
-  /** The store holding the registry: where the first pull records the sha256. */
-  readonly store: RegistryStore;
+  /**
+   * The store holding the registry: where the first pull records the sha256, and where the
+   * original is kept for embed workers with an empty cache (models/modelStore.ts).
+   */
+  readonly store: RegistryStore & Partial<ModelObjectStore>;
   /** Bytes received so far and the total (undefined when the server does not say). */
   readonly progress?: DownloadProgress;
   readonly log?: (line: string) => void;
@@ -98,6 +102,13 @@ export async function pullBackbone(
   if (recorded) {
     await recordSha256(options.store, descriptor, fetched.sha256);
     options.log?.(`backbone ${id}: recorded sha256 ${fetched.sha256} in the registry (first pull)`);
+  }
+  const { store } = options;
+  if (store.head && store.putFile && store.getStream && store.uri) {
+    const size = statSync(paths.sourcePath).size;
+    const objects = store as ModelObjectStore;
+    if (await storeModelOriginal(objects, descriptor, paths.sourcePath, fetched.sha256, size))
+      options.log?.(`backbone ${id}: stored the model file in ${store.uri} for the embed workers`);
   }
   return {
     path: paths.path,
@@ -204,7 +215,7 @@ async function fetchSource(
  * embedding output when it has none, and stores the result as the file the sessions open, with the
  * cache's record. A signature mismatch removes the original.
  */
-async function installModel(
+export async function installModel(
   descriptor: BackboneDescriptor,
   cacheDir: string,
   url: string,

@@ -16,7 +16,7 @@ import {
   unlink,
   writeFile,
 } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -40,6 +40,14 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 export interface ObjectInfo {
   readonly key: string;
   readonly size: number;
+  /** The content's sha256 recorded at upload (S3 metadata `sha256`), from head() only. */
+  readonly sha256?: string;
+}
+
+/** Bytes [start, end) of an object; end absent: to its end. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end?: number;
 }
 
 export interface ObjectStore {
@@ -47,8 +55,11 @@ export interface ObjectStore {
   readonly uri: string;
   /** Writes the whole object; readers see the old object or the new one, never a part. */
   put(key: string, body: Uint8Array | string): Promise<void>;
-  /** Streams a local file into the object (multipart on S3), atomically as put(). */
-  putFile(key: string, path: string): Promise<void>;
+  /**
+   * Streams a local file into the object (multipart on S3), atomically as put(). With `sha256`
+   * (the file's, hex) S3 records it as metadata and checks every part's SHA-256 on arrival.
+   */
+  putFile(key: string, path: string, options?: { readonly sha256?: string }): Promise<void>;
   /**
    * Moves a finished local file into the object (multipart on S3), atomically as put(); the
    * file is gone afterwards. The local store renames it when it lies on the same file system.
@@ -61,8 +72,8 @@ export interface ObjectStore {
   putIfAbsent(key: string, body: Uint8Array | string): Promise<boolean>;
   /** Throws ObjectNotFoundError when the key does not exist. */
   get(key: string): Promise<Uint8Array>;
-  /** The object's bytes as a stream, for objects too large to hold; ObjectNotFoundError when absent. */
-  getStream(key: string): Promise<Readable>;
+  /** The object's bytes (or a range of them) as a stream; ObjectNotFoundError when absent. */
+  getStream(key: string, range?: ByteRange): Promise<Readable>;
   head(key: string): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with prefix, in key order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
@@ -166,10 +177,14 @@ export class LocalDirStore implements ObjectStore {
     return this.path(key);
   }
 
-  async getStream(key: string): Promise<Readable> {
+  async getStream(key: string, range?: ByteRange): Promise<Readable> {
     const path = this.path(key);
     if (!(await this.head(key))) throw new ObjectNotFoundError(this.uri, key);
-    return createReadStream(path);
+    if (range?.end !== undefined && range.end <= range.start) return Readable.from([]);
+    return createReadStream(path, {
+      ...(range ? { start: range.start } : {}),
+      ...(range?.end === undefined ? {} : { end: range.end - 1 }),
+    });
   }
 
   async get(key: string): Promise<Uint8Array> {
@@ -244,11 +259,16 @@ export class S3Store implements ObjectStore {
     );
   }
 
-  async putFile(key: string, path: string): Promise<void> {
+  async putFile(key: string, path: string, options: { readonly sha256?: string } = {}): Promise<void> {
     // An S3 object (multipart included) becomes visible only when the upload completes.
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: this.objectKey(key), Body: createReadStream(path) },
+      params: {
+        Bucket: this.bucket,
+        Key: this.objectKey(key),
+        Body: createReadStream(path),
+        ...(options.sha256 ? { Metadata: { sha256: options.sha256 }, ChecksumAlgorithm: 'SHA256' } : {}),
+      },
       partSize: 8 * 1024 * 1024,
       queueSize: 4,
     });
@@ -273,10 +293,16 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async getStream(key: string): Promise<Readable> {
+  async getStream(key: string, range?: ByteRange): Promise<Readable> {
+    if (range?.end !== undefined && range.end <= range.start) return Readable.from([]);
+    const bytes = range && `bytes=${range.start}-${range.end === undefined ? '' : range.end - 1}`;
     try {
       const out = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(key),
+          ...(bytes ? { Range: bytes } : {}),
+        }),
       );
       if (!out.Body) throw new ObjectNotFoundError(this.uri, key);
       return out.Body as Readable;
@@ -306,7 +332,8 @@ export class S3Store implements ObjectStore {
       const out = await this.client.send(
         new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
       );
-      return { key, size: out.ContentLength ?? 0 };
+      const sha256 = out.Metadata?.['sha256'];
+      return { key, size: out.ContentLength ?? 0, ...(sha256 ? { sha256 } : {}) };
     } catch (err) {
       const name = (err as { name?: string }).name;
       if (name === 'NotFound' || name === 'NoSuchKey') return undefined;

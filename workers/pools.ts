@@ -118,6 +118,7 @@ export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOpti
       ? new Embedder(
           embedderOptions(config.embedRuntime, config.executionProvider, {
             modelCacheDir: join(config.stateDir, 'models'),
+            modelStore: options.store,
             log,
           }),
         )
