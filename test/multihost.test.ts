@@ -1,7 +1,8 @@
 /**
  * Many machines, nothing shared but Temporal and the object store: four hosts, each a network
  * namespace with its own AFFECTFLOW_HOME, HOME and TMPDIR, joined by a bridge in a switch
- * namespace (test/helpers/netns.ts). control runs the Temporal dev server and SeaweedFS on its
+ * namespace (test/helpers/netns.ts). The dataset exists only in the store (`affectflow datasets
+ * push`, then `affectflow run s3://...`). control runs the Temporal dev server and SeaweedFS on its
  * 198.18.0.1; frames-a runs a frames worker; frames-b a frames and an embed worker; train the
  * orchestrator and train workers and the CLI. Mid-run frames-a loses every process (a host crash)
  * and frames-b's link is cut at the switch for 30 s (a partition). The run must complete with no
@@ -10,11 +11,12 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { setTimeout as pollInterval } from 'node:timers/promises';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
 import { projectRoot, venvBin } from '../base/paths.ts';
+import { ensureModelFile } from '../models/onnxRuntime.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
 import { tempDir } from './helpers/env.ts';
 import {
@@ -30,7 +32,6 @@ import {
   type HostProcess,
   type Network,
 } from './helpers/netns.ts';
-import { prebuildGeneratedModels } from './helpers/workers.ts';
 
 const PARTITION_SECONDS = 30;
 const TEMPORAL_PORT = 7233;
@@ -40,6 +41,7 @@ const PREFIX = 'multihost';
 /** Four videos of 48 frames in shards of 16: twelve shards, enough to be mid-run at the faults. */
 const DATASET = { ...TINY_SYNTHETIC, trainVideos: 3, validationVideos: 1, framesPerVideo: 48 };
 const SHARDS = 12;
+const DATASET_URI = `s3://${BUCKET}/datasets/multihost-ds`;
 const RUN_FLAGS = [
   ...['--external-workers', '--backbone', TINY_BACKBONE.name, '--face-source', 'whole-frame'],
   ...['--shard-frames', '16', '--window', '4', '--max-crop-side', '64'],
@@ -252,10 +254,8 @@ async function scenario(t: ExecutionContext): Promise<void> {
     );
 
   await cluster.startControl();
-  // The dataset: until the store holds datasets, one folder that both frames hosts read.
-  const datasetPath = join(tempDir('mh-dataset'), 'ds');
-  await generateSyntheticDataset(datasetPath, DATASET);
-  for (const name of ['frames-a', 'frames-b', 'train']) prebuildGeneratedModels(cluster.homeOf(name).state);
+  t.log(`${at()}: Temporal and S3 answer on control`);
+  // The workers load (tsx compiles each host's copy) while the dataset and the model are made.
   const workers = [
     cluster.node('train', 'orchestrator worker', 'workers/orchestrator.ts'),
     cluster.node('train', 'train worker', 'workers/train.ts'),
@@ -263,10 +263,28 @@ async function scenario(t: ExecutionContext): Promise<void> {
     cluster.node('frames-b', 'frames worker', 'workers/frames.ts'),
     cluster.node('frames-b', 'embed worker', 'workers/embed.ts'),
   ];
+  // The dataset: made on the train host, pushed to the store, then removed there: only the store has it.
+  const localDataset = join(cluster.homeOf('train').home, 'ds');
+  await generateSyntheticDataset(localDataset, DATASET);
+  // Each host's own model cache gets its copy of the generated backbone (planning hashes it too).
+  const built = ensureModelFile(TINY_BACKBONE, join(tempDir('mh-models'), 'models'));
+  for (const name of ['frames-a', 'frames-b', 'train']) {
+    const cache = join(cluster.homeOf(name).state, 'models');
+    mkdirSync(cache, { recursive: true });
+    copyFileSync(built, join(cache, basename(built)));
+  }
+  const push = cluster.node('train', 'datasets push', 'cli/main.ts', [
+    'datasets',
+    'push',
+    localDataset,
+    DATASET_URI,
+  ]);
+  t.is(await push.exited, 0, `datasets push:\n${push.output()}`);
+  rmSync(localDataset, { recursive: true });
   await Promise.all(workers.map((w) => w.waitFor(/worker: polling /)));
-  t.log(`${at()}: services ready and five workers polling`);
+  t.log(`${at()}: dataset pushed, five workers polling`);
 
-  const cli = cluster.node('train', 'cli', 'cli/main.ts', ['run', datasetPath, ...RUN_FLAGS, '--verbose']);
+  const cli = cluster.node('train', 'cli', 'cli/main.ts', ['run', DATASET_URI, ...RUN_FLAGS, '--verbose']);
   let cliEnded = false;
   void cli.exited.then(() => (cliEnded = true));
 
