@@ -280,12 +280,18 @@ export function createFramesActivities(deps: ActivityDeps) {
           });
           const decodedFrames: number[] = [];
           let step = await decoder.next();
-          while (!step.done) {
-            const decoded = step.value;
-            decodedFrames.push(decoded.frame);
-            await takeFaces({ frame: decoded.frame, image: decoded, encoded: null });
-            if (frames % 16 === 0) reportProgress({ frame: decoded.frame, frames });
-            step = await decoder.next();
+          try {
+            while (!step.done) {
+              const decoded = step.value;
+              decodedFrames.push(decoded.frame);
+              await takeFaces({ frame: decoded.frame, image: decoded, encoded: null });
+              if (frames % 16 === 0) reportProgress({ frame: decoded.frame, frames });
+              step = await decoder.next();
+            }
+          } finally {
+            // Cancelled (or abandoned on a heartbeat timeout) mid-video: ending the generator
+            // kills its ffmpeg, which would otherwise stay blocked writing to a full pipe.
+            if (!step.done) await decoder.return(undefined as never);
           }
           const summary: DecodeSummary = step.value;
           coverage = await videoCoverage(deps.store, framesKey, { path, ...range }, summary, decodedFrames);

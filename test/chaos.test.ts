@@ -1,0 +1,78 @@
+/**
+ * Build item 5 of issue 15, CI-sized: a run under chaos (test/helpers/chaos.ts) and the
+ * independent check of what it committed (test/helpers/chaosCheck.ts); and the frames activity
+ * that leaves no ffmpeg behind when it is cancelled.
+ */
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createFramesActivities } from '../activities/frames.ts';
+import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
+import { LocalDirStore } from '../storage/objectStore.ts';
+import { tempDir } from './helpers/env.ts';
+
+/** Pids of this process's ffmpeg children. */
+function ffmpegChildren(): number[] {
+  const ps = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  return ps.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([, comm]) => comm === 'ffmpeg')
+    .map(([pid]) => Number(pid));
+}
+
+test('a cancelled extractFrames kills its ffmpeg (none left blocked on a full pipe)', async (t) => {
+  const root = tempDir('chaos-cancel');
+  // 300 frames of 320x240 RGB: 69 MB of decoder output, far more than a pipe holds.
+  const made = spawnSync('ffmpeg', [
+    ...['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25'],
+    ...['-frames:v', '300', '-pix_fmt', 'yuv420p', join(root, 'long.mp4')],
+  ]);
+  t.is(made.status, 0, made.stderr.toString());
+  const manifest: Manifest = {
+    format: MANIFEST_FORMAT,
+    datasetId: 'chaos-cancel',
+    version: 'test',
+    root,
+    shardFrames: 300,
+    videos: [
+      {
+        name: 'long',
+        split: 'Train',
+        source: { kind: 'video', path: 'long.mp4' },
+        frameCount: 300,
+        fps: 25,
+        width: 320,
+        height: 240,
+        contentHash: 'c',
+      },
+    ],
+    shards: [{ shardId: 's', video: 'long', split: 'Train', firstFrame: 1, lastFrame: 300 }],
+    findings: [],
+  };
+  const store = new LocalDirStore(join(root, 'store'));
+  await store.put('manifest.json', JSON.stringify(manifest));
+  const activities = createFramesActivities({ store, config: { stateDir: root }, log: () => {} });
+  const env = new MockActivityEnvironment({ activityType: 'extractFrames' });
+  let decoderAtCancel: number[] = [];
+  // The run cancels the activity (or its heartbeat timed out) at its first progress report.
+  env.once('heartbeat', () => {
+    decoderAtCancel = ffmpegChildren();
+    env.cancel();
+  });
+  await t.throwsAsync(
+    env.run((input: Parameters<typeof activities.extractFrames>[0]) => activities.extractFrames(input), {
+      manifestKey: 'manifest.json',
+      shardId: 's',
+      maxCropSide: 32,
+      faceSource: 'whole-frame' as const,
+    }),
+  );
+  t.is(decoderAtCancel.length, 1, 'ffmpeg ran when the activity was cancelled');
+  // A killed ffmpeg is gone within moments; one blocked on its pipe stays for good.
+  for (let i = 0; i < 100 && ffmpegChildren().length > 0; i++) await sleep(100);
+  t.deepEqual(ffmpegChildren(), [], 'no ffmpeg left after the cancelled activity');
+  for (const pid of ffmpegChildren()) process.kill(pid, 'SIGKILL');
+});
