@@ -11,6 +11,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createFramesActivities } from '../activities/frames.ts';
 import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
+import { CHAOS_CI, runChaos } from './helpers/chaos.ts';
 import { tempDir } from './helpers/env.ts';
 
 /** Pids of this process's ffmpeg children. */
@@ -75,4 +76,41 @@ test('a cancelled extractFrames kills its ffmpeg (none left blocked on a full pi
   for (let i = 0; i < 100 && ffmpegChildren().length > 0; i++) await sleep(100);
   t.deepEqual(ffmpegChildren(), [], 'no ffmpeg left after the cancelled activity');
   for (const pid of ffmpegChildren()) process.kill(pid, 'SIGKILL');
+});
+
+test('chaos: 20,000 frames through 50+ SIGKILLs, a Temporal restart, a 60 s store outage and a 30 s SIGSTOP; every frame committed once', async (t) => {
+  const stateDir = tempDir('chaos');
+  const outcome = await runChaos({
+    ...CHAOS_CI,
+    stateDir,
+    datasetPath: join(stateDir, 'ds'),
+    faults: true,
+    log: (line) => t.log(line),
+  });
+  const { result, check } = outcome;
+  t.log(
+    `kills ${JSON.stringify(outcome.kills)}, ${outcome.restarts} worker restarts, store away ${outcome.outageSeconds.toFixed(0)} s, ` +
+      `embed worker stopped ${outcome.stoppedSeconds.toFixed(0)} s, wall ${outcome.wallSeconds.toFixed(0)} s; ${check.orphans} orphan data objects (not counted)`,
+  );
+  t.is(result.status, 'completed', JSON.stringify(result.failedShards));
+  t.is(result.failedCount, 0);
+  t.true(outcome.killCount >= 50, `${outcome.killCount} kills`);
+  for (const target of ['frames', 'embed', 'train', 'orchestrator', 'ffmpeg'] as const)
+    t.true(outcome.kills[target] >= 1, `no ${target} kill`);
+  t.true(outcome.outageSeconds >= 60);
+  t.true(outcome.stoppedSeconds >= 30);
+  t.is(outcome.temporalRestarts, 1);
+  t.is(check.manifestFrames, CHAOS_CI.videos * CHAOS_CI.framesPerVideo);
+  t.is(check.manifestShards, result.shards);
+  t.deepEqual(check.badMarkers, []);
+  t.deepEqual(check.frames, { markers: result.shards, rows: check.manifestFrames, lost: 0, duplicated: 0 });
+  t.deepEqual(check.embeddings, {
+    markers: result.shards,
+    rows: check.manifestFrames,
+    lost: 0,
+    duplicated: 0,
+  });
+  t.is(result.embeddingRows, check.manifestFrames);
+  t.is(check.incompleteUploads, 0);
+  t.is(typeof result.scores['EXPR'], 'number');
 });
