@@ -79,6 +79,8 @@ test('a cancelled extractFrames kills its ffmpeg (none left blocked on a full pi
 });
 
 test('chaos: 20,000 frames through 50+ SIGKILLs, a Temporal restart, a 60 s store outage and a 30 s SIGSTOP; every frame committed once', async (t) => {
+  // Several minutes with no test finishing (the suite's 3 min inactivity timeout would end it).
+  t.timeout(20 * 60_000);
   const stateDir = tempDir('chaos');
   const outcome = await runChaos({
     ...CHAOS_CI,
