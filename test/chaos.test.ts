@@ -12,17 +12,10 @@ import { createFramesActivities } from '../activities/frames.ts';
 import { MANIFEST_FORMAT, type Manifest } from '../datasets/manifest.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
 import { CHAOS_CI, runChaos } from './helpers/chaos.ts';
+import { ffmpegChildren } from './helpers/chaosStack.ts';
 import { tempDir } from './helpers/env.ts';
 
-/** Pids of this process's ffmpeg children. */
-function ffmpegChildren(): number[] {
-  const ps = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' });
-  return ps.stdout
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter(([, comm]) => comm === 'ffmpeg')
-    .map(([pid]) => Number(pid));
-}
+const ffmpegChildrenHere = (): number[] => ffmpegChildren([process.pid]);
 
 test('a cancelled extractFrames kills its ffmpeg (none left blocked on a full pipe)', async (t) => {
   const root = tempDir('chaos-cancel');
@@ -60,7 +53,7 @@ test('a cancelled extractFrames kills its ffmpeg (none left blocked on a full pi
   let decoderAtCancel: number[] = [];
   // The run cancels the activity (or its heartbeat timed out) at its first progress report.
   env.once('heartbeat', () => {
-    decoderAtCancel = ffmpegChildren();
+    decoderAtCancel = ffmpegChildrenHere();
     env.cancel();
   });
   await t.throwsAsync(
@@ -73,9 +66,9 @@ test('a cancelled extractFrames kills its ffmpeg (none left blocked on a full pi
   );
   t.is(decoderAtCancel.length, 1, 'ffmpeg ran when the activity was cancelled');
   // A killed ffmpeg is gone within moments; one blocked on its pipe stays for good.
-  for (let i = 0; i < 100 && ffmpegChildren().length > 0; i++) await sleep(100);
-  t.deepEqual(ffmpegChildren(), [], 'no ffmpeg left after the cancelled activity');
-  for (const pid of ffmpegChildren()) process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 100 && ffmpegChildrenHere().length > 0; i++) await sleep(100);
+  t.deepEqual(ffmpegChildrenHere(), [], 'no ffmpeg left after the cancelled activity');
+  for (const pid of ffmpegChildrenHere()) process.kill(pid, 'SIGKILL');
 });
 
 test('chaos: 20,000 frames through 50+ SIGKILLs, a Temporal restart, a 60 s store outage and a 30 s SIGSTOP; every frame committed once', async (t) => {

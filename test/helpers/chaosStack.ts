@@ -66,6 +66,17 @@ export async function startChaosStack(stateDir: string): Promise<ChaosStack> {
   };
 }
 
+/** Pids of the ffmpeg processes whose parent is one of `parents`. */
+export function ffmpegChildren(parents: readonly number[]): number[] {
+  if (parents.length === 0) return [];
+  const ps = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', parents.join(',')], { encoding: 'utf8' });
+  return ps.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([, comm]) => comm === 'ffmpeg')
+    .map(([pid]) => Number(pid));
+}
+
 export const POOLS: readonly WorkerRole[] = ['orchestrator', 'frames', 'embed', 'train'];
 
 interface Slot {
@@ -134,14 +145,7 @@ export class WorkerSupervisor {
 
   /** ffmpeg processes the frames workers run now. */
   ffmpegPids(): number[] {
-    const parents = this.pids('frames');
-    if (parents.length === 0) return [];
-    const ps = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', parents.join(',')], { encoding: 'utf8' });
-    return ps.stdout
-      .split('\n')
-      .map((l) => l.trim().split(/\s+/))
-      .filter(([, comm]) => comm === 'ffmpeg')
-      .map(([pid]) => Number(pid));
+    return ffmpegChildren(this.pids('frames'));
   }
 
   /** Ends every worker process at once (SIGKILL; the run is over) and waits for them. */
