@@ -311,17 +311,23 @@ export function createFramesActivities(deps: ActivityDeps) {
               context: faceSource === 'yunet' ? TRACKING.lookBack : 0,
             });
             let step = await decoder.next();
-            while (!step.done) {
-              const decoded = step.value;
-              if (!decoded.context) decodedFrames.push(decoded.frame);
-              await takeFaces({
-                frame: decoded.frame,
-                image: decoded,
-                encoded: null,
-                context: decoded.context,
-              });
-              if (!decoded.context && frames % 16 === 0) reportProgress({ frame: decoded.frame, frames });
-              step = await decoder.next();
+            try {
+              while (!step.done) {
+                const decoded = step.value;
+                if (!decoded.context) decodedFrames.push(decoded.frame);
+                await takeFaces({
+                  frame: decoded.frame,
+                  image: decoded,
+                  encoded: null,
+                  context: decoded.context,
+                });
+                if (!decoded.context && frames % 16 === 0) reportProgress({ frame: decoded.frame, frames });
+                step = await decoder.next();
+              }
+            } finally {
+              // Cancelled (or abandoned on a heartbeat timeout) mid-video: ending the generator
+              // kills its ffmpeg, which would otherwise stay blocked writing to a full pipe.
+              if (!step.done) await decoder.return(undefined as never);
             }
             summary = step.value;
           } catch (err) {
