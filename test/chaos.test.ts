@@ -15,8 +15,6 @@ import { CHAOS_CI, runChaos } from './helpers/chaos.ts';
 import { ffmpegChildren } from './helpers/chaosStack.ts';
 import { tempDir } from './helpers/env.ts';
 
-const ffmpegChildrenHere = (): number[] => ffmpegChildren([process.pid]);
-
 test('a cancelled extractFrames kills its ffmpeg (none left blocked on a full pipe)', async (t) => {
   const root = tempDir('chaos-cancel');
   // 300 frames of 320x240 RGB: 69 MB of decoder output, far more than a pipe holds.
@@ -46,6 +44,8 @@ test('a cancelled extractFrames kills its ffmpeg (none left blocked on a full pi
     shards: [{ shardId: 's', video: 'long', split: 'Train', firstFrame: 1, lastFrame: 300 }],
     findings: [],
   };
+  // Its own decoder only: the chaos test in this process makes its dataset with ffmpeg too.
+  const ffmpegChildrenHere = (): number[] => ffmpegChildren([process.pid], join(root, 'long.mp4'));
   const store = new LocalDirStore(join(root, 'store'));
   await store.put('manifest.json', JSON.stringify(manifest));
   const activities = createFramesActivities({ store, config: { stateDir: root }, log: () => {} });

@@ -66,15 +66,15 @@ export async function startChaosStack(stateDir: string): Promise<ChaosStack> {
   };
 }
 
-/** Pids of the ffmpeg processes whose parent is one of `parents`. */
-export function ffmpegChildren(parents: readonly number[]): number[] {
+/** Pids of the ffmpeg processes whose parent is one of `parents` (and whose arguments name `file`). */
+export function ffmpegChildren(parents: readonly number[], file?: string): number[] {
   if (parents.length === 0) return [];
-  const ps = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', parents.join(',')], { encoding: 'utf8' });
+  const ps = spawnSync('ps', ['-o', 'pid=,comm=,args=', '--ppid', parents.join(',')], { encoding: 'utf8' });
   return ps.stdout
     .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter(([, comm]) => comm === 'ffmpeg')
-    .map(([pid]) => Number(pid));
+    .map((l) => /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(l))
+    .filter((m) => m !== null && m[2] === 'ffmpeg' && (file === undefined || m[3]!.includes(file)))
+    .map((m) => Number(m![1]));
 }
 
 export const POOLS: readonly WorkerRole[] = ['orchestrator', 'frames', 'embed', 'train'];
