@@ -7,7 +7,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { execFileSync } from 'node:child_process';
 import {
   reportingRunInput,
   runReportingScale,
@@ -16,7 +15,8 @@ import {
 import { runSettings } from '../../cli/reevaluate.ts';
 import type { ReevaluateInput } from '../../workflows/index.ts';
 import { withThrowawayTemporal } from '../../infra/devstack.ts';
-import { projectRoot, venvBin } from '../../base/paths.ts';
+import { projectRoot } from '../../base/paths.ts';
+import { showHistory } from './show.ts';
 
 await withThrowawayTemporal(async (address) => {
   const options = {
@@ -50,22 +50,7 @@ await withThrowawayTemporal(async (address) => {
   const recordedBefore = new Set(Object.keys(index));
   for await (const execution of client.workflow.list({ query: `WorkflowId STARTS_WITH 'scale-'` })) {
     // The Temporal CLI writes proto JSON, the format the replayer reads.
-    const json = execFileSync(
-      venvBin('temporal'),
-      [
-        'workflow',
-        'show',
-        '--address',
-        address,
-        '--workflow-id',
-        execution.workflowId,
-        '--run-id',
-        execution.runId,
-        '--output',
-        'json',
-      ],
-      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-    );
+    const json = showHistory(address, execution);
     const history = JSON.parse(json) as {
       events?: { workflowExecutionStartedEventAttributes?: { continuedExecutionRunId?: string } }[];
     };

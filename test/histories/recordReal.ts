@@ -7,7 +7,6 @@
  * the same workflow id, which redoes only that shard. Writes every execution's history as
  * `real-<failed|resumed>-<type>-...json` beside record.ts's and adds them to index.json.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { Client, Connection, WorkflowIdReusePolicy } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection } from '@temporalio/worker';
 import type { ExtractFramesInput, ExtractFramesResult } from '../../activities/index.ts';
-import { projectRoot, venvBin } from '../../base/paths.ts';
+import { projectRoot } from '../../base/paths.ts';
+import { showHistory } from './show.ts';
 import { loadConfig } from '../../config/index.ts';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../../datasets/synthetic.ts';
 import { withThrowawayTemporal } from '../../infra/devstack.ts';
@@ -117,22 +117,7 @@ try {
       for await (const execution of client.workflow.list({
         query: `WorkflowId STARTS_WITH '${workflowId}'`,
       })) {
-        const json = execFileSync(
-          venvBin('temporal'),
-          [
-            'workflow',
-            'show',
-            '--address',
-            address,
-            '--workflow-id',
-            execution.workflowId,
-            '--run-id',
-            execution.runId,
-            '--output',
-            'json',
-          ],
-          { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-        );
+        const json = showHistory(address, execution);
         if (seen.has(execution.runId)) continue;
         seen.add(execution.runId);
         const name = `real-${label}-${execution.type}-${execution.workflowId.split('/').pop()}-${execution.runId.slice(0, 8)}.json`;
