@@ -6,7 +6,7 @@
 import { findCommit } from '../storage/commit.ts';
 import { embeddingShardKeys, ModelChecksumUnknownError } from './embed.ts';
 import { framesShardKey, type FramesSettings } from './frames.ts';
-import { classifyErrors, manifestReader, type ActivityDeps } from './context.ts';
+import { classifyErrors, manifestReader, reportProgress, type ActivityDeps } from './context.ts';
 
 export interface PlanShardPageInput {
   readonly manifestKey: string;
@@ -56,7 +56,12 @@ export function createShardActivities(deps: ActivityDeps) {
 
     async planShardPage(input: PlanShardPageInput): Promise<ShardPage> {
       return classifyErrors(async () => {
+        // A heartbeat after the manifest read and after each shard checked: on a loaded machine or
+        // a slow store a page of commit lookups can outlast the heartbeat timeout without one.
+        let checked = 0;
+        reportProgress({ checked });
         const manifest = await readManifest(input.manifestKey);
+        reportProgress({ checked });
         const page = manifest.shards.slice(input.offset, input.offset + input.limit);
         // Model checksums are read once per page; a backbone without one has nothing committed
         // (embedShard then fails its shards with ModelChecksumUnknownError, which says what to do).
@@ -80,6 +85,7 @@ export function createShardActivities(deps: ActivityDeps) {
               const keyFor = keyers[b];
               if (!keyFor || !(await findCommit(deps.store, keyFor(framesKey).key))) missing.push(backbone);
             }
+            reportProgress({ checked: ++checked });
             if (missing.length === 0) {
               skipped++;
               skippedFrames += frames;

@@ -5,6 +5,7 @@
  * preprocessing output is pinned to the version the embedding keys carry (golden tensors).
  */
 import test from 'ava';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -229,6 +230,19 @@ test('a face-setting change gives new frames and embedding shards through the re
     frames: wholeFrame,
   });
   t.is(page.todo.length, 2);
+  // Planning heartbeats per shard checked: a page of commit lookups on a loaded machine or a slow
+  // store must not outlast the heartbeat timeout in silence.
+  const activityEnv = new MockActivityEnvironment();
+  let beats = 0;
+  activityEnv.on('heartbeat', () => beats++);
+  await activityEnv.run((input: Parameters<typeof frames.planShardPage>[0]) => frames.planShardPage(input), {
+    manifestKey,
+    offset: 0,
+    limit: 10,
+    backbones: [TINY_BACKBONE.name],
+    frames: wholeFrame,
+  });
+  t.is(beats, 2 + 2, 'one before and one after the manifest read, one per shard');
   const failure = await t.throwsAsync(
     embed.embedShard({
       manifestKey,
