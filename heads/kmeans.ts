@@ -1,5 +1,5 @@
 /**
- * k-means (Lloyd's iterations from k-means++ seeds, the best of several seeded starts by inertia),
+ * k-means (Lloyd's iterations from greedy k-means++ seeds, the best of several seeded starts by inertia),
  * as sklearn.cluster.KMeans computes it, on row-major float data.
  */
 import { seededRandom } from '../base/random.ts';
@@ -40,7 +40,11 @@ function squaredDistance(x: ArrayLike<number>, i: number, c: Float64Array, j: nu
   return s;
 }
 
-/** k-means++ seeding: each next centre drawn with probability proportional to squared distance. */
+/**
+ * Greedy k-means++ seeding, as sklearn's: each next centre is the best (least summed squared
+ * distance after adding it) of 2 + floor(ln k) candidates drawn with probability proportional to
+ * the squared distance to the nearest centre so far.
+ */
 function seedCentres(
   x: ArrayLike<number>,
   n: number,
@@ -52,24 +56,39 @@ function seedCentres(
   const copy = (row: number, j: number): void => {
     for (let t = 0; t < d; t++) centres[j * d + t] = x[row * d + t]!;
   };
-  copy(Math.floor(rand() * n), 0);
-  const nearest = new Float64Array(n).fill(Infinity);
+  const trials = 2 + Math.floor(Math.log(k));
+  const distanceTo = (row: number, i: number): number => {
+    let s = 0;
+    for (let t = 0; t < d; t++) {
+      const diff = x[i * d + t]! - x[row * d + t]!;
+      s += diff * diff;
+    }
+    return s;
+  };
+  const first = Math.floor(rand() * n);
+  copy(first, 0);
+  const nearest = Float64Array.from({ length: n }, (_, i) => distanceTo(first, i));
+  let potential = nearest.reduce((a, b) => a + b, 0);
+  const candidate = new Float64Array(n);
   for (let j = 1; j < k; j++) {
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      nearest[i] = Math.min(nearest[i]!, squaredDistance(x, i, centres, j - 1, d));
-      total += nearest[i]!;
-    }
-    let target = rand() * total;
-    let pick = n - 1;
-    for (let i = 0; i < n; i++) {
-      target -= nearest[i]!;
-      if (target < 0) {
-        pick = i;
-        break;
+    let best = { row: -1, potential: Infinity, nearest: new Float64Array(0) };
+    for (let trial = 0; trial < trials; trial++) {
+      let target = rand() * potential;
+      let pick = n - 1;
+      for (let i = 0; i < n; i++) {
+        target -= nearest[i]!;
+        if (target < 0) {
+          pick = i;
+          break;
+        }
       }
+      let total = 0;
+      for (let i = 0; i < n; i++) total += candidate[i] = Math.min(nearest[i]!, distanceTo(pick, i));
+      if (total < best.potential) best = { row: pick, potential: total, nearest: candidate.slice() };
     }
-    copy(pick, j);
+    copy(best.row, j);
+    nearest.set(best.nearest);
+    potential = best.potential;
   }
   return centres;
 }
