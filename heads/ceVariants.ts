@@ -4,6 +4,8 @@
  * k-means clusters (of scores or embeddings) matched one to one to the compound classes.
  */
 import { minCostAssignment } from '../base/assignment.ts';
+import { AFFWILD2_EXPRESSIONS } from '../datasets/labels.ts';
+import { COMPOUND_BASICS } from './ce.ts';
 import { kMeans } from './kmeans.ts';
 
 export class CompoundVariantError extends Error {
@@ -122,7 +124,8 @@ export function clusterLabelCounts(
 /**
  * Compound classes by clustering: k-means (k = classes) of the rows' features [n, d] (compound
  * scores or embeddings), each cluster given the class its rows' mean zero-shot compound
- * probabilities [n, classes] favour, one class per cluster. Int32 [n] classes.
+ * probabilities [n, classes] favour, one class per cluster. Int32 [n] classes, and the clustering's
+ * inertia (sum of squared distances to the centres).
  */
 export function classesByClusters(
   features: ArrayLike<number>,
@@ -131,12 +134,39 @@ export function classesByClusters(
   probabilities: ArrayLike<number>,
   classes: number,
   seed: number,
-): { readonly classOf: Int32Array; readonly clusterClass: Int32Array } {
-  const { cluster } = kMeans(features, n, d, { k: classes, seed });
+  starts?: number,
+): { readonly classOf: Int32Array; readonly clusterClass: Int32Array; readonly inertia: number } {
+  const { cluster, inertia } = kMeans(features, n, d, { k: classes, seed, ...(starts ? { starts } : {}) });
   const clusterClass = matchClusters(
     clusterMeanProbabilities(cluster, classes, probabilities, classes),
     classes,
     classes,
   );
-  return { classOf: cluster.map((j) => clusterClass[j]!), clusterClass };
+  return { classOf: cluster.map((j) => clusterClass[j]!), clusterClass, inertia };
+}
+
+/** The two Aff-Wild2 class indices averaged into each compound class, in C-EXPR-DB class order. */
+const AFFWILD2_COMPOUND_PAIRS: readonly (readonly [number, number])[] = Object.freeze(
+  COMPOUND_BASICS.map(([a, b]) => {
+    const classes: readonly string[] = AFFWILD2_EXPRESSIONS;
+    return [classes.indexOf(a), classes.indexOf(b)] as const;
+  }),
+);
+
+/**
+ * Compound probabilities [n, 7] from an Aff-Wild2 EXPR head's class probabilities [n, 8]: each
+ * compound class the mean of its two basic expressions' probabilities (COMPOUND_BASICS), as the
+ * zero-shot scores average the backbone's AffectNet ones.
+ */
+export function compoundFromExpr(probabilities: ArrayLike<number>, n: number): Float64Array {
+  const k = AFFWILD2_EXPRESSIONS.length;
+  if (probabilities.length !== n * k)
+    throw new CompoundVariantError(`expected ${n} x ${k} EXPR probabilities, got ${probabilities.length}`);
+  const pairs = AFFWILD2_COMPOUND_PAIRS;
+  const out = new Float64Array(n * pairs.length);
+  for (let i = 0; i < n; i++)
+    pairs.forEach(([a, b], j) => {
+      out[i * pairs.length + j] = (probabilities[i * k + a]! + probabilities[i * k + b]!) / 2;
+    });
+  return out;
 }
