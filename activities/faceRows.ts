@@ -101,6 +101,8 @@ export async function readFaceRows(
   labelled: readonly Pick<LabelledVideo, 'labels' | 'splits'>[],
   settings: HeadSettings,
   spill: SpillDirectory,
+  /** Also sent every first-face row (e.g. heads/ceRuns.ts CeRowCollector). */
+  extraRows?: { add(video: number, frame: number, embedding: Float32Array): Promise<void> },
 ): Promise<FaceRowsRead> {
   const started = process.hrtime.bigint();
   const videoIndex = new Map(manifest.videos.map((v, i) => [v.name, i]));
@@ -155,7 +157,9 @@ export async function readFaceRows(
           part.filled++;
           if (keys.face[i] === 1) {
             const d = embedding.dim;
-            await router.add(keys.video[i]!, keys.frame[i]!, embedding.values.subarray(r * d, (r + 1) * d));
+            const row = embedding.values.subarray(r * d, (r + 1) * d);
+            await router.add(keys.video[i]!, keys.frame[i]!, row);
+            await extraRows?.add(keys.video[i]!, keys.frame[i]!, row);
           }
         }
         base += table.numRows;

@@ -9,21 +9,24 @@ import { shortHash } from '../base/hashing.ts';
 import { TASKS, type Split, type Task } from '../datasets/labels.ts';
 import {
   DEFAULT_HEAD_SETTINGS,
+  type CeResult,
   type HeadSettings,
   type LabelledVideo,
   type StreamingSettings,
 } from '../heads/tasks.ts';
 import { runAu, runCe, runEmi, runExpr, runVa } from '../heads/taskRuns.ts';
+import { CeRowCollector, chooseBackboneByKl, runCeVariants } from '../heads/ceRuns.ts';
 import { untrainedReason, type SkippedTask } from '../heads/untrained.ts';
 import type { EmiConfig } from '../heads/emi.ts';
 import type { LinearConfig } from '../heads/linear.ts';
 import { describeProtocol, type HeadProtocol } from '../heads/protocol.ts';
 import type { MlpConfig } from '../heads/mlp.ts';
 import { renderReportHtml } from '../reports/html.ts';
-import type { EmbeddingIndex, RunReport, Stored } from '../reports/model.ts';
+import type { CeReport, EmbeddingIndex, RunReport, Stored } from '../reports/model.ts';
 import type { ExecutionProvider } from '../models/onnxRuntime.ts';
 import { backboneId, getBackbone } from '../models/registry.ts';
 import { commonFolder, keyFolder, storeKeys } from '../storage/keys.ts';
+import { checkExprHeadInput, earlierCeFits, resolveExprHead } from './ceVariantSources.ts';
 import { embeddingShardKeys } from './embed.ts';
 import { earlierBackbones } from './earlierBackbones.ts';
 import { readFaceRows } from './faceRows.ts';
@@ -50,6 +53,11 @@ export interface TrainAndEvaluateInput {
   readonly streaming?: Partial<StreamingSettings>;
   /** Choices of the notebooks' protocol (heads/protocol.ts); the challenge's otherwise. */
   readonly protocol?: Partial<HeadProtocol>;
+  /**
+   * C-EXPR-DB variants: `exprHeadFrom` names an EXPR head trained elsewhere (a heads key, or the
+   * run id of a report folder that holds one) to apply to the CE videos' embeddings.
+   */
+  readonly ce?: { readonly exprHeadFrom?: string };
 }
 
 export type {
@@ -119,9 +127,32 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
           for (const task of TASKS) splits[task] = splitOf(video, task);
           labelled.push({ labels: await loadLabels(deps.store, manifest, video), splits });
         }
+        const exprHeadFrom = input.ce?.exprHeadFrom;
+        // Resolved before the shards are read, so a wrong name fails at once.
+        const exprHead = exprHeadFrom
+          ? await resolveExprHead(deps.store, exprHeadFrom, {
+              name: input.backbone,
+              id: backboneId(descriptor),
+            })
+          : undefined;
         const spill = await SpillDirectory.create(deps.config.stateDir);
         try {
-          const faces = await readFaceRows(deps.store, manifest, embeddingKeys, labelled, settings, spill);
+          const ceRows = labelled.some((v) => v.labels.CE)
+            ? new CeRowCollector(
+                labelled,
+                (name, layout) => spill.writer(name, layout),
+                settings.streaming.chunkRows,
+              )
+            : undefined;
+          const faces = await readFaceRows(
+            deps.store,
+            manifest,
+            embeddingKeys,
+            labelled,
+            settings,
+            spill,
+            ceRows,
+          );
           deps.log(
             `trainAndEvaluate ${input.runId}: read ${faces.rows} rows of ${faces.shards} shards in ${faces.seconds.toFixed(1)} s`,
           );
@@ -130,13 +161,35 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
             ...labelled[i]!,
           }));
 
+          const withCeVariants = async (zeroShot: CeResult): Promise<CeReport> => {
+            const rows = await ceRows?.finish();
+            if (exprHead && rows) checkExprHeadInput(exprHeadFrom!, exprHead, rows.rows.dim);
+            const variants = await runCeVariants(
+              videos,
+              rows,
+              descriptor.scoreLabels,
+              settings,
+              zeroShot,
+              exprHead,
+            );
+            if (!variants.fit) return { ...zeroShot, variants };
+            const candidates = [
+              ...(await earlierCeFits(deps.store, input.runId)),
+              { backbone: backboneId(descriptor), predicted: variants.fit.predicted, score: zeroShot.score },
+            ];
+            const backboneChoice = chooseBackboneByKl(variants.fit.frequencies, candidates);
+            return { ...zeroShot, variants: { ...variants, backboneChoice } };
+          };
+
           reportProgress({ stage: (stage = 'EXPR') });
           const expr = await runExpr(videos, faces.embeddings.EXPR, descriptor.scoreLabels, settings);
           reportProgress({ stage: (stage = 'VA') });
           const va = runVa(videos, settings);
           reportProgress({ stage: (stage = 'AU') });
           const au = await runAu(videos, faces.embeddings.AU, settings);
-          const ce = runCe(videos, descriptor.scoreLabels, settings);
+          const zeroShotCe = runCe(videos, descriptor.scoreLabels, settings);
+          reportProgress({ stage: (stage = 'CE') });
+          const ce = zeroShotCe && (await withCeVariants(zeroShotCe));
           reportProgress({ stage: (stage = 'EMI') });
           const emi = runEmi(videos, settings);
           // A dataset labels some of the tasks (C-EXPR-DB only CE, Hume-Vidmimic2 only EMI) or

@@ -58,6 +58,7 @@ export interface RunFlags {
   bestEpoch?: HeadProtocol['bestEpoch'];
   auThresholds?: HeadProtocol['auThresholds'];
   emiHead?: 'linear' | 'reference';
+  exprHeadFrom?: string;
 }
 
 export function addRunFlags(command: Command): Command {
@@ -115,6 +116,10 @@ export function addRunFlags(command: Command): Command {
       '--emi-head <head>',
       'reference (default, the notebooks: Dense(64, relu) -> Dense(6), raw inputs, lr 1e-3, batch 512, L2 1/512) | linear (Dense(6), standardised inputs, lr 1e-2, batch 64, no L2)',
       choice(['linear', 'reference'] as const),
+    )
+    .option(
+      '--expr-head-from <run|heads-key>',
+      'C-EXPR-DB: also score an EXPR head trained elsewhere on the CE embeddings: the run id of its report folder (reports/<run>/<backbone>/) or its heads key (heads/<dataset>/EXPR/<hash>.json)',
     )
     .option('--external-workers', 'do not start workers in this process; pools run elsewhere')
     .option('--watch', 'draw progress bars');
@@ -199,6 +204,7 @@ export function inputFrom(datasetPath: string, flags: RunFlags): ExtractionRunIn
           },
         }
       : {}),
+    ...(flags.exprHeadFrom ? { ce: { exprHeadFrom: flags.exprHeadFrom } } : {}),
   };
 }
 

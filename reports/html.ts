@@ -5,6 +5,8 @@
 import { barChart, escapeXml, heatmap, lineChart, type LineSeries } from './svg.ts';
 import { CHALLENGE_PROTOCOL, describeProtocol } from '../heads/protocol.ts';
 import type { BackboneScores, RunReport } from './model.ts';
+import { ceVariantPlots, ceVariantRows } from './ceVariantsView.ts';
+import { bestOf, f3 } from './format.ts';
 
 const STYLE = `
 body { font-family: system-ui, sans-serif; margin: 24px; color: #222; max-width: 1200px; }
@@ -13,8 +15,6 @@ table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #
 th:first-child, td:first-child { text-align: left; } .best { font-weight: 700; background: #eef5ff; }
 .plots { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; } .meta { color: #555; font-size: 13px; }
 `;
-
-const f3 = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(3));
 
 function comparisonTable(rows: readonly BackboneScores[], tasks: readonly string[]): string {
   const best = Object.fromEntries(
@@ -33,9 +33,6 @@ function comparisonTable(rows: readonly BackboneScores[], tasks: readonly string
     'comparison',
   );
 }
-
-const bestOf = (w: { window: number; score: number } | undefined): string =>
-  w ? `${w.window} (${f3(w.score)})` : '—';
 
 function table(header: readonly string[], rows: readonly (readonly string[])[], id: string): string {
   return (
@@ -160,7 +157,11 @@ const TASK_VIEWS: { readonly [K in TaskName]-?: TaskView<NonNullable<ReportTasks
     chance: (r) => `majority ${f3(r.majorityBaseline)}`,
     trained: () => 'zero-shot',
     evaluated: (r) => r.evaluatedSamples,
-    plots: (r) => [...classPlots(r, 'ce', `Confusion matrix (macro F1 ${f3(r.score)})`)],
+    baselineRows: ceVariantRows,
+    plots: (r) => [
+      ...classPlots(r, 'ce', `Confusion matrix (macro F1 ${f3(r.score)})`),
+      ...ceVariantPlots(r),
+    ],
   },
   EMI: {
     heading: 'EMI: emotional mimicry intensity',

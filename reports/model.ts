@@ -1,6 +1,7 @@
 /** The run report: one JSON document per run and backbone (reports/<runId>/report.json). */
 import type { Task } from '../datasets/labels.ts';
 import type { AuResult, CeResult, EmiResult, ExprResult, VaResult } from '../heads/tasks.ts';
+import type { CeVariantsResult } from '../heads/ceRuns.ts';
 import type { SkippedTask } from '../heads/untrained.ts';
 import type { HeadProtocol } from '../heads/protocol.ts';
 import type { ExecutionProvider } from '../models/onnxRuntime.ts';
@@ -12,7 +13,8 @@ export type ExprReport = Stored<ExprResult>;
 export type VaReport = Stored<VaResult>;
 export type AuReport = Stored<AuResult>;
 export type EmiReport = Stored<EmiResult>;
-export type CeReport = CeResult;
+/** variants: the C-EXPR-DB variants (heads/ceRuns.ts); absent in reports before they existed. */
+export type CeReport = CeResult & { readonly variants?: CeVariantsResult };
 export type { SkippedTask } from '../heads/untrained.ts';
 
 /**

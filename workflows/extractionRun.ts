@@ -55,6 +55,8 @@ export interface ExtractionRunInput extends ActivityTuning, FrameOptions {
   readonly windows?: TrainAndEvaluateInput['windows'];
   /** How heads are fitted and scored (heads/protocol.ts; the challenge's otherwise). */
   readonly protocol?: TrainAndEvaluateInput['protocol'];
+  /** C-EXPR-DB variants' options (an EXPR head trained elsewhere: activities/train.ts). */
+  readonly ce?: TrainAndEvaluateInput['ce'];
   /** Shards per partition child workflow (default 1,000). */
   readonly partitionShards?: number;
   /** Shards planned per page inside a partition (default 200). */
@@ -234,6 +236,7 @@ export async function extractionRun(input: ExtractionRunInput): Promise<Extracti
         ...(input.emi ? { emi: input.emi } : {}),
         ...(input.windows ? { windows: input.windows } : {}),
         ...(input.protocol ? { protocol: input.protocol } : {}),
+        ...(input.ce ? { ce: input.ce } : {}),
       });
       reports.push({ backbone, ...evaluated });
       trained.push(backbone);
