@@ -27,7 +27,11 @@ async function readJson(store: ObjectStore, key: string): Promise<unknown> {
 }
 
 /** The heads key a run's report names for its EXPR head with `backbone` (the run id as in reports/<run>/). */
-async function headKeyOfRun(store: ObjectStore, source: string, backbone: string): Promise<string> {
+async function headKeyOfRun(
+  store: ObjectStore,
+  source: string,
+  backbone: string,
+): Promise<string | { readonly missing: string }> {
   const run = source.replace(/^reports\//, '').replace(/(\/report\.json)?\/*$/, '');
   const keys = [`reports/${run}/${backbone}/report.json`, `reports/${run}/report.json`];
   for (const key of keys) {
@@ -45,11 +49,13 @@ async function headKeyOfRun(store: ObjectStore, source: string, backbone: string
   const found: string[] = [];
   for await (const info of store.list(`reports/${run}/`))
     if (info.key.endsWith('/report.json')) found.push(info.key);
+  if (found.length > 0)
+    // A run of other backbones (a backbone added later, re-evaluated with the run's settings):
+    // this backbone has no head there, which the report says rather than failing the run.
+    return { missing: `no report of backbone ${backbone} in run ${run} (it has ${found.sort().join(', ')})` };
   throw new ExprHeadSourceError(
     source,
-    found.length > 0
-      ? `no report of backbone ${backbone} in run ${run} (it has ${found.join(', ')}); run it with --backbone ${backbone} or name a heads key`
-      : `no run ${run} in the store (no reports/${run}/…/report.json); expected the run id of a report folder (reports/<run>/<backbone>/) or a heads key (heads/<dataset>/EXPR/<hash>.json)`,
+    `no run ${run} in the store (no reports/${run}/…/report.json); expected the run id of a report folder (reports/<run>/<backbone>/) or a heads key (heads/<dataset>/EXPR/<hash>.json)`,
   );
 }
 
@@ -65,13 +71,15 @@ function floats(source: string, key: string, value: unknown, name: string, lengt
 /**
  * The EXPR head `source` names for `backbone` (name@version): a heads key
  * (heads/<dataset>/EXPR/<hash>.json) or a run id (a report folder, reports/<run>/<backbone>/).
+ * `{ missing }` when the run exists but reported other backbones only.
  */
 export async function resolveExprHead(
   store: ObjectStore,
   source: string,
   backbone: { readonly name: string; readonly id: string },
-): Promise<ExprHeadSource> {
+): Promise<ExprHeadSource | { readonly missing: string }> {
   const key = source.startsWith('heads/') ? source : await headKeyOfRun(store, source, backbone.name);
+  if (typeof key !== 'string') return key;
   const stored = (await readJson(store, key)) as
     { task?: unknown; backbone?: unknown; head?: Record<string, unknown> } | undefined;
   if (!stored)
@@ -111,8 +119,12 @@ export async function resolveExprHead(
 }
 
 /** The head takes the rows' embeddings: as wide as they are. */
-export function checkExprHeadInput(source: string, head: ExprHeadSource, dim: number): void {
-  if (head.head.shape.inputDim !== dim)
+export function checkExprHeadInput(
+  source: string,
+  head: ExprHeadSource | { readonly missing: string },
+  dim: number,
+): void {
+  if ('head' in head && head.head.shape.inputDim !== dim)
     throw new ExprHeadSourceError(
       source,
       `head ${head.key} takes ${head.head.shape.inputDim}-d embeddings, expected ${dim}-d (the evaluated embeddings)`,

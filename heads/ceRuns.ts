@@ -209,7 +209,7 @@ function oneHot(classOf: Int32Array, classes: number): Float64Array {
 /**
  * The variants on the CE rows `keyed` (CeRowCollector): `ce` is the run's zero-shot CE result on
  * the same videos (its confusion rows give the class frequencies); `exprHead`, when the run names
- * one, is applied to the rows' embeddings.
+ * one, is applied to the rows' embeddings (`missing`: why this backbone has none, reported).
  */
 export async function runCeVariants(
   videos: readonly LabelledVideo[],
@@ -217,7 +217,7 @@ export async function runCeVariants(
   scoreLabels: readonly string[],
   settings: HeadSettings,
   ce: CeResult,
-  exprHead?: ExprHeadSource,
+  exprHead?: ExprHeadSource | { readonly missing: string },
 ): Promise<CeVariantsResult> {
   const classes = COMPOUND_EXPRESSIONS.length;
   const n = keyed?.rows.n ?? 0;
@@ -253,7 +253,8 @@ export async function runCeVariants(
   };
   const zeroShot = compoundProbabilities(rowScores(videos, keyed), n, scoreLabels);
   const variants: CeVariantScore[] = [];
-  if (exprHead) {
+  if (exprHead && 'missing' in exprHead) notComputed.push({ variant: 'expr-head', reason: exprHead.missing });
+  else if (exprHead) {
     const byVideo = await predictKeyed(exprHead.head, keyed, settings.runtime);
     // Back to the set's row order, so every variant regroups the same way.
     const probabilities = new Float64Array(n * classes);

@@ -264,6 +264,14 @@ test.serial(
       message:
         '--expr-head-from no-such-run: no run no-such-run in the store (no reports/no-such-run/…/report.json); expected the run id of a report folder (reports/<run>/<backbone>/) or a heads key (heads/<dataset>/EXPR/<hash>.json)',
     });
+    // A backbone the run did not report (one added later and re-evaluated with the run's settings)
+    // gets no EXPR head row, with the reason, rather than a failed run.
+    t.deepEqual(await resolveExprHead(store, exprRun, { name: 'ddamfn', id: 'ddamfn@1' }), {
+      missing: `no report of backbone ddamfn in run ${exprRun} (it has ${affwild2.result.reports
+        .map((r) => r.reportKey)
+        .sort()
+        .join(', ')})`,
+    });
     const ceRun = cexprdb.result.reports[0]!.reportKey.split('/')[1]!;
     await t.throwsAsync(resolveExprHead(store, ceRun, tinyB), {
       instanceOf: ExprHeadSourceError,
