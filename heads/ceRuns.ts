@@ -278,7 +278,10 @@ export async function runCeVariants(
     notComputed.push({ variant: 'kmeans-scores', reason }, { variant: 'kmeans-embeddings', reason });
   } else {
     const clustered = (variant: CeVariantName, features: ArrayLike<number>, d: number): CeVariantScore => {
-      const c = classesByClusters(features, n, d, zeroShot, classes, CE_KMEANS.seed, CE_KMEANS.starts);
+      const c = classesByClusters(features, n, d, zeroShot, classes, CE_KMEANS.seed, {
+        starts: CE_KMEANS.starts,
+        ...(settings.runtime.heartbeat ? { heartbeat: settings.runtime.heartbeat } : {}),
+      });
       return scored(variant, oneHot(c.classOf, classes), {
         inertia: c.inertia,
         clusterClass: Array.from(c.clusterClass),

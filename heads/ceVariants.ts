@@ -6,7 +6,7 @@
 import { minCostAssignment } from '../base/assignment.ts';
 import { AFFWILD2_EXPRESSIONS } from '../datasets/labels.ts';
 import { COMPOUND_BASICS } from './ce.ts';
-import { kMeans } from './kmeans.ts';
+import { kMeans, type KMeansOptions } from './kmeans.ts';
 
 export class CompoundVariantError extends Error {
   constructor(detail: string) {
@@ -134,9 +134,9 @@ export function classesByClusters(
   probabilities: ArrayLike<number>,
   classes: number,
   seed: number,
-  starts?: number,
+  options: Pick<KMeansOptions, 'starts' | 'heartbeat'> = {},
 ): { readonly classOf: Int32Array; readonly clusterClass: Int32Array; readonly inertia: number } {
-  const { cluster, inertia } = kMeans(features, n, d, { k: classes, seed, ...(starts ? { starts } : {}) });
+  const { cluster, inertia } = kMeans(features, n, d, { ...options, k: classes, seed });
   const clusterClass = matchClusters(
     clusterMeanProbabilities(cluster, classes, probabilities, classes),
     classes,

@@ -13,6 +13,8 @@ export interface KMeansOptions {
   readonly maxIterations?: number;
   /** Stop when no centre moves by more than this (squared, summed). Default 1e-10. */
   readonly tolerance?: number;
+  /** Called after every Lloyd iteration: an activity heartbeats here. */
+  readonly heartbeat?: () => void;
 }
 
 export interface KMeansResult {
@@ -101,6 +103,7 @@ function lloyd(
   k: number,
   maxIterations: number,
   tolerance: number,
+  heartbeat?: () => void,
 ): KMeansResult {
   const cluster = new Int32Array(n);
   const assign = (): number => {
@@ -121,6 +124,7 @@ function lloyd(
     return inertia;
   };
   for (let iteration = 0; iteration < maxIterations; iteration++) {
+    heartbeat?.();
     assign();
     const sums = new Float64Array(k * d);
     const counts = new Int32Array(k);
@@ -161,6 +165,7 @@ export function kMeans(x: ArrayLike<number>, n: number, d: number, options: KMea
       k,
       options.maxIterations ?? 300,
       options.tolerance ?? 1e-10,
+      options.heartbeat,
     );
     if (!best || result.inertia < best.inertia) best = result;
   }
