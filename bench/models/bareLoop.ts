@@ -5,7 +5,7 @@ import type { BackboneDescriptor } from '../../models/registry.ts';
 export interface BareJob {
   readonly modelPath: string;
   readonly descriptor: BackboneDescriptor;
-  /** `batch` preprocessed crops, NCHW float32. */
+  /** `batch` preprocessed crops, NCHW float32, or a multiple of it: each run takes the next `batch`. */
   readonly input: Float32Array;
   readonly provider: ExecutionProvider;
   readonly intraOpThreads: number;
@@ -13,8 +13,18 @@ export interface BareJob {
   readonly seconds: number;
 }
 
-/** Images per second: at least 3 batches and `seconds` after a warm-up batch. */
-export async function bareLoop(job: BareJob): Promise<number> {
+/**
+ * What one loop measured: images per second, and the images and the process's CPU time (all its
+ * threads, ms) over the same timed window.
+ */
+export interface BareResult {
+  readonly perSecond: number;
+  readonly images: number;
+  readonly processCpuMs: number;
+}
+
+/** At least 3 batches and `seconds` after a warm-up batch. */
+export async function bareLoop(job: BareJob): Promise<BareResult> {
   const { descriptor, batch } = job;
   const s = descriptor.inputSize;
   const session = await openGraph(
@@ -25,18 +35,31 @@ export async function bareLoop(job: BareJob): Promise<number> {
   try {
     if (session.provider !== job.provider)
       throw new Error(`${descriptor.name}: asked for ${job.provider}, got ${session.provider}`);
-    const feeds = { [descriptor.inputName]: { data: job.input, dims: [batch, 3, s, s] } };
+    const plane = batch * 3 * s * s;
+    const inputs = Math.max(1, Math.floor(job.input.length / plane));
+    const feeds = Array.from({ length: inputs }, (_, i) => ({
+      [descriptor.inputName]: {
+        data: job.input.subarray(i * plane, (i + 1) * plane),
+        dims: [batch, 3, s, s],
+      },
+    }));
     const outputs = [descriptor.embeddingOutput, descriptor.scoresOutput];
-    await session.run(feeds, outputs);
+    await session.run(feeds[0]!, outputs);
+    const cpu = process.cpuUsage();
     const start = process.hrtime.bigint();
     let batches = 0;
     let seconds = 0;
     while (batches < 3 || seconds < job.seconds) {
-      await session.run(feeds, outputs);
+      await session.run(feeds[batches % inputs]!, outputs);
       batches++;
       seconds = Number(process.hrtime.bigint() - start) / 1e9;
     }
-    return (batches * batch) / seconds;
+    const { user, system } = process.cpuUsage(cpu);
+    return {
+      perSecond: (batches * batch) / seconds,
+      images: batches * batch,
+      processCpuMs: (user + system) / 1000,
+    };
   } finally {
     await session.release();
   }

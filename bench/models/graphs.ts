@@ -30,7 +30,9 @@ import {
 } from '../../models/registry.ts';
 import { sha256Hex } from '../../base/hashing.ts';
 import { readCommitted } from '../../storage/commit.ts';
-import { bareLoop, type BareJob } from './bareLoop.ts';
+import { readFramesShard } from '../../storage/shardReader.ts';
+import { EmbeddingShardWriter } from '../../storage/shardWriter.ts';
+import { bareLoop, type BareJob, type BareResult } from './bareLoop.ts';
 import { LocalDirStore } from '../../storage/objectStore.ts';
 import { decodeFramesShard } from '../../storage/shards.ts';
 
@@ -136,6 +138,11 @@ export interface BareOptions {
   readonly intraOpThreads: number;
   readonly batch: number;
   readonly seconds: number;
+  /**
+   * Distinct crops the loop cycles through, a run taking the next `batch` of them (default: one
+   * batch, the same input every run, which stays in the caches as no real pipeline's does).
+   */
+  readonly distinct?: number;
 }
 
 /**
@@ -152,29 +159,67 @@ export async function bareRate(
   crops: readonly Uint8Array[],
   options: BareOptions,
 ): Promise<number> {
+  return (await bareMeasure(modelPath, descriptor, crops, options)).perSecond;
+}
+
+/**
+ * bareRate's loops, with the CPU time they cost: `cpuMsPerImage` is the process's CPU time (every
+ * thread) per image over the loops' timed window, the ceiling's side of the CPU budget that
+ * embedThroughputBound compares the activity's stages against.
+ */
+export async function bareMeasure(
+  modelPath: string,
+  descriptor: BackboneDescriptor,
+  crops: readonly Uint8Array[],
+  options: BareOptions,
+): Promise<{ perSecond: number; cpuMsPerImage: number }> {
   const { batch } = options;
+  const count = Math.max(batch, Math.floor((options.distinct ?? batch) / batch) * batch);
   const input = await preprocessCrops(
-    Array.from({ length: batch }, (_, i) => crops[i % crops.length]!),
+    Array.from({ length: count }, (_, i) => crops[i % crops.length]!),
     descriptor,
   );
   const job: BareJob = { modelPath, descriptor, input, ...options };
-  if (options.threads <= 1) return bareLoop(job);
-  const rates = await Promise.all(
-    Array.from(
-      { length: options.threads },
-      () =>
-        new Promise<number>((resolve, reject) => {
-          const worker = startTypeScriptWorker(new URL('./bareThread.ts', import.meta.url), job);
-          worker.once('message', (reply: { rate?: number; error?: string }) => {
-            void worker.terminate();
-            if (reply.rate !== undefined) resolve(reply.rate);
-            else reject(new Error(reply.error));
-          });
-          worker.once('error', reject);
-        }),
-    ),
-  );
-  return rates.reduce((a, r) => a + r, 0);
+  const results =
+    options.threads <= 1
+      ? [await bareLoop(job)]
+      : await Promise.all(
+          Array.from(
+            { length: options.threads },
+            () =>
+              new Promise<BareResult>((resolve, reject) => {
+                const worker = startTypeScriptWorker(new URL('./bareThread.ts', import.meta.url), job);
+                worker.once('message', (reply: { result?: BareResult; error?: string }) => {
+                  void worker.terminate();
+                  if (reply.result) resolve(reply.result);
+                  else reject(new Error(reply.error));
+                });
+                worker.once('error', reject);
+              }),
+          ),
+        );
+  // The loops run side by side, so each one's window saw the process's CPU time for all of them.
+  const cpu = results.reduce((a, r) => a + r.processCpuMs, 0) / results.length;
+  return {
+    perSecond: results.reduce((a, r) => a + r.perSecond, 0),
+    cpuMsPerImage: cpu / results.reduce((a, r) => a + r.images, 0),
+  };
+}
+
+/**
+ * The most activity / `bare.embedder` can reach when the embedder's threads fill every core, as
+ * they do on the CPU by default (one single-threaded session per core): the bare loop spends all
+ * the cores' time on inference, the activity must spend some of it on the other stages, and
+ * overlapping stages only moves work between cores that are all busy. `inference` is the bare
+ * loop's CPU ms per image (bareMeasure), the stages CPU ms per face (EmbedBenchRig.stageCosts).
+ * Message passing, garbage collection and the edges of a run (the first shard read before any
+ * inference, the last commit after it) come on top.
+ */
+export function embedThroughputBound(
+  inference: number,
+  stages: { readonly preprocess: number; readonly read: number; readonly commit: number },
+): number {
+  return inference / (inference + stages.preprocess + stages.read + stages.commit);
 }
 
 /**
@@ -262,6 +307,80 @@ export class EmbedBenchRig {
       }),
     );
     return rows / (Number(process.hrtime.bigint() - start) / 1e9);
+  }
+
+  /**
+   * What the activity does per face besides inference, each stage run alone on this thread with
+   * the embedder idle, in ms of the process's CPU time per face (the least of `repeats`: CPU time,
+   * not wall time, so other load on a shared machine barely moves it):
+   * `preprocess`, the embedder threads' crop decoding, resize and normalisation (runs of the
+   * embedder's runBatch into one reused tensor); `read`, the frames shard read (get, sha256,
+   * Parquet decode, checks against the marker); `commit`, the embedding shard's Parquet encode,
+   * sha256, store and marker.
+   */
+  async stageCosts(
+    descriptor: BackboneDescriptor,
+    crops: readonly Uint8Array[],
+    repeats = 3,
+  ): Promise<{ preprocess: number; read: number; commit: number }> {
+    const bestOf = async (run: () => Promise<unknown>): Promise<number> => {
+      let top = Infinity;
+      for (let i = 0; i < repeats; i++) {
+        const cpu = process.cpuUsage();
+        await run();
+        const { user, system } = process.cpuUsage(cpu);
+        top = Math.min(top, (user + system) / 1000);
+      }
+      return top;
+    };
+    const run = this.options.runBatch || 32;
+    const tensor = new Float32Array(run * 3 * descriptor.inputSize * descriptor.inputSize);
+    const preprocess = await bestOf(async () => {
+      for (let i = 0; i < crops.length; i += run) {
+        const part = crops.slice(i, i + run);
+        await preprocessCrops(part, descriptor, tensor.subarray(0, (part.length * tensor.length) / run));
+      }
+    });
+    const shards = await Promise.all(this.shards.map((s) => readFramesShard(this.store, s.framesKey)));
+    const faces = shards.reduce((n, s) => n + s!.rows.length, 0);
+    const read = await bestOf(async () => {
+      for (const { framesKey } of this.shards) await readFramesShard(this.store, framesKey);
+    });
+    const { embeddingDim: d, scoresDim: k } = descriptor;
+    // Embedding-like values: constant ones would compress to nothing and flatter the encode.
+    const rand = seededRandom(7);
+    const values = Float32Array.from({ length: 64 * d }, () => rand() * 2 - 1);
+    const embeddings = (n: number): Float32Array =>
+      Float32Array.from({ length: n * d }, (_, i) => values[i % values.length]!);
+    let written = 0;
+    const commit = await bestOf(async () => {
+      for (const shard of shards) {
+        const { rows, record } = shard!;
+        const writer = EmbeddingShardWriter.open(
+          this.store,
+          `embeddings/stage-costs/${descriptor.name}@${descriptor.version}/x/${written++}.parquet`,
+          {
+            dataset: 'stage-costs',
+            split: 'Train',
+            backbone: descriptor.name,
+            backboneVersion: descriptor.version,
+            modelSha256: '0'.repeat(64),
+            embeddingDim: d,
+            scoresDim: k,
+          },
+          {
+            shardId: String(written),
+            configHash: 'x',
+            backbone: JSON.stringify(descriptor),
+            preprocessing: '',
+          },
+        );
+        await writer.append(rows, embeddings(rows.length), new Float32Array(rows.length * k));
+        await writer.commit({}, record.coverage);
+      }
+    });
+    for await (const o of this.store.list('embeddings/stage-costs/')) await this.store.delete(o.key);
+    return { preprocess: preprocess / crops.length, read: read / faces, commit: commit / faces };
   }
 
   async close(): Promise<void> {
