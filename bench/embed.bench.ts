@@ -37,7 +37,7 @@ import { loadConfig } from '../config/index.ts';
 import { isJpeg } from '../media/jpeg.ts';
 import type { BackboneDescriptor } from '../models/registry.ts';
 import type { Benchmark, Figure } from './harness.ts';
-import { emotiEffLibName, runWithEmotiEffLib } from './models/emotiefflib.ts';
+import { emotiEffLibHas, emotiEffLibName, runWithEmotiEffLib } from './models/emotiefflib.ts';
 import {
   bareMeasure,
   benchBackbones,
@@ -125,6 +125,12 @@ export const benchmarks: Benchmark[] = [
             value: embedThroughputBound(sideCpu, stages),
             unit: 'ratio',
           };
+          if (!emotiEffLibHas(descriptor)) {
+            console.log(
+              `embed.${b}: no EmotiEffLib figures (EmotiEffLib 1.1.1 has no model of this architecture)`,
+            );
+            continue;
+          }
           for (const batch of [BATCH, 1]) {
             const peer = emotiEffLib(scratch, cropsDir, descriptor, batch);
             figures[`embed.${b}.emotiefflib.b${batch}.per_s`] = { value: peer, unit: 'images/s' };

@@ -12,6 +12,15 @@ import { venvBin } from '../../base/paths.ts';
 import type { BackboneDescriptor } from '../../models/registry.ts';
 
 /**
+ * Whether EmotiEffLib 1.1.1 has a model of this architecture at all: it ships EfficientNet,
+ * MobileViT and MobileFaceNet graphs, none of DDAMFN (its loader looks for a final Gemm that the
+ * DDAMFN graph does not have, and fails), so DDAMFN has no peer figure.
+ */
+export function emotiEffLibHas(d: BackboneDescriptor): boolean {
+  return !d.name.includes('ddamfn');
+}
+
+/**
  * The name EmotiEffLib knows a graph by: it decides EmotiEffLib's preprocessing (112 px and
  * 0.5/0.5 for mbf_*, 260 px for *_b2_*, else 224 px ImageNet) and whether the last two scores are
  * valence and arousal (*_mtl names, which need 10 scores).
