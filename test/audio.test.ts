@@ -6,6 +6,8 @@
  * synthetic expressions on held-out videos.
  */
 import test from 'ava';
+import { Command } from 'commander';
+import { addRunFlags, inputFrom, type RunFlags } from '../cli/runFlags.ts';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { renameSync } from 'node:fs';
@@ -151,6 +153,20 @@ test('audio descriptors: tiny_audio and wav2vec2_base; a missing bench file name
   t.throws(() => audioModelFile(wav2vec2, join(dir, 'cache')), {
     name: 'AudioModelError',
     message: `audio backbone wav2vec2_base@1: model file ${dir}/wav2vec2_base.onnx does not exist; build it with \`bash bench/models/build.sh\` (AFFECTFLOW_BENCH_MODELS names the folder) on this worker's machine, then \`affectflow resume <run>\``,
+  });
+});
+
+test('--audio-backbone puts audioBackbone in the run input (and so in its id); without it the input has none', (t) => {
+  const parse = (args: string[]): RunFlags =>
+    addRunFlags(new Command())
+      .exitOverride()
+      .configureOutput({ writeErr: () => {} })
+      .parse(args, { from: 'user' })
+      .opts<RunFlags>();
+  t.false('audioBackbone' in inputFrom('/data', parse([])));
+  t.is(inputFrom('/data', parse(['--audio-backbone', 'tiny_audio'])).audioBackbone, 'tiny_audio');
+  t.throws(() => parse(['--audio-backbone', 'affectflow-tiny']), {
+    message: /expected one of tiny_audio, wav2vec2_base, got affectflow-tiny/,
   });
 });
 
