@@ -26,4 +26,9 @@ export const PERMANENT_ERRORS: readonly string[] = Object.freeze([
   'ManifestFormatError',
   'FramesKeyError',
   'ExprHeadSourceError',
+  'AudioError',
+  'AudioWindowingError',
+  'AudioModelError',
+  'AudioPcmMissingError',
+  'UnknownAudioBackboneError',
 ]);

@@ -178,6 +178,18 @@ const BUILTIN: ReadonlyMap<string, BackboneDescriptor> = new Map([
   ...HSEMOTION_BACKBONES.map((d) => [d.name, d] as const),
 ]);
 
+/** Audio backbones (wav2vec2 family) live in their own table, models/audioRegistry.ts. */
+export {
+  benchModelsDir,
+  getAudioBackbone,
+  listAudioBackbones,
+  TINY_AUDIO,
+  UnknownAudioBackboneError,
+  wav2vec2BaseDescriptor,
+  type AudioBackboneDescriptor,
+  type AudioModelSource,
+} from './audioRegistry.ts';
+
 export class UnknownBackboneError extends Error {
   constructor(readonly backbone: string) {
     super(
