@@ -25,4 +25,9 @@ export const PERMANENT_ERRORS: readonly string[] = Object.freeze([
   'ShardRowsMismatchError',
   'ManifestFormatError',
   'FramesKeyError',
+  'AudioError',
+  'AudioWindowingError',
+  'AudioModelError',
+  'AudioPcmMissingError',
+  'UnknownAudioBackboneError',
 ]);
