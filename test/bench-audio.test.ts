@@ -2,7 +2,8 @@
  * The audio benchmark's parts (bench/audio.bench.ts, bench/models/audioGraphs.ts) without torch:
  * `--only` picks the audio benchmark alone, build.py's graph descriptions are read and checked,
  * the bare loop runs a small wav2vec2-like conv graph built here (its frames, values and dims
- * checked against a direct computation), and the benchmark skips with a line when no graph is built.
+ * checked against a direct computation), the activity rig embeds a synthetic video's sound with
+ * tiny_audio, and the benchmark skips with a line when no graph is built.
  */
 import test from 'ava';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -17,11 +18,13 @@ import {
   openAudioBare,
   voiceWindows,
 } from '../bench/models/audioGraphs.ts';
+import { AudioBenchRig } from '../bench/models/audioRig.ts';
 import { benchBackbones } from '../bench/models/graphs.ts';
 import { selectBenchmarks } from '../bench/select.ts';
 import { seededRandom } from '../base/random.ts';
 import { encodeModel, floatTensor, floatValueInfo, node } from '../models/onnxGraph.ts';
 import { openGraph } from '../models/onnxRuntime.ts';
+import { TINY_AUDIO } from '../models/registry.ts';
 import { tempDir } from './helpers/env.ts';
 
 const NAMES = ['e2e', 'embed', 'embed.wav2vec2_base', 'frames'];
@@ -222,10 +225,10 @@ test.serial(
     process.env['AFFECTFLOW_BENCH_MODELS'] = dir;
     const lines: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string | Uint8Array) => {
+    process.stderr.write = (chunk: string | Uint8Array) => {
       lines.push(String(chunk));
       return true;
-    });
+    };
     try {
       t.is(benchmarks[0]!.name, 'embed.wav2vec2_base');
       t.deepEqual(await benchmarks[0]!.run(), {});
@@ -239,3 +242,18 @@ test.serial(
     ]);
   },
 );
+
+test('the audio activity rig embeds the picked shards of a synthetic video with sound, every time from nothing committed', async (t) => {
+  const rig = new AudioBenchRig(tempDir('bench-audio-rig'));
+  t.teardown(() => rig.close());
+  t.deepEqual(await rig.prepare(40, 16), [16, 16, 8]);
+  const options = { windowSeconds: 1, batchSize: 8, concurrency: 2 };
+  const first = await rig.activityRate(TINY_AUDIO.name, { ...options, which: [0, 1] });
+  t.is(first.windows, 32);
+  t.true(first.perSecond > 0 && Number.isFinite(first.perSecond), `${first.perSecond} windows/s`);
+  // Not reused from the first call's commits: the same windows are embedded again.
+  t.is((await rig.activityRate(TINY_AUDIO.name, { ...options, which: [2] })).windows, 8);
+  t.is((await rig.activityRate(TINY_AUDIO.name, { ...options, which: [0, 1] })).windows, 32);
+  const error = await t.throwsAsync(rig.activityRate(TINY_AUDIO.name, { ...options, which: [3] }));
+  t.is(error.message, 'AudioBenchRig: no shard 3; prepare() gave 3');
+});
