@@ -2,7 +2,9 @@
  * `npm run bench [-- --only PREFIX]`: runs the benchmarks in bench/*.bench.ts, prints a table and
  * merges the figures into bench/results/latest.json ({"machine": {...}, "figures": {name: {value,
  * unit, date}}}): a run of some benchmarks replaces their figures and keeps the others' with their
- * own dates. A PREFIX that matches no benchmark is an error.
+ * own dates. PREFIX runs the benchmarks whose name starts with it, else those with the longest
+ * name it starts with (bench/select.ts: `--only embed.wav2vec2` runs embed.wav2vec2_base, not the
+ * image benchmark embed). A PREFIX that matches no benchmark is an error.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
