@@ -5,15 +5,26 @@ ONNX opset 11 (TorchScript exporter), input "input" float32 [batch, 3, S, S], ou
 final Linear's logits, dynamic batch. The weights are random (seeded), so the graphs serve
 benchmarks and the embedding surgery, never predictions.
 
+And the audio backbone of the ABAW-6 notebooks: wav2vec2-base-960h's architecture (transformers
+`Wav2Vec2Model(Wav2Vec2Config())`: 7-layer conv feature encoder, 12 transformer layers, 768-d),
+random weights, same exporter and opset; input "input_values" float32 [batch, samples] (16 kHz
+mono), output "last_hidden_state" float32 [batch, frames, 768], one frame per 320 samples; batch
+and samples dynamic.
+
     python bench/models/build.py OUT_DIR [--only NAME ...]
 
 Writes OUT_DIR/<name>.onnx and OUT_DIR/<name>.json: a backbone descriptor with a file:// source
-and the sha256, usable with `affectflow backbones add` and `affectflow models pull`.
+and the sha256, usable with `affectflow backbones add` and `affectflow models pull`. The audio
+graph's description goes to OUT_DIR/audio/<name>.json instead (not an image backbone descriptor,
+and the image benchmarks take every OUT_DIR/*.json for one): its source, shapes, frame stride and
+a reference output of torch on a fixed input, which bench/models/verify.ts checks ONNX Runtime
+against.
 """
 
 import argparse
 import hashlib
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -150,17 +161,110 @@ def build(name: str, out: Path, seed: int) -> dict:
     return descriptor
 
 
+# name: transformers config class name (its defaults are the architecture)
+AUDIO_MODELS = {"bench_wav2vec2_base": "Wav2Vec2Config"}
+SAMPLE_RATE = 16000
+# The fixed input of the reference check: batch 2 of an odd length (not a multiple of the stride).
+CHECK_SAMPLES = 12345
+CHECK_FRAMES_AT = (0, 19, 37)
+
+
+def check_input() -> torch.Tensor:
+    """Row r: 0.5 sin(2 pi 220 (r+1) i / 16000), i = 0 .. CHECK_SAMPLES-1, float32 (verify.ts makes the same)."""
+    i = torch.arange(CHECK_SAMPLES, dtype=torch.float64)
+    rows = [0.5 * torch.sin(2 * math.pi * 220 * (r + 1) * i / SAMPLE_RATE) for r in range(2)]
+    return torch.stack(rows).to(torch.float32)
+
+
+class HiddenStates(nn.Module):
+    """Wav2Vec2Model's last_hidden_state alone, so that the graph has the one output."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_values: torch.Tensor) -> torch.Tensor:
+        return self.model(input_values).last_hidden_state
+
+
+def build_audio(name: str, out: Path, seed: int) -> dict:
+    import transformers
+
+    torch.manual_seed(seed)
+    # Eager attention: the SDPA path has no opset-11 export.
+    config = getattr(transformers, AUDIO_MODELS[name])(attn_implementation="eager")
+    model = HiddenStates(transformers.Wav2Vec2Model(config)).eval()
+    path = out / f"{name}.onnx"
+    tmp = path.with_suffix(".onnx.tmp")
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            torch.zeros(1, SAMPLE_RATE),
+            str(tmp),
+            opset_version=11,
+            input_names=["input_values"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={
+                "input_values": {0: "batch_size", 1: "samples"},
+                "last_hidden_state": {0: "batch_size", 1: "frames"},
+            },
+            do_constant_folding=True,
+        )
+        reference = model(check_input())
+    graph = onnx.load(str(tmp))
+    onnx.checker.check_model(graph)
+    if not torch.isfinite(reference).all() or reference.std() < 1e-3:
+        raise SystemExit(f"{name}: the random network's hidden states are degenerate (std {reference.std():.3g})")
+    tmp.replace(path)
+    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    strides = list(config.conv_stride)
+    descriptor = {
+        "name": name,
+        "version": f"random-seed{seed}",
+        "modality": "audio",
+        "architecture": "wav2vec2-base-960h (transformers Wav2Vec2Config defaults), random weights",
+        "source": {"kind": "url", "url": path.resolve().as_uri(), "sha256": sha256},
+        "sampleRate": SAMPLE_RATE,
+        "inputName": "input_values",
+        "outputName": "last_hidden_state",
+        "hiddenDim": config.hidden_size,
+        "convKernels": list(config.conv_kernel),
+        "convStrides": strides,
+        "frameStrideSamples": math.prod(strides),
+        "check": {
+            "input": "float32 [2, samples]: row r is 0.5 sin(2 pi 220 (r+1) i / 16000)",
+            "samples": CHECK_SAMPLES,
+            "frames": reference.shape[1],
+            "rows": [
+                {"batch": b, "frame": t, "first": [round(float(v), 6) for v in reference[b, t, :8]]}
+                for b in range(2)
+                for t in CHECK_FRAMES_AT
+            ],
+            "meanAbs": float(reference.abs().mean()),
+        },
+    }
+    (out / "audio").mkdir(exist_ok=True)
+    (out / "audio" / f"{name}.json").write_text(json.dumps(descriptor, indent=2) + "\n")
+    return descriptor
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
-    parser.add_argument("--only", nargs="*", choices=sorted(MODELS), default=sorted(MODELS))
+    names = sorted(MODELS) + sorted(AUDIO_MODELS)
+    parser.add_argument("--only", nargs="*", choices=names, default=names)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     for name in args.only:
-        d = build(name, args.out, args.seed)
-        print(f"{name}: {args.out / (name + '.onnx')} {d['inputSize']}px embedding {d['embeddingDim']} sha256 {d['source']['sha256']}")
+        if name in AUDIO_MODELS:
+            d = build_audio(name, args.out, args.seed)
+            shape = f"{d['sampleRate']} Hz in, hidden {d['hiddenDim']} per {d['frameStrideSamples']} samples"
+        else:
+            d = build(name, args.out, args.seed)
+            shape = f"{d['inputSize']}px embedding {d['embeddingDim']}"
+        print(f"{name}: {args.out / (name + '.onnx')} {shape} sha256 {d['source']['sha256']}")
         sys.stdout.flush()
 
 

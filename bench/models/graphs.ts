@@ -4,7 +4,6 @@
  * session.run loop that gives ONNX Runtime's own ceiling for a graph.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { manifestReader, type ActivityDeps } from '../../activities/context.ts';
@@ -32,6 +31,7 @@ import { sha256Hex } from '../../base/hashing.ts';
 import { readCommitted } from '../../storage/commit.ts';
 import { readFramesShard } from '../../storage/shardReader.ts';
 import { EmbeddingShardWriter } from '../../storage/shardWriter.ts';
+import { benchModelsDir } from './folder.ts';
 import { bareLoop, type BareJob, type BareResult } from './bareLoop.ts';
 import { LocalDirStore } from '../../storage/objectStore.ts';
 import { decodeFramesShard } from '../../storage/shards.ts';
@@ -84,8 +84,7 @@ export function benchBackbones(scratch: string): BackboneDescriptor[] {
       version: 'random-seed1',
     }),
   );
-  const dir =
-    process.env['AFFECTFLOW_BENCH_MODELS'] ?? join(homedir(), '.cache', 'affectflow', 'bench-models');
+  const dir = benchModelsDir();
   if (!existsSync(dir)) return found;
   for (const file of readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
