@@ -18,10 +18,9 @@
  * graph. Each figure is the best of REPEATS runs (other load on a shared machine only ever slows a
  * run down).
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { loadConfig } from '../config/index.ts';
 import { audioModelFile } from '../models/audioBackbone.ts';
 import { getAudioBackbone, TINY_AUDIO, type AudioBackboneDescriptor } from '../models/registry.ts';
@@ -118,26 +117,7 @@ export const benchmarks: Benchmark[] = [
         );
         return {};
       }
-      return inScratch('audio', async (scratch) => {
-        // The registry's wav2vec2_base names a file in the bench models folder; a folder of this
-        // run's own, linking that name to the graph build.sh wrote, serves it whatever the names.
-        const linked = join(scratch, 'bench-models');
-        mkdirSync(linked);
-        const previous = process.env['AFFECTFLOW_BENCH_MODELS'];
-        process.env['AFFECTFLOW_BENCH_MODELS'] = linked;
-        try {
-          const descriptor = getAudioBackbone('wav2vec2_base');
-          if (descriptor.source.kind !== 'url')
-            throw new Error(
-              `bench: audio backbone wav2vec2_base: expected a file:// source, got ${descriptor.source.kind}`,
-            );
-          symlinkSync(graph.path, join(linked, basename(fileURLToPath(descriptor.source.url))));
-          return await audioFigures(descriptor, scratch);
-        } finally {
-          if (previous === undefined) delete process.env['AFFECTFLOW_BENCH_MODELS'];
-          else process.env['AFFECTFLOW_BENCH_MODELS'] = previous;
-        }
-      });
+      return inScratch('audio', (scratch) => audioFigures(getAudioBackbone('wav2vec2_base'), scratch));
     },
   },
   {

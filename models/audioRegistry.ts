@@ -57,7 +57,7 @@ export function benchModelsDir(env: NodeJS.ProcessEnv = process.env, home = env[
 
 /**
  * wav2vec2-base-960h's architecture (7 conv feature layers, 12 transformer layers, 768-d) as the
- * bench model builder exports it: `wav2vec2_base.onnx` in the bench models folder, input
+ * bench model builder exports it: `bench_wav2vec2_base.onnx` in the bench models folder, input
  * `input_values` [batch, samples], output `last_hidden_state` [batch, T, 768] (T = one step per 20 ms).
  */
 export function wav2vec2BaseDescriptor(dir = benchModelsDir()): AudioBackboneDescriptor {
@@ -65,7 +65,7 @@ export function wav2vec2BaseDescriptor(dir = benchModelsDir()): AudioBackboneDes
     modality: 'audio',
     name: 'wav2vec2_base',
     version: '1',
-    source: Object.freeze({ kind: 'url', url: `file://${dir}/wav2vec2_base.onnx`, sha256: undefined }),
+    source: Object.freeze({ kind: 'url', url: `file://${dir}/bench_wav2vec2_base.onnx`, sha256: undefined }),
     sampleRate: 16_000,
     inputName: 'input_values',
     hiddenOutput: 'last_hidden_state',

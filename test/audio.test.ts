@@ -145,14 +145,14 @@ test('audio descriptors: tiny_audio and wav2vec2_base; a missing bench file name
   const dir = tempDir('audio-bench-models');
   const wav2vec2 = wav2vec2BaseDescriptor(dir);
   t.like(wav2vec2, { modality: 'audio', name: 'wav2vec2_base', hiddenDim: 768, inputName: 'input_values' });
-  t.is(wav2vec2.source.kind === 'url' ? wav2vec2.source.url : '', `file://${dir}/wav2vec2_base.onnx`);
+  t.is(wav2vec2.source.kind === 'url' ? wav2vec2.source.url : '', `file://${dir}/bench_wav2vec2_base.onnx`);
   t.throws(() => getAudioBackbone(TINY_BACKBONE.name), {
     name: 'UnknownAudioBackboneError',
     message: 'audio backbone affectflow-tiny: not in the registry; known: tiny_audio, wav2vec2_base',
   });
   t.throws(() => audioModelFile(wav2vec2, join(dir, 'cache')), {
     name: 'AudioModelError',
-    message: `audio backbone wav2vec2_base@1: model file ${dir}/wav2vec2_base.onnx does not exist; build it with \`bash bench/models/build.sh\` (AFFECTFLOW_BENCH_MODELS names the folder) on this worker's machine, then \`affectflow resume <run>\``,
+    message: `audio backbone wav2vec2_base@1: model file ${dir}/bench_wav2vec2_base.onnx does not exist; build it with \`bash bench/models/build.sh\` (AFFECTFLOW_BENCH_MODELS names the folder) on this worker's machine, then \`affectflow resume <run>\``,
   });
 });
 
