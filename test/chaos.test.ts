@@ -72,16 +72,22 @@ test('a cancelled extractFrames kills its ffmpeg (none left blocked on a full pi
 });
 
 test('chaos: 20,000 frames through 50+ SIGKILLs, a Temporal restart, a 60 s store outage and a 30 s SIGSTOP; every frame committed once', async (t) => {
-  // Several minutes with no test finishing (the suite's 3 min inactivity timeout would end it).
-  t.timeout(20 * 60_000);
+  // Several minutes with no test finishing (the suite's 3 min inactivity timeout would end it), and
+  // on a loaded machine far more than that in all: the limit is on silence, not on the whole run.
+  // 20 min to the first line (the dataset and the services come first), then 10 min after each.
+  t.timeout(20 * 60_000, 'chaos: no progress line for 20 min');
   const stateDir = tempDir('chaos');
   const outcome = await runChaos({
     ...CHAOS_CI,
     stateDir,
     datasetPath: join(stateDir, 'ds'),
     faults: true,
-    log: (line) => t.log(line),
+    log: (line) => {
+      t.timeout(10 * 60_000, 'chaos: no progress line for 10 min');
+      t.log(line);
+    },
   });
+  t.timeout(10 * 60_000, 'chaos: the checks after the run took over 10 min');
   const { result, check } = outcome;
   t.log(
     `kills ${JSON.stringify(outcome.kills)}, ${outcome.restarts} worker restarts, store away ${outcome.outageSeconds.toFixed(0)} s, ` +
