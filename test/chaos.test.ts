@@ -74,8 +74,9 @@ test('a cancelled extractFrames kills its ffmpeg (none left blocked on a full pi
 test('chaos: 20,000 frames through 50+ SIGKILLs, a Temporal restart, a 60 s store outage and a 30 s SIGSTOP; every frame committed once', async (t) => {
   // Several minutes with no test finishing (the suite's 3 min inactivity timeout would end it), and
   // on a loaded machine far more than that in all: the limit is on silence, not on the whole run.
-  // 20 min to the first line (the dataset and the services come first), then 10 min after each.
-  t.timeout(20 * 60_000, 'chaos: no progress line for 20 min');
+  // 20 min to the first commit (the dataset and the services come first), then 10 min after each
+  // new commit or fault line.
+  t.timeout(20 * 60_000, 'chaos: no progress for 20 min');
   const stateDir = tempDir('chaos');
   const outcome = await runChaos({
     ...CHAOS_CI,
@@ -83,9 +84,10 @@ test('chaos: 20,000 frames through 50+ SIGKILLs, a Temporal restart, a 60 s stor
     datasetPath: join(stateDir, 'ds'),
     faults: true,
     log: (line) => {
-      t.timeout(10 * 60_000, 'chaos: no progress line for 10 min');
+      t.timeout(10 * 60_000, 'chaos: no progress for 10 min');
       t.log(line);
     },
+    onProgress: () => t.timeout(10 * 60_000, 'chaos: no progress for 10 min'),
   });
   t.timeout(10 * 60_000, 'chaos: the checks after the run took over 10 min');
   const { result, check } = outcome;

@@ -38,6 +38,8 @@ export interface ChaosOptions {
   readonly outageSeconds: number;
   readonly stopSeconds: number;
   readonly log: (line: string) => void;
+  /** Called with each new count of committed shards (frames and embeddings) while the run goes on. */
+  readonly onProgress?: (committed: number) => void;
 }
 
 export const CHAOS_CI: Omit<ChaosOptions, 'stateDir' | 'datasetPath' | 'faults' | 'log'> = Object.freeze({
@@ -288,6 +290,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosOutcome> {
         const committed = await committedShards(s3, stack.bucket, `${prefix}/`);
         if (committed !== undefined && committed !== seen) {
           seen = committed;
+          options.onProgress?.(committed);
           if (options.faults) faults.onProgress(committed);
         }
         await sleep(500); // the store has no event to wait on: list it
