@@ -101,6 +101,11 @@ export async function readFaceRows(
   labelled: readonly Pick<LabelledVideo, 'labels' | 'splits'>[],
   settings: HeadSettings,
   spill: SpillDirectory,
+  /**
+   * The per-row vectors kept per video as VideoFaces.scores (the VA and EMI heads' input): the
+   * shards' scores, or their embeddings for an audio backbone, whose shards have no scores.
+   */
+  kept: 'scores' | 'embedding' = 'scores',
 ): Promise<FaceRowsRead> {
   const started = process.hrtime.bigint();
   const videoIndex = new Map(manifest.videos.map((v, i) => [v.name, i]));
@@ -139,7 +144,7 @@ export async function readFaceRows(
       let base = 0;
       for await (const table of file.batches({ columns: ['embedding', 'scores'], batchSize: 1024 })) {
         const embedding = floatVectors(table, 'embedding');
-        const scores = floatVectors(table, 'scores');
+        const scores = kept === 'embedding' ? embedding : floatVectors(table, 'scores');
         scoresDim = scores.dim;
         for (let r = 0; r < table.numRows; r++) {
           const i = base + r;

@@ -32,6 +32,7 @@ import { classifyErrors, manifestReader, reportProgress, type ActivityDeps } fro
 import { writeTestPredictions } from './submissions.ts';
 import { loadLabels, splitOf } from './trainLabels.ts';
 import { SpillDirectory } from './trainSpill.ts';
+import { headDocument, ObservedOutputs, trainAudioHeads } from './trainAudio.ts';
 
 export interface TrainAndEvaluateInput {
   readonly manifestKey: string;
@@ -50,6 +51,13 @@ export interface TrainAndEvaluateInput {
   readonly streaming?: Partial<StreamingSettings>;
   /** Choices of the notebooks' protocol (heads/protocol.ts); the challenge's otherwise. */
   readonly protocol?: Partial<HeadProtocol>;
+  /**
+   * The audio backbone (name, or name@version) whose committed audio embedding shards train audio
+   * heads fused with the visual ones (activities/trainAudio.ts); none: visual only.
+   */
+  readonly audioBackbone?: string;
+  /** Which audio embedding configuration to use, where more than one is committed. */
+  readonly audioEmbeddingPrefix?: string;
 }
 
 export type {
@@ -130,15 +138,23 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
             ...labelled[i]!,
           }));
 
+          // The Validation outputs the fusion with the audio heads needs; kept only with audio.
+          const seen = input.audioBackbone ? new ObservedOutputs() : undefined;
           reportProgress({ stage: (stage = 'EXPR') });
-          const expr = await runExpr(videos, faces.embeddings.EXPR, descriptor.scoreLabels, settings);
+          const expr = await runExpr(
+            videos,
+            faces.embeddings.EXPR,
+            descriptor.scoreLabels,
+            settings,
+            seen?.of('EXPR'),
+          );
           reportProgress({ stage: (stage = 'VA') });
-          const va = runVa(videos, settings);
+          const va = runVa(videos, settings, seen?.of('VA'));
           reportProgress({ stage: (stage = 'AU') });
-          const au = await runAu(videos, faces.embeddings.AU, settings);
+          const au = await runAu(videos, faces.embeddings.AU, settings, seen?.of('AU'));
           const ce = runCe(videos, descriptor.scoreLabels, settings);
           reportProgress({ stage: (stage = 'EMI') });
-          const emi = runEmi(videos, settings);
+          const emi = runEmi(videos, settings, seen?.ofEmi);
           // A dataset labels some of the tasks (C-EXPR-DB only CE, Hume-Vidmimic2 only EMI) or
           // none (extraction only): every task without a head is reported with its reason.
           const results: Record<Task, unknown> = { EXPR: expr, VA: va, AU: au, CE: ce, EMI: emi };
@@ -169,12 +185,9 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
                 trainSamples,
               ),
             );
-            const plain = JSON.stringify(head, (_k, v: unknown) =>
-              ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v,
-            );
             await deps.store.put(
               key,
-              `{"task":${JSON.stringify(task)},"backbone":${JSON.stringify(backboneId(descriptor))},"config":${JSON.stringify(config)},"extra":${JSON.stringify(extra)},"head":${plain}}`,
+              headDocument({ task, backbone: backboneId(descriptor), config, extra, head }),
             );
             return key;
           };
@@ -201,6 +214,22 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
           const emiKey = emi
             ? await saveHead('EMI', emi.config, emi.trainSamples, emi.head, { score: emi.score })
             : undefined;
+          const audio =
+            input.audioBackbone && seen
+              ? await trainAudioHeads(deps, {
+                  runId: input.runId,
+                  manifest,
+                  audioBackbone: input.audioBackbone,
+                  ...(input.audioEmbeddingPrefix ? { audioEmbeddingPrefix: input.audioEmbeddingPrefix } : {}),
+                  labelled,
+                  settings,
+                  visualFolders: folders,
+                  visualHeads: { EXPR: exprKey, VA: vaKey, AU: auKey, EMI: emiKey },
+                  visual: seen,
+                  ...(au ? { auPrior: au.trainPrevalence } : {}),
+                  stage: (name) => reportProgress({ stage: (stage = name) }),
+                })
+              : undefined;
 
           const reportKey = storeKeys.report(input.runId);
           const runFolder = reportKey.slice(0, -'report.json'.length);
@@ -250,6 +279,7 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
               ...(emi && emiKey ? { EMI: stripHead(emi, emiKey) } : {}),
             },
             skipped,
+            ...(audio ? { audio } : {}),
             embeddings: { prefix, indexKey },
             comparison,
             htmlKey,

@@ -25,4 +25,5 @@ export const PERMANENT_ERRORS: readonly string[] = Object.freeze([
   'ShardRowsMismatchError',
   'ManifestFormatError',
   'FramesKeyError',
+  'AudioEmbeddingsError',
 ]);

@@ -5,6 +5,7 @@
 import { barChart, escapeXml, heatmap, lineChart, type LineSeries } from './svg.ts';
 import { CHALLENGE_PROTOCOL, describeProtocol } from '../heads/protocol.ts';
 import type { BackboneScores, RunReport } from './model.ts';
+import { MODALITY_HEADER, modalityRows } from './modalities.ts';
 
 const STYLE = `
 body { font-family: system-ui, sans-serif; margin: 24px; color: #222; max-width: 1200px; }
@@ -254,6 +255,11 @@ export function renderReportHtml(report: RunReport): string {
       'scores',
     ),
   );
+  if (report.audio)
+    body.push(
+      `<h2>Visual, audio and fused</h2><p class="meta">audio ${escapeXml(report.audio.backbone)}: ${report.audio.embeddingShards} embedding shards, ${report.audio.embeddingRows} rows under ${escapeXml(report.audio.prefix)}</p>`,
+      table(MODALITY_HEADER, modalityRows(report), 'modalities'),
+    );
   const skipped = report.skipped ?? [];
   if (skipped.length > 0)
     body.push(
