@@ -260,7 +260,10 @@ export function renderReportHtml(report: RunReport): string {
       `<h2>Visual, audio and fused</h2><p class="meta">audio ${escapeXml(report.audio.backbone)}: ${report.audio.embeddingShards} embedding shards, ${report.audio.embeddingRows} rows under ${escapeXml(report.audio.prefix)}</p>`,
       table(MODALITY_HEADER, modalityRows(report), 'modalities'),
     );
-  const skipped = report.skipped ?? [];
+  const skipped = [
+    ...(report.skipped ?? []),
+    ...(report.audio?.skipped ?? []).map((s) => ({ task: `${s.task} (audio)`, reason: s.reason })),
+  ];
   if (skipped.length > 0)
     body.push(
       '<h2>Tasks not trained</h2>',

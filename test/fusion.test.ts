@@ -21,6 +21,7 @@ import { ccc, emiScore, macroF1 } from '../heads/metrics.ts';
 import { argmaxRows } from '../heads/rows.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
 import { storeKeys } from '../storage/keys.ts';
+import { renderReportHtml } from '../reports/html.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
 import type { FaceRowKey } from '../storage/shards.ts';
 import { macroF1Chance } from './helpers/chance.ts';
@@ -328,6 +329,12 @@ test('audio heads and late fusion through the train activity: audio beats chance
     `<tr><td>EXPR</td><td>macro F1 over 8 classes</td><td>${report.tasks.EXPR!.score.toFixed(3)}</td><td>${audio.tasks.EXPR!.score.toFixed(3)}</td><td><span class="best">${audio.fused.EXPR!.score.toFixed(3)}</span></td><td>${audio.fused.EXPR!.weights[0]!.toFixed(1)}</td><td>Validation / Validation</td>`,
   );
   t.regex(html, row);
+  // An audio task without a head is listed with its reason, as a visual one is.
+  const skippedHtml = renderReportHtml({
+    ...report,
+    audio: { ...audio, skipped: [{ task: 'AU', reason: 'no annotated frame with audio' }] },
+  });
+  t.true(skippedHtml.includes('<td>AU (audio)</td><td>no annotated frame with audio</td>'));
 
   // Another audio embedding configuration: the visual heads' keys stay, the audio heads' and fusion keys change.
   await writeAudioShards(store, stateDir, manifest, 'cfg-b');
