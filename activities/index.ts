@@ -1,5 +1,6 @@
 /** Activities per worker pool, built by factories that receive their dependencies. */
 import type { ActivityDeps } from './context.ts';
+import { createAudioEmbedActivities, createAudioExtractActivities } from './audio.ts';
 import { createCompareActivities } from './compare.ts';
 import { createEmbedActivities } from './embed.ts';
 import { createFramesActivities } from './frames.ts';
@@ -8,6 +9,14 @@ import { createShardActivities } from './shards.ts';
 import { createTrainActivities, type TrainActivityOptions } from './train.ts';
 
 export type { ActivityDeps } from './context.ts';
+export type {
+  AudioSelection,
+  EmbedAudioShardInput,
+  EmbedAudioShardResult,
+  ExtractAudioInput,
+  ExtractAudioResult,
+} from './audio.ts';
+export { audioConfigHash, audioShardKeys, audioWindowing } from './audio.ts';
 export type { BackboneComparison, CompareBackbonesInput } from './compare.ts';
 export { comparisonKey } from './compare.ts';
 export type { EmbedShardInput, EmbedShardResult, EmbeddingShardKey } from './embed.ts';
@@ -25,12 +34,13 @@ export function createFramesPoolActivities(deps: ActivityDeps) {
     ...createManifestActivities(deps),
     ...createShardActivities(deps),
     ...createFramesActivities(deps),
+    ...createAudioExtractActivities(deps),
   };
 }
 
 /** Embed pool: ONNX Runtime (CUDA where the worker has a GPU). */
 export function createEmbedPoolActivities(deps: ActivityDeps) {
-  return createEmbedActivities(deps);
+  return { ...createEmbedActivities(deps), ...createAudioEmbedActivities(deps) };
 }
 
 /** Train pool: head training and evaluation. */

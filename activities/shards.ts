@@ -4,6 +4,7 @@
  * re-run or a resumed run does only the missing work.
  */
 import { findCommit } from '../storage/commit.ts';
+import { audioShardKeys, type AudioSelection } from './audio.ts';
 import { embeddingShardKeys, ModelChecksumUnknownError } from './embed.ts';
 import { framesShardKey, type FramesSettings } from './frames.ts';
 import { classifyErrors, manifestReader, reportProgress, type ActivityDeps } from './context.ts';
@@ -16,6 +17,8 @@ export interface PlanShardPageInput {
   readonly backbones: readonly string[];
   /** The run's frame settings: part of every frames and embedding shard key. */
   readonly frames: FramesSettings;
+  /** The run's audio backbone and windows, when it has one: a shard then also needs its audio shard. */
+  readonly audio?: AudioSelection;
 }
 
 export interface ManifestSummary {
@@ -31,6 +34,8 @@ export interface ShardTask {
   readonly shardId: string;
   readonly frames: number;
   readonly backbones: readonly string[];
+  /** True when the run has an audio backbone and the shard's audio embedding shard is not committed. */
+  readonly audio?: boolean;
 }
 
 export interface ShardPage {
@@ -73,6 +78,7 @@ export function createShardActivities(deps: ActivityDeps) {
             }),
           ),
         );
+        const audioKeys = input.audio ? audioShardKeys(deps, input.audio) : undefined;
         const todo: ShardTask[] = [];
         let skipped = 0;
         let skippedFrames = 0;
@@ -85,12 +91,21 @@ export function createShardActivities(deps: ActivityDeps) {
               const keyFor = keyers[b];
               if (!keyFor || !(await findCommit(deps.store, keyFor(framesKey).key))) missing.push(backbone);
             }
+            const audio =
+              audioKeys !== undefined &&
+              !(await findCommit(deps.store, audioKeys.keyOf(manifest.datasetId, shard.shardId)));
             reportProgress({ checked: ++checked });
-            if (missing.length === 0) {
+            if (missing.length === 0 && !audio) {
               skipped++;
               skippedFrames += frames;
             } else {
-              todo.push({ index: input.offset + i, shardId: shard.shardId, frames, backbones: missing });
+              todo.push({
+                index: input.offset + i,
+                shardId: shard.shardId,
+                frames,
+                backbones: missing,
+                ...(audio ? { audio } : {}),
+              });
             }
           }),
         );

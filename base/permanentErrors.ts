@@ -25,5 +25,10 @@ export const PERMANENT_ERRORS: readonly string[] = Object.freeze([
   'ShardRowsMismatchError',
   'ManifestFormatError',
   'FramesKeyError',
+  'AudioError',
+  'AudioWindowingError',
+  'AudioModelError',
+  'AudioPcmMissingError',
+  'UnknownAudioBackboneError',
   'AudioEmbeddingsError',
 ]);

@@ -14,7 +14,7 @@ import {
   REFERENCE_PROTOCOL,
   type HeadProtocol,
 } from '../heads/protocol.ts';
-import { TINY_BACKBONE } from '../models/registry.ts';
+import { listAudioBackbones, TINY_BACKBONE } from '../models/registry.ts';
 import type { ExtractionRunInput } from '../workflows/index.ts';
 
 function windowSize(value: string): number {
@@ -32,6 +32,7 @@ export function positiveInt(value: string): number {
 
 export interface RunFlags {
   backbone: string[];
+  audioBackbone?: string;
   shardFrames: number;
   window: number;
   batchSize: number;
@@ -63,6 +64,13 @@ export interface RunFlags {
 export function addRunFlags(command: Command): Command {
   return command
     .option('--backbone <name...>', 'backbone(s) from the registry', [TINY_BACKBONE.name])
+    .option(
+      '--audio-backbone <name>',
+      `audio backbone for audio embedding shards beside the visual ones: ${listAudioBackbones()
+        .map((d) => d.name)
+        .join(' | ')} (default: none)`,
+      choice(listAudioBackbones().map((d) => d.name)),
+    )
     .option('--shard-frames <n>', 'target frames per shard', positiveInt, 64)
     .option(
       '--window <n>',
@@ -170,6 +178,7 @@ export function inputFrom(datasetPath: string, flags: RunFlags): ExtractionRunIn
   return {
     datasetPath: datasetPath.startsWith('s3://') ? datasetPath.replace(/\/+$/, '') : resolve(datasetPath),
     backbones: flags.backbone,
+    ...(flags.audioBackbone ? { audioBackbone: flags.audioBackbone } : {}),
     shardFrames: flags.shardFrames,
     maxShardsInFlight: flags.window,
     embedBatchSize: flags.batchSize,

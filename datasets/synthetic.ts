@@ -6,12 +6,14 @@
  * lips, AU24 pressed (dark) lips, AU25 lips apart, AU26 jaw drop); valence bends the mouth and
  * arousal opens the eyes; each expression (and compound expression) has its own action units and
  * valence/arousal; a video's mimicry intensities set how often its expressions appear. The head
- * also drifts sideways (pose), which no label follows. Deterministic from the seed.
+ * also drifts sideways (pose), which no label follows. Videos carry a sound track in which the same
+ * labels are audible (datasets/syntheticAudio.ts) unless `audio: false`. Deterministic from the seed.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { seededRandom } from '../base/random.ts';
+import { muxAudio } from '../media/audio.ts';
 import { encodeVideo } from '../media/ffmpeg.ts';
 import {
   EMI_HEADER,
@@ -21,12 +23,13 @@ import {
   formatVaAnnotation,
 } from './annotations.ts';
 import { AFFWILD2_ACTION_UNITS } from './labels.ts';
+import { audioStateOf, renderSyntheticAudio, SYNTHETIC_AUDIO_RATE } from './syntheticAudio.ts';
 import { drawFace, styleOf } from './syntheticFaces.ts';
 import { writeMalformed } from './syntheticMalformed.ts';
 import { faceTrack, mimicry, trackLabels, type TrackLabels } from './syntheticTracks.ts';
 
 /** Bumped when the same options would draw different files, so old datasets are regenerated. */
-const GENERATOR_VERSION = 3;
+const GENERATOR_VERSION = 4;
 
 export type SyntheticLayout = 'affwild2' | 'cexprdb' | 'hume' | 'generic';
 
@@ -58,6 +61,12 @@ export interface SyntheticOptions {
    * (00001.jpg) and empty files for the other frames with a face; no videos; all label files.
    */
   readonly namesOnly?: boolean;
+  /**
+   * Give each video an AAC sound track in which every frame's expression, valence, arousal and the
+   * video's mimicry intensities are audible (datasets/syntheticAudio.ts). Default true; false
+   * writes video-only files (the no-audio finding).
+   */
+  readonly audio?: boolean;
 }
 
 export const TINY_SYNTHETIC: SyntheticOptions = Object.freeze({
@@ -222,6 +231,16 @@ export async function generateSyntheticDataset(
       if (!(layout === 'hume' && options.frameFolders)) {
         mkdirSync(join(root, 'videos'), { recursive: true });
         await encodeVideo(join(root, videoPath), width, s, options.fps, rendered);
+        if (options.audio ?? true) {
+          // Seeded per video, apart from `rand`, so the sound changes no label or face.
+          const sound = renderSyntheticAudio(
+            tracks.map((track) => track.map(audioStateOf)),
+            frames,
+            options.fps,
+            { seed: options.seed * 10_007 + v, ...(emi ? { emi } : {}) },
+          );
+          await muxAudio(join(root, videoPath), sound, SYNTHETIC_AUDIO_RATE);
+        }
       }
       if (folders) {
         for (let k = 0; k < faces; k++) {

@@ -6,7 +6,12 @@
  * partitions report.
  */
 import { ParentClosePolicy, log, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
-import type { ExtractFramesInput, ManifestDatasetInput, TrainAndEvaluateInput } from '../activities/index.ts';
+import type {
+  AudioSelection,
+  ExtractFramesInput,
+  ManifestDatasetInput,
+  TrainAndEvaluateInput,
+} from '../activities/index.ts';
 import { poolActivities, type ActivityTuning } from './activities.ts';
 import { extractPartition, type PartitionInput } from './partition.ts';
 import {
@@ -39,6 +44,13 @@ export interface ExtractionRunInput extends ActivityTuning, FrameOptions {
   /** Dataset root, as the frames pool sees it. */
   readonly datasetPath: string;
   readonly backbones: readonly string[];
+  /**
+   * Audio backbone (models/registry.ts getAudioBackbone): every shard also gets an audio embedding
+   * shard (docs/AUDIO.md). Absent: no audio.
+   */
+  readonly audioBackbone?: string;
+  /** Audio windows, when other than the default (0.5 s centred on each frame, every frame). */
+  readonly audioWindow?: AudioSelection['audioWindow'];
   readonly shardFrames: number;
   /** Shards in flight per partition (the sliding window). */
   readonly maxShardsInFlight: number;
@@ -83,6 +95,9 @@ export interface ExtractionRunResult {
   readonly embeddingShardsReused: number;
   readonly embeddingShardsWritten: number;
   readonly embeddingRows: number;
+  /** Audio embedding shards committed by this run and found committed (0 without an audio backbone). */
+  readonly audioShardsWritten: number;
+  readonly audioShardsReused: number;
   readonly failedCount: number;
   /** The first MAX_FAILURES_KEPT failures with their errors. */
   readonly failedShards: readonly FailedShard[];
@@ -176,6 +191,14 @@ export async function extractionRun(input: ExtractionRunInput): Promise<Extracti
           decoderThreads: input.decoderThreads,
         },
         maxCropSide: input.maxCropSide,
+        ...(input.audioBackbone
+          ? {
+              audio: {
+                audioBackbone: input.audioBackbone,
+                ...(input.audioWindow ? { audioWindow: input.audioWindow } : {}),
+              },
+            }
+          : {}),
         taskQueues: input.taskQueues,
         heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds,
         maxAttempts: input.maxAttempts,
@@ -250,6 +273,8 @@ export async function extractionRun(input: ExtractionRunInput): Promise<Extracti
     embeddingShardsReused: counts.embeddingShardsReused,
     embeddingShardsWritten: counts.embeddingShardsWritten,
     embeddingRows: counts.embeddingRows,
+    audioShardsWritten: counts.audioShardsWritten,
+    audioShardsReused: counts.audioShardsReused,
     failedCount: counts.shardsFailed,
     failedShards,
     reports,

@@ -13,7 +13,7 @@ import {
   patched,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ExtractFramesInput, ShardTask } from '../activities/index.ts';
+import type { AudioSelection, ExtractFramesInput, ShardTask } from '../activities/index.ts';
 import { poolActivities, type ActivityTuning } from './activities.ts';
 import {
   MAX_FAILURES_KEPT,
@@ -37,6 +37,8 @@ export interface PartitionInput extends ActivityTuning {
   /** Face source, detector, sampling and decoder threads for extractFrames. */
   readonly frameOptions?: Pick<ExtractFramesInput, 'faceSource' | 'detector' | 'sampling' | 'decoderThreads'>;
   readonly maxCropSide: number;
+  /** The run's audio backbone and windows: each shard also gets its audio embedding shard. */
+  readonly audio?: AudioSelection;
   /** Continue as new past this many history events (default PARTITION_HISTORY_BUDGET). */
   readonly historyBudget?: number;
   /** Carried across continue-as-new. */
@@ -95,6 +97,36 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
     counts.shardsFailed++;
     if (failures.length < MAX_FAILURES_KEPT)
       failures.push({ shardId: shard.shardId, stage, error: failureText(err) });
+  };
+
+  // The shard's sound: extracted on the frames pool (which reads the dataset), embedded and
+  // committed on the embed pool; a video without audio commits rows marked as having none.
+  const embedAudio = async (shard: ShardTask, audio: AudioSelection): Promise<void> => {
+    const extracted = await frames.extractAudio.executeWithOptions(
+      { ...options.frames, summary: `audio of shard ${shard.shardId} (#${shard.index})` },
+      [{ manifestKey: input.manifestKey, shardId: shard.shardId, ...audio }],
+    );
+    if (extracted.committed) {
+      counts.audioShardsReused++;
+      return;
+    }
+    const embedded = await embed.embedAudioShard.executeWithOptions(
+      {
+        ...options.embed,
+        summary: `embed the audio of shard ${shard.shardId} (#${shard.index}) with ${audio.audioBackbone}`,
+      },
+      [
+        {
+          manifestKey: input.manifestKey,
+          shardId: shard.shardId,
+          ...audio,
+          ...(extracted.pcmKey ? { pcmKey: extracted.pcmKey } : {}),
+          batchSize: input.embedBatchSize,
+        },
+      ],
+    );
+    if (embedded.reused) counts.audioShardsReused++;
+    else counts.audioShardsWritten++;
   };
 
   const processShard = async (shard: ShardTask): Promise<void> => {
@@ -159,6 +191,15 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
             return;
           }
         }
+        if (shard.audio && input.audio) {
+          try {
+            await embedAudio(shard, input.audio);
+          } catch (err) {
+            counts.embedStageFailed++;
+            fail(shard, 'embed', err);
+            return;
+          }
+        }
         counts.embedStageDone++;
       } finally {
         counts.embedStageInFlight--;
@@ -181,6 +222,7 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
           offset: next,
           limit,
           backbones: input.backbones,
+          ...(input.audio ? { audio: input.audio } : {}),
           frames: {
             maxCropSide: input.maxCropSide,
             faceSource: input.frameOptions?.faceSource,
@@ -197,6 +239,7 @@ export async function extractPartition(input: PartitionInput): Promise<Partition
     counts.framesDone += page.skippedFrames;
     counts.framesShardsReused += page.skipped;
     counts.embeddingShardsReused += page.skipped * input.backbones.length;
+    if (input.audio) counts.audioShardsReused += page.skipped;
     // Sliding window over the page: at most `window` shards between extraction and commit.
     let cursor = 0;
     const lane = async (): Promise<void> => {

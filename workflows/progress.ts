@@ -19,6 +19,9 @@ export interface PartitionCounts {
   embeddingShardsWritten: number;
   embeddingShardsReused: number;
   embeddingRows: number;
+  /** Audio embedding shards (runs with an audio backbone): committed by this run, or found committed. */
+  audioShardsWritten: number;
+  audioShardsReused: number;
   /** Per stage, in shards: frames extraction, and embedding (all of a shard's backbones). */
   framesStageDone: number;
   framesStageFailed: number;
@@ -74,6 +77,8 @@ export function zeroCounts(): PartitionCounts {
     embeddingShardsWritten: 0,
     embeddingShardsReused: 0,
     embeddingRows: 0,
+    audioShardsWritten: 0,
+    audioShardsReused: 0,
     framesStageDone: 0,
     framesStageFailed: 0,
     framesStageInFlight: 0,
