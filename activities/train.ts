@@ -24,6 +24,7 @@ import type { EmbeddingIndex, RunReport, Stored } from '../reports/model.ts';
 import type { ExecutionProvider } from '../models/onnxRuntime.ts';
 import { backboneId, getBackbone } from '../models/registry.ts';
 import { commonFolder, keyFolder, storeKeys } from '../storage/keys.ts';
+import type { AudioSelection } from './audio.ts';
 import { embeddingShardKeys } from './embed.ts';
 import { earlierBackbones } from './earlierBackbones.ts';
 import { readFaceRows } from './faceRows.ts';
@@ -56,7 +57,12 @@ export interface TrainAndEvaluateInput {
    * heads fused with the visual ones (activities/trainAudio.ts); none: visual only.
    */
   readonly audioBackbone?: string;
-  /** Which audio embedding configuration to use, where more than one is committed. */
+  /** The audio windows of the run, when other than the default (activities/audio.ts). */
+  readonly audioWindow?: AudioSelection['audioWindow'];
+  /**
+   * The audio embedding folder to read (`embeddings/<datasetId>/<backbone@version>/<configHash>/`);
+   * default: the one a registered audio backbone and audioWindow key, else the one committed.
+   */
   readonly audioEmbeddingPrefix?: string;
 }
 
@@ -221,6 +227,7 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
                   manifest,
                   audioBackbone: input.audioBackbone,
                   ...(input.audioEmbeddingPrefix ? { audioEmbeddingPrefix: input.audioEmbeddingPrefix } : {}),
+                  ...(input.audioWindow ? { audioWindow: input.audioWindow } : {}),
                   labelled,
                   settings,
                   visualFolders: folders,

@@ -18,6 +18,8 @@ import type { AudioReport, FusedReport } from '../reports/model.ts';
 import { markerKey } from '../storage/commit.ts';
 import { keyFolder } from '../storage/keys.ts';
 import type { ObjectStore } from '../storage/objectStore.ts';
+import { listAudioBackbones } from '../models/registry.ts';
+import { audioShardKeys, type AudioSelection } from './audio.ts';
 import { reportProgress, type ActivityDeps } from './context.ts';
 import { readFaceRows } from './faceRows.ts';
 import { SpillDirectory } from './trainSpill.ts';
@@ -38,7 +40,8 @@ export class AudioEmbeddingsError extends Error {
  * Where the run's audio embedding shards are: `prefix` when given (a folder
  * `embeddings/<datasetId>/<audioBackbone@version>/<configHash>/`), else the one such folder of
  * `audioBackbone` (a name, or name@version) holding committed shards of the manifest. Returns the
- * folder, the backbone id it names and the key of each manifest shard in it.
+ * folder, the backbone id it names and the key of each manifest shard in it; a folder without any
+ * committed shard of the manifest, or more than one candidate, is an AudioEmbeddingsError.
  */
 export async function audioEmbeddingKeys(
   store: ObjectStore,
@@ -48,38 +51,49 @@ export async function audioEmbeddingKeys(
 ): Promise<{ folder: string; backbone: string; keys: string[] }> {
   const root = `embeddings/${manifest.datasetId}/`;
   const fail = (detail: string) => new AudioEmbeddingsError(manifest.datasetId, audioBackbone, detail);
-  let folder = prefix;
-  if (folder !== undefined) {
-    if (!/^embeddings\/[^/]+\/[^/]+\/[^/]+\/$/.test(folder) || !folder.startsWith(root))
-      throw fail(`audioEmbeddingPrefix ${folder}: expected ${root}<backbone@version>/<configHash>/`);
-  } else {
-    const wanted = new Set(manifest.shards.map((s) => s.shardId));
-    const suffix = markerKey('.parquet');
-    const found = new Map<string, number>();
-    const under = audioBackbone.includes('@') ? `${root}${audioBackbone}/` : `${root}${audioBackbone}@`;
-    for await (const object of store.list(under)) {
-      if (!object.key.endsWith(suffix)) continue;
-      const shardId = object.key.slice(keyFolder(object.key).length, -suffix.length);
-      if (!wanted.has(shardId)) continue;
-      const f = keyFolder(object.key);
-      found.set(f, (found.get(f) ?? 0) + 1);
-    }
-    const folders = [...found.keys()];
-    if (folders.length === 0)
-      throw fail(
-        `expected committed shards of this dataset's manifest under ${under}…, found none; run the extraction with --audio-backbone ${audioBackbone} first`,
-      );
-    if (folders.length > 1)
-      throw fail(
-        `expected one embedding configuration, found ${folders.length} (${folders.join(', ')}); name the one to use with audioEmbeddingPrefix`,
-      );
-    folder = folders[0]!;
+  if (
+    prefix !== undefined &&
+    (!/^embeddings\/[^/]+\/[^/]+\/[^/]+\/$/.test(prefix) || !prefix.startsWith(root))
+  )
+    throw fail(`audio embedding folder ${prefix}: expected ${root}<backbone@version>/<configHash>/`);
+  const wanted = new Set(manifest.shards.map((s) => s.shardId));
+  const suffix = markerKey('.parquet');
+  const found = new Map<string, number>();
+  const under =
+    prefix ?? (audioBackbone.includes('@') ? `${root}${audioBackbone}/` : `${root}${audioBackbone}@`);
+  for await (const object of store.list(under)) {
+    if (!object.key.endsWith(suffix)) continue;
+    const f = keyFolder(object.key);
+    if (wanted.has(object.key.slice(f.length, -suffix.length))) found.set(f, (found.get(f) ?? 0) + 1);
   }
+  const folders = [...found.keys()];
+  if (folders.length === 0)
+    throw fail(
+      `expected committed shards of this dataset's manifest under ${under}${prefix ? '' : '…'}, found none; run the extraction with --audio-backbone ${audioBackbone} first`,
+    );
+  if (folders.length > 1)
+    throw fail(
+      `expected one embedding configuration, found ${folders.length} (${folders.join(', ')}); name the one to use with audioEmbeddingPrefix`,
+    );
+  const folder = folders[0]!;
   return {
     folder,
     backbone: folder.split('/')[2]!,
     keys: manifest.shards.map((s) => `${folder}${s.shardId}.parquet`),
   };
+}
+
+/**
+ * The audio embedding folder a registered audio backbone and window selection key their shards
+ * under (activities/audio.ts audioShardKeys); undefined for a name the registry does not know.
+ */
+function registeredAudioFolder(
+  deps: ActivityDeps,
+  datasetId: string,
+  selection: AudioSelection,
+): string | undefined {
+  if (!listAudioBackbones().some((d) => d.name === selection.audioBackbone)) return undefined;
+  return keyFolder(audioShardKeys(deps, selection).keyOf(datasetId, 'shard'));
 }
 
 /** A run's Validation outputs per task, as the task runs hand them over (`observe`). */
@@ -115,6 +129,7 @@ export interface AudioRunInput {
   readonly manifest: Manifest;
   readonly audioBackbone: string;
   readonly audioEmbeddingPrefix?: string;
+  readonly audioWindow?: AudioSelection['audioWindow'];
   readonly labelled: readonly Pick<LabelledVideo, 'labels' | 'splits'>[];
   readonly settings: HeadSettings;
   /** The visual heads' key folders, hashed into the fusion records' keys. */
@@ -131,11 +146,15 @@ export interface AudioRunInput {
 /** The audio heads of every task with labels, and their fusion with the visual ones. */
 export async function trainAudioHeads(deps: ActivityDeps, input: AudioRunInput): Promise<AudioReport> {
   const { manifest, settings } = input;
+  const selection = {
+    audioBackbone: input.audioBackbone,
+    ...(input.audioWindow ? { audioWindow: input.audioWindow } : {}),
+  };
   const located = await audioEmbeddingKeys(
     deps.store,
     manifest,
     input.audioBackbone,
-    input.audioEmbeddingPrefix,
+    input.audioEmbeddingPrefix ?? registeredAudioFolder(deps, manifest.datasetId, selection),
   );
   const spill = await SpillDirectory.create(deps.config.stateDir);
   try {
