@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { canonicalJson } from '../base/canonicalJson.ts';
 import { shortHash } from '../base/hashing.ts';
-import { openDatasetSource, type DatasetSource } from '../datasets/index.ts';
+import { openDatasetSource } from '../datasets/index.ts';
 import type { ManifestShard, ManifestVideo } from '../datasets/manifest.ts';
 import {
   AUDIO_SAMPLE_RATE,
@@ -167,16 +167,6 @@ function videoOf(
 /** Frames pool: the shard's sound into the store. */
 export function createAudioExtractActivities(deps: ActivityDeps) {
   const readManifest = manifestReader(deps.store);
-  const sources = new Map<string, Promise<DatasetSource>>();
-  const sourceFor = (root: string): Promise<DatasetSource> => {
-    let source = sources.get(root);
-    if (!source) {
-      source = openDatasetSource(root, deps.config, { listed: false });
-      source.catch(() => sources.delete(root));
-      sources.set(root, source);
-    }
-    return source;
-  };
   return {
     async extractAudio(input: ExtractAudioInput): Promise<ExtractAudioResult> {
       return classifyErrors(async () => {
@@ -194,11 +184,17 @@ export function createAudioExtractActivities(deps: ActivityDeps) {
         };
         if (video.source.kind !== 'video')
           return noAudio(`${video.source.kind === 'frames' ? 'a frame folder' : 'a photo'}`);
-        const source = await sourceFor(manifest.root);
         const span = framesSpan(shard.firstFrame, shard.lastFrame, video.fps, audioWindowing(input));
         reportProgress({ stage: 'decode' });
-        const copy = await source.localCopy(video.source.path);
-        const pcm = await extractPcm(copy.path, span).finally(() => copy.release());
+        // A reader per shard, closed after it: decoding the sound costs far more than opening one.
+        const source = await openDatasetSource(manifest.root, deps.config, { listed: false });
+        let pcm: Float32Array | undefined;
+        try {
+          const copy = await source.localCopy(video.source.path);
+          pcm = await extractPcm(copy.path, span).finally(() => copy.release());
+        } finally {
+          source.close();
+        }
         if (!pcm) return noAudio(source.display(video.source.path));
         const pcmKey = pcmKeyOf(embeddingsKey);
         await deps.store.put(pcmKey, new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength));

@@ -6,6 +6,8 @@
  * synthetic expressions on held-out videos.
  */
 import test from 'ava';
+import { Command } from 'commander';
+import { addRunFlags, inputFrom, type RunFlags } from '../cli/runFlags.ts';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { renameSync } from 'node:fs';
@@ -21,7 +23,8 @@ import {
   framesSpan,
   windowSamples,
 } from '../media/audio.ts';
-import { TINY_AUDIO, TINY_BACKBONE } from '../models/registry.ts';
+import { audioModelFile } from '../models/audioBackbone.ts';
+import { getAudioBackbone, TINY_AUDIO, TINY_BACKBONE, wav2vec2BaseDescriptor } from '../models/registry.ts';
 import { listCommitted, readCommitted, type CommitRecord } from '../storage/commit.ts';
 import { openStore } from '../storage/objectStore.ts';
 import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';
@@ -135,6 +138,36 @@ test('windows: centred on (i - 0.5) / fps, hop anchors, spans and zero padding',
     windowSamples(pcm, 5_000, frameWindow(20, 25, DEFAULT_AUDIO_WINDOWING))[0],
     19.5 * 640 - 4_000 - 5_000 + 1,
   );
+});
+
+test('audio descriptors: tiny_audio and wav2vec2_base; a missing bench file names the path and the build command', (t) => {
+  t.like(getAudioBackbone('tiny_audio'), { modality: 'audio', hiddenDim: 16, sampleRate: 16_000 });
+  const dir = tempDir('audio-bench-models');
+  const wav2vec2 = wav2vec2BaseDescriptor(dir);
+  t.like(wav2vec2, { modality: 'audio', name: 'wav2vec2_base', hiddenDim: 768, inputName: 'input_values' });
+  t.is(wav2vec2.source.kind === 'url' ? wav2vec2.source.url : '', `file://${dir}/wav2vec2_base.onnx`);
+  t.throws(() => getAudioBackbone(TINY_BACKBONE.name), {
+    name: 'UnknownAudioBackboneError',
+    message: 'audio backbone affectflow-tiny: not in the registry; known: tiny_audio, wav2vec2_base',
+  });
+  t.throws(() => audioModelFile(wav2vec2, join(dir, 'cache')), {
+    name: 'AudioModelError',
+    message: `audio backbone wav2vec2_base@1: model file ${dir}/wav2vec2_base.onnx does not exist; build it with \`bash bench/models/build.sh\` (AFFECTFLOW_BENCH_MODELS names the folder) on this worker's machine, then \`affectflow resume <run>\``,
+  });
+});
+
+test('--audio-backbone puts audioBackbone in the run input (and so in its id); without it the input has none', (t) => {
+  const parse = (args: string[]): RunFlags =>
+    addRunFlags(new Command())
+      .exitOverride()
+      .configureOutput({ writeErr: () => {} })
+      .parse(args, { from: 'user' })
+      .opts<RunFlags>();
+  t.false('audioBackbone' in inputFrom('/data', parse([])));
+  t.is(inputFrom('/data', parse(['--audio-backbone', 'tiny_audio'])).audioBackbone, 'tiny_audio');
+  t.throws(() => parse(['--audio-backbone', 'affectflow-tiny']), {
+    message: /expected one of tiny_audio, wav2vec2_base, got affectflow-tiny/,
+  });
 });
 
 test('a video without audio: one finding line, every audio row marked without sound, nothing fails', async (t) => {
