@@ -101,6 +101,11 @@ export async function readFaceRows(
   labelled: readonly Pick<LabelledVideo, 'labels' | 'splits'>[],
   settings: HeadSettings,
   spill: SpillDirectory,
+  /**
+   * The per-row vectors kept per video as VideoFaces.scores (the VA and EMI heads' input): the
+   * shards' scores, or their embeddings for an audio backbone, whose shards have no scores.
+   */
+  kept: 'scores' | 'embedding' = 'scores',
   /** Also sent every first-face row (e.g. heads/ceRuns.ts CeRowCollector). */
   extraRows?: { add(video: number, frame: number, embedding: Float32Array): Promise<void> },
 ): Promise<FaceRowsRead> {
@@ -141,7 +146,7 @@ export async function readFaceRows(
       let base = 0;
       for await (const table of file.batches({ columns: ['embedding', 'scores'], batchSize: 1024 })) {
         const embedding = floatVectors(table, 'embedding');
-        const scores = floatVectors(table, 'scores');
+        const scores = kept === 'embedding' ? embedding : floatVectors(table, 'scores');
         scoresDim = scores.dim;
         for (let r = 0; r < table.numRows; r++) {
           const i = base + r;

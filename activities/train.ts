@@ -27,6 +27,7 @@ import type { ExecutionProvider } from '../models/onnxRuntime.ts';
 import { backboneId, getBackbone } from '../models/registry.ts';
 import { commonFolder, keyFolder, storeKeys } from '../storage/keys.ts';
 import { checkExprHeadInput, earlierCeFits, resolveExprHead } from './ceVariantSources.ts';
+import type { AudioSelection } from './audio.ts';
 import { embeddingShardKeys } from './embed.ts';
 import { earlierBackbones } from './earlierBackbones.ts';
 import { readFaceRows } from './faceRows.ts';
@@ -35,6 +36,7 @@ import { classifyErrors, manifestReader, reportProgress, type ActivityDeps } fro
 import { writeTestPredictions } from './submissions.ts';
 import { loadLabels, splitOf } from './trainLabels.ts';
 import { SpillDirectory } from './trainSpill.ts';
+import { headDocument, ObservedOutputs, trainAudioHeads } from './trainAudio.ts';
 
 export interface TrainAndEvaluateInput {
   readonly manifestKey: string;
@@ -58,6 +60,18 @@ export interface TrainAndEvaluateInput {
    * run id of a report folder that holds one) to apply to the CE videos' embeddings.
    */
   readonly ce?: { readonly exprHeadFrom?: string };
+  /**
+   * The audio backbone (name, or name@version) whose committed audio embedding shards train audio
+   * heads fused with the visual ones (activities/trainAudio.ts); none: visual only.
+   */
+  readonly audioBackbone?: string;
+  /** The audio windows of the run, when other than the default (activities/audio.ts). */
+  readonly audioWindow?: AudioSelection['audioWindow'];
+  /**
+   * The audio embedding folder to read (`embeddings/<datasetId>/<backbone@version>/<configHash>/`);
+   * default: the one a registered audio backbone and audioWindow key, else the one committed.
+   */
+  readonly audioEmbeddingPrefix?: string;
 }
 
 export type {
@@ -151,6 +165,7 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
             labelled,
             settings,
             spill,
+            'scores',
             ceRows,
           );
           deps.log(
@@ -181,17 +196,25 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
             return { ...zeroShot, variants: { ...variants, backboneChoice } };
           };
 
+          // The Validation outputs the fusion with the audio heads needs; kept only with audio.
+          const seen = input.audioBackbone ? new ObservedOutputs() : undefined;
           reportProgress({ stage: (stage = 'EXPR') });
-          const expr = await runExpr(videos, faces.embeddings.EXPR, descriptor.scoreLabels, settings);
+          const expr = await runExpr(
+            videos,
+            faces.embeddings.EXPR,
+            descriptor.scoreLabels,
+            settings,
+            seen?.of('EXPR'),
+          );
           reportProgress({ stage: (stage = 'VA') });
-          const va = runVa(videos, settings);
+          const va = runVa(videos, settings, seen?.of('VA'));
           reportProgress({ stage: (stage = 'AU') });
-          const au = await runAu(videos, faces.embeddings.AU, settings);
+          const au = await runAu(videos, faces.embeddings.AU, settings, seen?.of('AU'));
           const zeroShotCe = runCe(videos, descriptor.scoreLabels, settings);
           reportProgress({ stage: (stage = 'CE') });
           const ce = zeroShotCe && (await withCeVariants(zeroShotCe));
           reportProgress({ stage: (stage = 'EMI') });
-          const emi = runEmi(videos, settings);
+          const emi = runEmi(videos, settings, seen?.ofEmi);
           // A dataset labels some of the tasks (C-EXPR-DB only CE, Hume-Vidmimic2 only EMI) or
           // none (extraction only): every task without a head is reported with its reason.
           const results: Record<Task, unknown> = { EXPR: expr, VA: va, AU: au, CE: ce, EMI: emi };
@@ -222,12 +245,9 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
                 trainSamples,
               ),
             );
-            const plain = JSON.stringify(head, (_k, v: unknown) =>
-              ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v,
-            );
             await deps.store.put(
               key,
-              `{"task":${JSON.stringify(task)},"backbone":${JSON.stringify(backboneId(descriptor))},"config":${JSON.stringify(config)},"extra":${JSON.stringify(extra)},"head":${plain}}`,
+              headDocument({ task, backbone: backboneId(descriptor), config, extra, head }),
             );
             return key;
           };
@@ -254,6 +274,23 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
           const emiKey = emi
             ? await saveHead('EMI', emi.config, emi.trainSamples, emi.head, { score: emi.score })
             : undefined;
+          const audio =
+            input.audioBackbone && seen
+              ? await trainAudioHeads(deps, {
+                  runId: input.runId,
+                  manifest,
+                  audioBackbone: input.audioBackbone,
+                  ...(input.audioEmbeddingPrefix ? { audioEmbeddingPrefix: input.audioEmbeddingPrefix } : {}),
+                  ...(input.audioWindow ? { audioWindow: input.audioWindow } : {}),
+                  labelled,
+                  settings,
+                  visualFolders: folders,
+                  visualHeads: { EXPR: exprKey, VA: vaKey, AU: auKey, EMI: emiKey },
+                  visual: seen,
+                  ...(au ? { auPrior: au.trainPrevalence } : {}),
+                  stage: (name) => reportProgress({ stage: (stage = name) }),
+                })
+              : undefined;
 
           const reportKey = storeKeys.report(input.runId);
           const runFolder = reportKey.slice(0, -'report.json'.length);
@@ -303,6 +340,7 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
               ...(emi && emiKey ? { EMI: stripHead(emi, emiKey) } : {}),
             },
             skipped,
+            ...(audio ? { audio } : {}),
             embeddings: { prefix, indexKey },
             comparison,
             htmlKey,

@@ -31,4 +31,5 @@ export const PERMANENT_ERRORS: readonly string[] = Object.freeze([
   'AudioModelError',
   'AudioPcmMissingError',
   'UnknownAudioBackboneError',
+  'AudioEmbeddingsError',
 ]);

@@ -133,6 +133,57 @@ export function classDecisions(
   return { truth, predicted };
 }
 
+/** Valence and arousal truth and outputs of every annotated frame, after filling and smoothing with half-width d. */
+export function vaDecisions(
+  outputs: readonly VideoOutputs[],
+  d: number,
+  protocol: HeadProtocol = CHALLENGE_PROTOCOL,
+): {
+  truth: { valence: number[]; arousal: number[] };
+  predicted: { valence: number[]; arousal: number[] };
+} {
+  const truth = { valence: [] as number[], arousal: [] as number[] };
+  const predicted = { valence: [] as number[], arousal: [] as number[] };
+  for (const v of outputs) {
+    const labels = v.video.labels.VA!;
+    const { values: s, frames } = scoredOutputs(v, 2, d, [0, 0], protocol);
+    for (const f of frames) {
+      if (f * 2 > labels.length || !vaAnnotated(v.video.labels, f)) continue;
+      truth.valence.push(labels[(f - 1) * 2]!);
+      truth.arousal.push(labels[(f - 1) * 2 + 1]!);
+      predicted.valence.push(s[(f - 1) * 2]!);
+      predicted.arousal.push(s[(f - 1) * 2 + 1]!);
+    }
+  }
+  return { truth, predicted };
+}
+
+/**
+ * AU truth (0/1) and probabilities [frames, 12] of every annotated frame, after filling (a video
+ * without outputs: `prior`) and smoothing with half-width d.
+ */
+export function auDecisions(
+  outputs: readonly VideoOutputs[],
+  d: number,
+  prior: ArrayLike<number>,
+  protocol: HeadProtocol = CHALLENGE_PROTOCOL,
+): { truth: Uint8Array; p: number[] } {
+  const aus = 12;
+  const truth: number[] = [];
+  const p: number[] = [];
+  for (const v of outputs) {
+    const { values: s, frames } = scoredOutputs(v, aus, d, prior, protocol);
+    for (const f of frames) {
+      if (!auAnnotated(v.video.labels, f)) continue;
+      for (let j = 0; j < aus; j++) {
+        truth.push(v.video.labels.AU![(f - 1) * aus + j]!);
+        p.push(s[(f - 1) * aus + j]!);
+      }
+    }
+  }
+  return { truth: Uint8Array.from(truth), p };
+}
+
 export function scoreWindows(
   window: number,
   score: (d: number) => number,

@@ -27,19 +27,21 @@ import {
 import { poolVideo, predictEmi, trainEmi } from './emi.ts';
 import {
   auAnnotated,
+  auDecisions,
   classDecisions,
   exprAnnotated,
   frameSamples,
   gatherRows,
   primaryRows,
-  scoredOutputs,
   scoreWindows,
   vaAnnotated,
+  vaDecisions,
   videosOf,
   type ClassDecisions,
   type VideoOutputs,
 } from './evaluation.ts';
 import { trainExprHeadOnRows } from './expr.ts';
+import type { VideoLevelOutputs } from './fusion.ts';
 import { predictLinear } from './linear.ts';
 import { auF1, confusionMatrix, emiScore, macroF1, perClassF1, vaScore } from './metrics.ts';
 import { argmaxRows, thresholdRows } from './rows.ts';
@@ -89,6 +91,8 @@ export async function runExpr(
   rows: TaskRows,
   scoreLabels: readonly string[],
   settings: HeadSettings = DEFAULT_HEAD_SETTINGS,
+  /** Sees the Validation outputs before filling (late fusion, heads/fusionRuns.ts). */
+  observe?: (outputs: readonly VideoOutputs[]) => void,
 ): Promise<ExprResult | undefined> {
   const classes = AFFWILD2_EXPRESSIONS.length;
   const valid = rows.validation;
@@ -110,6 +114,7 @@ export async function runExpr(
     settings.runtime,
   );
   const outputs = evaluatedOutputs(videos, 'EXPR', await predictKeyed(trained.head, valid, settings.runtime));
+  observe?.(outputs);
   const evaluate = (d: number): ClassDecisions => classDecisions(outputs, 'EXPR', classes, d, protocol);
   const window = settings.windows.EXPR;
   const { score, windowScores, bestWindow } = scoreWindows(window, (d) => {
@@ -155,6 +160,8 @@ function density(truth: readonly number[], predicted: readonly number[]): number
 export function runVa(
   videos: readonly LabelledVideo[],
   settings: HeadSettings = DEFAULT_HEAD_SETTINGS,
+  /** Sees the Validation outputs before filling (late fusion, heads/fusionRuns.ts). */
+  observe?: (outputs: readonly VideoOutputs[]) => void,
 ): VaResult | undefined {
   const { protocol } = settings;
   const valid = frameSamples(videos, 'VA', 'Validation', vaAnnotated);
@@ -186,22 +193,8 @@ export function runVa(
     const x = gatherRows(video.faces.scores, train.dim, rows);
     return { video, frames, values: predictLinear(trained.head, x, rows.length) };
   });
-  const evaluate = (d: number) => {
-    const truth = { valence: [] as number[], arousal: [] as number[] };
-    const predicted = { valence: [] as number[], arousal: [] as number[] };
-    for (const v of outputs) {
-      const labels = v.video.labels.VA!;
-      const { values: s, frames } = scoredOutputs(v, 2, d, [0, 0], protocol);
-      for (const f of frames) {
-        if (f * 2 > labels.length || !vaAnnotated(v.video.labels, f)) continue;
-        truth.valence.push(labels[(f - 1) * 2]!);
-        truth.arousal.push(labels[(f - 1) * 2 + 1]!);
-        predicted.valence.push(s[(f - 1) * 2]!);
-        predicted.arousal.push(s[(f - 1) * 2 + 1]!);
-      }
-    }
-    return { truth, predicted };
-  };
+  observe?.(outputs);
+  const evaluate = (d: number) => vaDecisions(outputs, d, protocol);
   const window = settings.windows.VA;
   const { score, windowScores, bestWindow } = scoreWindows(window, (d) => {
     const e = evaluate(d);
@@ -239,6 +232,8 @@ export async function runAu(
   videos: readonly LabelledVideo[],
   rows: TaskRows,
   settings: HeadSettings = DEFAULT_HEAD_SETTINGS,
+  /** Sees the Validation outputs before filling (late fusion, heads/fusionRuns.ts). */
+  observe?: (outputs: readonly VideoOutputs[]) => void,
 ): Promise<AuResult | undefined> {
   const aus = AFFWILD2_ACTION_UNITS.length;
   const valid = rows.validation;
@@ -265,22 +260,9 @@ export async function runAu(
     settings.runtime,
   );
   const outputs = evaluatedOutputs(videos, 'AU', await predictKeyed(trained.head, valid, settings.runtime));
+  observe?.(outputs);
   const prior = Array.from(rows.train.labelSums, (v) => v / rows.train.n);
-  const evaluate = (d: number): { truth: Uint8Array; p: number[] } => {
-    const truth: number[] = [];
-    const p: number[] = [];
-    for (const v of outputs) {
-      const { values: s, frames } = scoredOutputs(v, aus, d, prior, protocol);
-      for (const f of frames) {
-        if (!auAnnotated(v.video.labels, f)) continue;
-        for (let j = 0; j < aus; j++) {
-          truth.push(v.video.labels.AU![(f - 1) * aus + j]!);
-          p.push(s[(f - 1) * aus + j]!);
-        }
-      }
-    }
-    return { truth: Uint8Array.from(truth), p };
-  };
+  const evaluate = (d: number) => auDecisions(outputs, d, prior, protocol);
   // Raw-once: the thresholds of the unsmoothed outputs serve every window (heads/protocol.ts).
   const raw = protocol.auThresholds === 'raw-once' ? evaluate(0) : undefined;
   const rawSearch = raw ? searchThresholds(raw.p, raw.truth, aus) : undefined;
@@ -360,6 +342,7 @@ export function runCe(
 /** Pooled score vectors [videos, 4 k] of the videos with EMI labels in `split`. */
 function pooledVideos(videos: readonly LabelledVideo[], split: Split, stride: number) {
   const chosen = videosOf(videos, 'EMI', split).filter((v) => v.faces.frames.length > 0);
+  const names = chosen.map((v) => v.faces.video);
   const x: number[] = [];
   const target: number[] = [];
   let dim = 0;
@@ -371,12 +354,14 @@ function pooledVideos(videos: readonly LabelledVideo[], split: Split, stride: nu
     x.push(...pooled);
     target.push(...v.labels.EMI!);
   }
-  return { x, n: chosen.length, dim, target };
+  return { x, n: chosen.length, dim, target, names };
 }
 
 export function runEmi(
   videos: readonly LabelledVideo[],
   settings: HeadSettings = DEFAULT_HEAD_SETTINGS,
+  /** Sees the Validation videos' predictions (late fusion, heads/fusionRuns.ts). */
+  observe?: (outputs: VideoLevelOutputs) => void,
 ): EmiResult | undefined {
   const valid = pooledVideos(videos, 'Validation', settings.emi.frameStride);
   const trainOnly = pooledVideos(videos, 'Train', settings.emi.frameStride);
@@ -391,7 +376,9 @@ export function runEmi(
     : trainOnly;
   if (train.n < 2 || valid.n < 2) return undefined;
   const trained = trainEmi(train, both ? undefined : valid, settings.emi, EMI_DIMENSIONS.length);
-  const scored = emiScore(valid.target, predictEmi(trained.head, valid.x, valid.n), EMI_DIMENSIONS.length);
+  const predicted = predictEmi(trained.head, valid.x, valid.n);
+  observe?.({ videos: valid.names, values: predicted, target: valid.target });
+  const scored = emiScore(valid.target, predicted, EMI_DIMENSIONS.length);
   return {
     task: 'EMI',
     metric: 'mean Pearson r over 6 emotions',

@@ -7,6 +7,7 @@ import { CHALLENGE_PROTOCOL, describeProtocol } from '../heads/protocol.ts';
 import type { BackboneScores, RunReport } from './model.ts';
 import { ceVariantPlots, ceVariantRows } from './ceVariantsView.ts';
 import { bestOf, f3 } from './format.ts';
+import { MODALITY_HEADER, modalityRows } from './modalities.ts';
 
 const STYLE = `
 body { font-family: system-ui, sans-serif; margin: 24px; color: #222; max-width: 1200px; }
@@ -255,7 +256,15 @@ export function renderReportHtml(report: RunReport): string {
       'scores',
     ),
   );
-  const skipped = report.skipped ?? [];
+  if (report.audio)
+    body.push(
+      `<h2>Visual, audio and fused</h2><p class="meta">audio ${escapeXml(report.audio.backbone)}: ${report.audio.embeddingShards} embedding shards, ${report.audio.embeddingRows} rows under ${escapeXml(report.audio.prefix)}</p>`,
+      table(MODALITY_HEADER, modalityRows(report), 'modalities'),
+    );
+  const skipped = [
+    ...(report.skipped ?? []),
+    ...(report.audio?.skipped ?? []).map((s) => ({ task: `${s.task} (audio)`, reason: s.reason })),
+  ];
   if (skipped.length > 0)
     body.push(
       '<h2>Tasks not trained</h2>',

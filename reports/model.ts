@@ -1,5 +1,6 @@
 /** The run report: one JSON document per run and backbone (reports/<runId>/report.json). */
 import type { Task } from '../datasets/labels.ts';
+import type { FusedResult } from '../heads/fusionRuns.ts';
 import type { AuResult, CeResult, EmiResult, ExprResult, VaResult } from '../heads/tasks.ts';
 import type { CeVariantsResult } from '../heads/ceRuns.ts';
 import type { SkippedTask } from '../heads/untrained.ts';
@@ -31,6 +32,31 @@ export interface EmbeddingIndex {
   readonly shards: number;
   readonly rows: number;
   readonly objects: readonly string[];
+}
+
+/** A task's late fusion as reported: its weights and record live in the store under headKey. */
+export type FusedReport = FusedResult & { readonly headKey: string };
+
+/**
+ * The audio half of a run with an audio backbone: the audio heads trained on the audio embedding
+ * rows (one per video frame) exactly as the visual heads, and per task the fusion of both.
+ */
+export interface AudioReport {
+  /** The audio backbone's id, name@version, as its embedding key folder names it. */
+  readonly backbone: string;
+  /** The audio embeddings' key folder: `embeddings/<datasetId>/<backbone>/<configHash>/`. */
+  readonly prefix: string;
+  readonly embeddingShards: number;
+  readonly embeddingRows: number;
+  readonly tasks: {
+    readonly EXPR?: ExprReport;
+    readonly VA?: VaReport;
+    readonly AU?: AuReport;
+    readonly EMI?: EmiReport;
+  };
+  readonly fused: { readonly [K in 'EXPR' | 'VA' | 'AU' | 'EMI']?: FusedReport };
+  /** Audio tasks without a head, each with its reason. */
+  readonly skipped: readonly SkippedTask[];
 }
 
 /** One backbone's challenge scores by task, for the comparison across backbones. */
@@ -65,6 +91,8 @@ export interface RunReport {
   readonly skipped?: readonly SkippedTask[];
   /** Where the embeddings are: their prefix and the index of their committed data objects. */
   readonly embeddings?: { readonly prefix: string; readonly indexKey: string };
+  /** Audio heads and late fusion; absent in a run without an audio backbone. */
+  readonly audio?: AudioReport;
   /** Scores of the backbones reported so far in the same run, this one included. */
   readonly comparison: readonly BackboneScores[];
   readonly htmlKey: string;

@@ -7,12 +7,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { join } from 'node:path';
 import { drawFaces } from '../datasets/drawnFaces.ts';
-import {
-  generateSyntheticDataset,
-  TINY_SYNTHETIC,
-  type SyntheticOptions,
-  type SyntheticVideo,
-} from '../datasets/synthetic.ts';
+import { TINY_SYNTHETIC, type SyntheticOptions, type SyntheticVideo } from '../datasets/synthetic.ts';
 import type { RunReport } from '../activities/index.ts';
 import {
   AFFECTNET_EXPRESSIONS,
@@ -24,11 +19,10 @@ import { pearson } from '../heads/metrics.ts';
 import { normalizeInto } from '../media/preprocess.ts';
 import { OnnxSessions } from '../models/onnxRuntime.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
-import { openStore } from '../storage/objectStore.ts';
-import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';
+import type { ExtractionRunInput } from '../workflows/index.ts';
 import { auChance, macroF1Chance } from './helpers/chance.ts';
-import { tempDir, testConfig } from './helpers/env.ts';
-import { activityQueues, startTestWorkers, uniqueQueues } from './helpers/workers.ts';
+import { tempDir } from './helpers/env.ts';
+import { runSyntheticPipeline } from './helpers/syntheticRun.ts';
 
 /** Margins above chance asserted per task (docs/HEADS.md, "Margins above chance"). */
 const MARGINS = Object.freeze({ EXPR: 0.3, VA: 0.4, AU: 0.2, CE: 0.25, EMI: 0.2 });
@@ -72,42 +66,13 @@ test('the tiny backbone reads expression and valence/arousal from faces drawn wi
 });
 
 /** Runs extraction and training on a generated dataset; returns the report and the videos. */
-async function runPipeline(
+function runPipeline(
   t: ExecutionContext,
   label: string,
   options: SyntheticOptions,
   heads: Pick<ExtractionRunInput, 'expr' | 'va' | 'au' | 'emi' | 'windows'>,
 ): Promise<{ report: RunReport; videos: SyntheticVideo[] }> {
-  const config = testConfig('local', `e2e-${label}`);
-  const datasetPath = join(tempDir(`e2e-${label}-data`), 'ds');
-  const { videos } = await generateSyntheticDataset(datasetPath, options);
-  const store = openStore(config.store);
-  const queues = uniqueQueues(`e2e-${label}`);
-  const workers = await startTestWorkers(config, store, queues);
-  t.teardown(async () => {
-    await workers.stop();
-    store.close();
-  });
-  const input: ExtractionRunInput = {
-    datasetPath,
-    backbones: [TINY_BACKBONE.name],
-    shardFrames: 64,
-    maxShardsInFlight: 4,
-    embedBatchSize: 32,
-    maxCropSide: 128,
-    // Synthetic faces fill the frame; YuNet (the default for videos) misses many of them.
-    faceSource: 'whole-frame',
-    taskQueues: activityQueues(queues),
-    ...heads,
-  };
-  const result = (await workers.client.workflow.execute('extractionRun', {
-    taskQueue: queues.orchestrator,
-    workflowId: `test-e2e-${label}-${queues.frames}`,
-    args: [input],
-  })) as ExtractionRunResult;
-  t.is(result.status, 'completed');
-  const report = JSON.parse(new TextDecoder().decode(await store.get(result.reportKey))) as RunReport;
-  return { report, videos };
+  return runSyntheticPipeline(t, `e2e-${label}`, options, heads);
 }
 
 /** Labels of the annotated frames of the videos in a split (or every labelled video). */

@@ -260,6 +260,9 @@ export async function extractionRun(input: ExtractionRunInput): Promise<Extracti
         ...(input.windows ? { windows: input.windows } : {}),
         ...(input.protocol ? { protocol: input.protocol } : {}),
         ...(input.ce ? { ce: input.ce } : {}),
+        // Audio heads and their fusion with this backbone's (activities/trainAudio.ts).
+        ...(input.audioBackbone ? { audioBackbone: input.audioBackbone } : {}),
+        ...(input.audioWindow ? { audioWindow: input.audioWindow } : {}),
       });
       reports.push({ backbone, ...evaluated });
       trained.push(backbone);
