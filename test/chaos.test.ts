@@ -72,7 +72,7 @@ test('a cancelled extractFrames kills its ffmpeg (none left blocked on a full pi
 });
 
 test('chaos: 20,000 frames through 50+ SIGKILLs, a Temporal restart, a 60 s store outage and a 30 s SIGSTOP; every frame committed once', async (t) => {
-  // Several minutes with no test finishing (the suite's 3 min inactivity timeout would end it), and
+  // Several minutes with no test finishing (the suite's 10 min inactivity timeout would end it), and
   // on a loaded machine far more than that in all: the limit is on silence, not on the whole run.
   // 20 min to the first commit (the dataset and the services come first), then 10 min after each
   // new commit or fault line.

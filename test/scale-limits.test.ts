@@ -31,6 +31,9 @@ function payloadBytes(value: unknown): number {
 }
 
 test('manifestDataset at Aff-Wild2 size (550 videos, 2.9 M frames, 64-frame shards) returns a payload under 2 MB', async (t) => {
+  // Minutes of work with no assertion in between: on a loaded machine (two busy processes per
+  // core) more than ava's 10-minute inactivity limit, which this test's own limit replaces.
+  t.timeout(30 * 60_000);
   // 16-pixel frames: the manifest probes (packet count) and hashes, it never decodes.
   const root = await writeScaleDataset(join(tmpdir(), 'affectflow-test-affwild2-shape'), {
     ...AFFWILD2_SHAPE,

@@ -14,6 +14,9 @@ import { runScale } from '../bench/scaleRun.ts';
 import { tempDir, testServices } from './helpers/env.ts';
 
 test('550 videos, 550 shards through the real activities: nothing lost or duplicated, every history and payload within limits', async (t) => {
+  // Minutes of work with no assertion in between: on a loaded machine (two busy processes per
+  // core) more than ava's 10-minute inactivity limit, which this test's own limit replaces.
+  t.timeout(30 * 60_000);
   const run = await runScale({
     address: testServices.temporalAddress(),
     workDir: tempDir('scale-ci'),
