@@ -2,8 +2,9 @@
  * When a decode that left frames out may still commit. A frame the sampling keeps is accounted
  * for when it was decoded, or when there is evidence that the source itself lacks it:
  *
- * - ffmpeg exited 0: it read the file to its end, so what did not come out is not in the file
- *   (cut short, or damaged where it decoded nothing);
+ * - ffmpeg exited 0 (media/decodeFrames.ts also says 0 when it ended the decode after the last
+ *   wanted frame): the decoder went past every frame wanted, so what did not come out is not in
+ *   the file (cut short, or damaged where it decoded nothing);
  * - ffmpeg exited non-zero twice, on two attempts, after the same frames: the stop reproduces,
  *   so it is the file's. The first such attempt is remembered in the store (one small object per
  *   shard under `tmp/decode-attempts/`, read by whichever worker runs the next attempt) and fails

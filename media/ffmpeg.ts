@@ -5,6 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { stat } from 'node:fs/promises';
+import { RecentCache } from '../base/recentCache.ts';
 
 export class VideoError extends Error {
   constructor(
@@ -117,7 +119,14 @@ export interface FrameStamps {
   readonly pts: Float64Array;
   /** Seconds per timestamp unit. */
   readonly timeBase: number;
+  /** Timestamps of the key packets (where decoding can start after a seek), ascending. */
+  readonly keyPts: Float64Array;
+  /** The container has a sample index (MP4/MOV, Matroska/WebM, AVI): a seek lands on the key packet. */
+  readonly indexed: boolean;
 }
+
+/** ffprobe format names of containers with a sample index. */
+const INDEXED_FORMATS = /(^|,)(mov|mp4|matroska|webm|avi)(,|$)/;
 
 /**
  * Presentation timestamps of every shown frame from the packets (demuxing only, no decoding;
@@ -125,13 +134,28 @@ export interface FrameStamps {
  * share one (then frames can only be counted).
  */
 export async function frameStamps(path: string): Promise<FrameStamps | null> {
+  // A video's shards often run one after another on the same worker: read its packets once.
+  const file = await stat(path).catch(() => null);
+  if (!file) return readFrameStamps(path); // ffprobe names what is wrong with the path
+  const key = [path, file.size, file.mtimeMs, file.ino].join('\u0000');
+  const known = recentStamps.get(key);
+  if (known) return known.stamps;
+  const stamps = await readFrameStamps(path);
+  recentStamps.set(key, { stamps });
+  return stamps;
+}
+
+/** The packet indexes of the last few videos read (about 8 bytes a frame each). */
+const recentStamps = new RecentCache<{ readonly stamps: FrameStamps | null }>(8);
+
+async function readFrameStamps(path: string): Promise<FrameStamps | null> {
   const { stdout, stderr, code } = await run('ffprobe', [
     '-v',
     'error',
     '-select_streams',
     'v:0',
     '-show_entries',
-    'stream=time_base:packet=pts,flags',
+    'stream=time_base:packet=pts,flags:format=format_name',
     '-of',
     'json',
     path,
@@ -141,13 +165,19 @@ export async function frameStamps(path: string): Promise<FrameStamps | null> {
   const parsed = JSON.parse(stdout) as {
     packets?: { pts?: number; flags?: string }[];
     streams?: { time_base?: string }[];
+    format?: { format_name?: string };
   };
   const [num, den] = (parsed.streams?.[0]?.time_base ?? '').split('/').map(Number);
   const packets = (parsed.packets ?? []).filter((p) => !p.flags?.includes('D'));
   if (!(num && den) || packets.some((p) => typeof p.pts !== 'number')) return null;
   const pts = Float64Array.from(packets, (p) => p.pts!).sort();
   for (let i = 1; i < pts.length; i++) if (pts[i] === pts[i - 1]) return null;
-  return { pts, timeBase: num / den };
+  const keyPts = Float64Array.from(
+    packets.filter((p) => p.flags?.includes('K')),
+    (p) => p.pts!,
+  ).sort();
+  const indexed = INDEXED_FORMATS.test(parsed.format?.format_name ?? '');
+  return { pts, timeBase: num / den, keyPts, indexed };
 }
 
 /**

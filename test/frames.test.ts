@@ -7,12 +7,6 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  decodeFrames,
-  type DecodedFrame,
-  type DecodeOptions,
-  type DecodeSummary,
-} from '../media/decodeFrames.ts';
 import { framePresentationTimes, frameStamps, probeVideo, VideoError } from '../media/ffmpeg.ts';
 import { sampledFrames } from '../media/frameSampling.ts';
 import { createFramesActivities } from '../activities/frames.ts';
@@ -21,86 +15,7 @@ import { readCommitted } from '../storage/commit.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
 import { decodeFramesShard } from '../storage/shards.ts';
 import { tempDir } from './helpers/env.ts';
-
-const W = 160;
-const H = 96;
-const BITS = 10;
-const BLOCK = W / BITS;
-
-/** Frame with index i: block b (16 x 48 px, top half) is white when bit b of i is set. */
-function indexFrame(index: number): Uint8Array {
-  const rgb = new Uint8Array(W * H * 3).fill(128);
-  for (let y = 0; y < H / 2; y++)
-    for (let x = 0; x < W; x++)
-      rgb.fill((index >> Math.floor(x / BLOCK)) & 1 ? 255 : 0, (y * W + x) * 3, (y * W + x) * 3 + 3);
-  return rgb;
-}
-
-/** Reads the index back; at(x, y) maps a pixel of the coded frame to the decoded frame's RGB offset. */
-function readIndex(
-  frame: DecodedFrame,
-  at: (x: number, y: number) => number = (x, y) => (y * frame.width + x) * 3,
-): number {
-  let index = 0;
-  for (let b = 0; b < BITS; b++) {
-    const o = at(b * BLOCK + BLOCK / 2, H / 4);
-    if (frame.rgb[o]! > 128) index |= 1 << b;
-  }
-  return index;
-}
-
-/** Encodes frames 1..n with ffmpeg; extra output arguments shape the file. */
-function makeVideo(path: string, n: number, vf: string | null, output: readonly string[] = []): void {
-  const input = Buffer.concat(Array.from({ length: n }, (_, i) => indexFrame(i + 1)));
-  const result = spawnSync(
-    'ffmpeg',
-    [
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      '-s',
-      `${W}x${H}`,
-      '-r',
-      '25',
-      '-i',
-      'pipe:0',
-      ...(vf ? ['-vf', vf] : []),
-      '-c:v',
-      'libx264',
-      '-preset',
-      'veryfast',
-      '-crf',
-      '16',
-      '-pix_fmt',
-      'yuv420p',
-      '-g',
-      '12',
-      ...output,
-      path,
-    ],
-    { input },
-  );
-  if (result.status !== 0) throw new Error(`ffmpeg: ${result.stderr.toString()}`);
-}
-
-async function decodeAll(
-  path: string,
-  options: DecodeOptions,
-): Promise<{ frames: DecodedFrame[]; summary: DecodeSummary }> {
-  const probe = await probeVideo(path);
-  const decoder = decodeFrames(path, probe, options);
-  const frames: DecodedFrame[] = [];
-  let step = await decoder.next();
-  while (!step.done) {
-    frames.push(step.value);
-    step = await decoder.next();
-  }
-  return { frames, summary: step.value };
-}
+import { decodeAll, H, makeVideo, readIndex, W } from './helpers/indexVideo.ts';
 
 const dir = tempDir('frames');
 const cfr = join(dir, 'cfr.mp4');
