@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { withThrowawayTemporal } from '../infra/devstack.ts';
 import type { Benchmark, Figure } from './harness.ts';
 import { AFFWILD2_SHAPE } from './scaleDataset.ts';
+import { pidServingPort, processCpuSeconds } from './processCpu.ts';
 import { runScale, type ScaleRunFigures } from './scaleRun.ts';
 
 const PAYLOAD_LIMIT = 2 * 1024 * 1024;
@@ -35,6 +36,18 @@ interface PartLog {
   readonly maxHistoryEvents: number;
   readonly maxPayloadBytes: number;
   readonly peakRssMb: number;
+}
+
+/** CPU ms per shard processed in the part that completed the run (shards it skipped excluded). */
+function cpuFigures(
+  cpu: Record<'node' | 'children' | 'temporal', number>,
+  shards: number,
+): Record<string, Figure> {
+  if (shards <= 0) return {};
+  const figures: Record<string, Figure> = {};
+  for (const [name, seconds] of Object.entries(cpu))
+    figures[`scale.cpu_ms_per_shard.${name}`] = { value: (seconds * 1000) / shards, unit: 'ms' };
+  return figures;
 }
 
 function envNumber(name: string, fallback: number): number {
@@ -64,8 +77,13 @@ export const benchmarks: Benchmark[] = [
         ? (JSON.parse(readFileSync(logPath, 'utf8')) as PartLog)
         : { parts: 0, wallSeconds: 0, maxHistoryEvents: 0, maxPayloadBytes: 0, peakRssMb: 0 };
       const framesPerVideo = Math.max(1, Math.round(AFFWILD2_SHAPE.framesPerVideo * fraction));
-      const run: ScaleRunFigures = await withThrowawayTemporal((address) =>
-        runScale({
+      // Where a shard's CPU goes: this process (the four pools), its children (ffmpeg, ffprobe,
+      // the DuckDB count) and the Temporal server.
+      let cpu = { node: 0, children: 0, temporal: 0 };
+      const run: ScaleRunFigures = await withThrowawayTemporal(async (address) => {
+        const temporalPid = pidServingPort(address.split(':').at(-1)!);
+        const [own0, temporal0] = [processCpuSeconds(process.pid), processCpuSeconds(temporalPid)];
+        const figures = await runScale({
           address,
           workDir,
           videos,
@@ -74,8 +92,15 @@ export const benchmarks: Benchmark[] = [
           shardFrames: 64,
           train,
           ...(partSeconds === undefined ? {} : { stopAfterSeconds: partSeconds }),
-        }),
-      );
+        });
+        const [own1, temporal1] = [processCpuSeconds(process.pid), processCpuSeconds(temporalPid)];
+        cpu = {
+          node: own1.self - own0.self,
+          children: own1.children - own0.children,
+          temporal: temporal1.self - temporal0.self,
+        };
+        return figures;
+      });
       const log: PartLog = {
         parts: before.parts + 1,
         wallSeconds: before.wallSeconds + run.wallSeconds,
@@ -104,6 +129,7 @@ export const benchmarks: Benchmark[] = [
         'scale.max_payload_bytes': { value: log.maxPayloadBytes, unit: 'bytes' },
         'scale.peak_rss_mb': { value: log.peakRssMb, unit: 'MB' },
         'scale.lost': { value: run.lost, unit: 'frames' },
+        ...cpuFigures(cpu, run.shards - run.shardsSkipped),
         'scale.duplicated': { value: run.duplicated, unit: 'frames' },
       };
       const broken = [
