@@ -109,17 +109,28 @@ export function windowSamples(pcm: Float32Array, pcmStart: number, window: Frame
   return out;
 }
 
+/**
+ * Runs a command to its end; `onStdout` may return 'enough' to have it stopped (killed), which
+ * then counts as a clean exit.
+ */
 async function run(
   args: readonly string[],
-  onStdout?: (chunk: Buffer) => void,
+  onStdout?: (chunk: Buffer) => 'enough' | void,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (onStdout ? onStdout(d) : (stdout += d.toString('utf8'))));
+  let enough = false;
+  child.stdout.on('data', (d: Buffer) => {
+    if (!onStdout) stdout += d.toString('utf8');
+    else if (!enough && onStdout(d) === 'enough') {
+      enough = true;
+      child.kill('SIGKILL');
+    }
+  });
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const [code] = (await once(child, 'close')) as [number | null];
-  return { code: code ?? -1, stdout, stderr };
+  return { code: enough ? 0 : (code ?? -1), stdout, stderr };
 }
 
 const lastLine = (text: string): string => text.trim().split('\n').pop() ?? '';
@@ -145,8 +156,9 @@ export async function hasAudioStream(path: string): Promise<boolean> {
 /**
  * The first audio stream of a media file as 16 kHz mono float32 PCM (ffmpeg resamples and
  * downmixes); with `range`, only samples [start, end) of it (fewer when the sound ends first).
- * undefined when the file has no audio stream. The whole stream is decoded (audio decodes at
- * hundreds of times real time) and only the range is kept.
+ * undefined when the file has no audio stream. The stream is decoded from its start (audio
+ * decodes at hundreds of times real time, and samples then line up exactly with a whole-stream
+ * decode) and stopped once the range is complete.
  */
 export async function extractPcm(
   path: string,
@@ -158,7 +170,7 @@ export async function extractPcm(
   const kept: Buffer[] = [];
   let seen = 0;
   let pending: Buffer = Buffer.alloc(0);
-  const take = (chunk: Buffer): void => {
+  const take = (chunk: Buffer): 'enough' | void => {
     // Chunks need not end on a sample boundary.
     const bytes = pending.length ? Buffer.concat([pending, chunk]) : chunk;
     const whole = bytes.length - (bytes.length % 4);
@@ -168,6 +180,7 @@ export async function extractPcm(
     const hi = Math.min(n, end - seen);
     if (hi > lo) kept.push(Buffer.from(bytes.subarray(lo * 4, hi * 4)));
     seen += n;
+    if (seen >= end) return 'enough';
   };
   const { code, stderr } = await run(
     [
