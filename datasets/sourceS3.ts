@@ -6,7 +6,7 @@
  * content hashes (and shard ids) equal those of the same dataset read from a folder.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, posix } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -30,17 +30,32 @@ export class DatasetObjectChecksumError extends Error {
   }
 }
 
+/** How long a downloaded object no shard holds is kept for the next shard of the same video. */
+export const COPY_KEEP_SECONDS = 10;
+/** Downloaded objects kept beyond those in use, at most. */
+const KEPT_IDLE = 2;
+
+interface SharedCopy {
+  readonly dir: string;
+  file: Promise<string>;
+  users: number;
+  idle?: NodeJS.Timeout;
+}
+
 const normal = (path: string): string => (path === '' ? '' : posix.normalize(path).replace(/\/+$/, ''));
 
 export class S3DatasetSource implements DatasetSource {
   private readonly files = new Map<string, number>();
   private readonly folders = new Map<string, Map<string, boolean>>([['', new Map()]]);
   private readonly hashes = new Map<string, Promise<string>>();
+  /** Downloaded objects by path, the most recently let go last. */
+  private readonly copies = new Map<string, SharedCopy>();
 
   private constructor(
     readonly root: string,
     private readonly store: ObjectStore,
     private readonly stateDir: string,
+    private readonly keepSeconds: number,
   ) {}
 
   /**
@@ -52,8 +67,9 @@ export class S3DatasetSource implements DatasetSource {
     store: ObjectStore,
     stateDir: string,
     listed = true,
+    keepSeconds = COPY_KEEP_SECONDS,
   ): Promise<S3DatasetSource> {
-    const source = new S3DatasetSource(root.replace(/\/+$/, ''), store, stateDir);
+    const source = new S3DatasetSource(root.replace(/\/+$/, ''), store, stateDir, keepSeconds);
     if (listed) for await (const { key, size } of store.list('')) source.add(key, size);
     return source;
   }
@@ -144,31 +160,84 @@ export class S3DatasetSource implements DatasetSource {
 
   /**
    * Downloads the object into a scratch folder of its own (datasets/scratch.ts), checking it
-   * against the sha256 recorded at push; the folder is removed on release and on any failure.
+   * against the sha256 recorded at push. Copies are shared: the shards of one video that a worker
+   * runs at once or one after another read the same download, since each shard decodes only its
+   * own part of the file and a download per shard would move a video's bytes once per shard. A
+   * copy no one holds is removed after `keepSeconds` (and at once past KEPT_IDLE such copies),
+   * on close, and on any failure of its download.
    */
   async localCopy(path: string): Promise<LocalCopy> {
     const p = normal(path);
-    const dir = makeScratchDir(this.stateDir);
-    const release = () => rm(dir, { recursive: true, force: true });
+    let copy = this.copies.get(p);
+    if (!copy) {
+      copy = this.download(p);
+      this.copies.set(p, copy);
+    }
+    const held = copy;
+    clearTimeout(held.idle);
+    held.users++;
     try {
-      const file = `${dir}/${basename(p)}`;
-      const digest = createHash('sha256');
-      const hashing = new Transform({
-        transform(chunk: Buffer, _encoding, done) {
-          digest.update(chunk);
-          done(null, chunk);
+      const file = await held.file;
+      let released = false;
+      return {
+        path: file,
+        release: async () => {
+          if (released) return;
+          released = true;
+          await this.letGo(p, held);
         },
-      });
-      await pipeline(await this.store.getStream(p), hashing, createWriteStream(file));
-      const computed = digest.digest('hex');
-      const recorded = (await this.hashes.get(p)) ?? (await this.store.head(p))?.sha256 ?? computed;
-      if (!this.hashes.has(p)) this.hashes.set(p, Promise.resolve(recorded));
-      if (recorded !== computed) throw new DatasetObjectChecksumError(this.display(p), recorded, computed);
-      return { path: file, release };
+      };
     } catch (err) {
-      await release();
+      held.users--;
       throw err;
     }
+  }
+
+  private download(p: string): SharedCopy {
+    const dir = makeScratchDir(this.stateDir);
+    const copy: SharedCopy = { dir, users: 0, file: Promise.resolve('') };
+    copy.file = (async () => {
+      try {
+        const file = `${dir}/${basename(p)}`;
+        const digest = createHash('sha256');
+        const hashing = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            digest.update(chunk);
+            done(null, chunk);
+          },
+        });
+        await pipeline(await this.store.getStream(p), hashing, createWriteStream(file));
+        const computed = digest.digest('hex');
+        const recorded = (await this.hashes.get(p)) ?? (await this.store.head(p))?.sha256 ?? computed;
+        if (!this.hashes.has(p)) this.hashes.set(p, Promise.resolve(recorded));
+        if (recorded !== computed) throw new DatasetObjectChecksumError(this.display(p), recorded, computed);
+        return file;
+      } catch (err) {
+        if (this.copies.get(p) === copy) this.copies.delete(p);
+        await rm(dir, { recursive: true, force: true });
+        throw err;
+      }
+    })();
+    return copy;
+  }
+
+  private async letGo(p: string, copy: SharedCopy): Promise<void> {
+    if (--copy.users > 0) return;
+    if (this.keepSeconds <= 0) return this.drop(p, copy);
+    this.copies.delete(p);
+    this.copies.set(p, copy);
+    copy.idle = setTimeout(() => void this.drop(p, copy), this.keepSeconds * 1000);
+    copy.idle.unref();
+    const idle = [...this.copies].filter(([, c]) => c.users === 0);
+    for (const [q, c] of idle.slice(0, Math.max(0, idle.length - KEPT_IDLE))) await this.drop(q, c);
+  }
+
+  /** Removes a copy no one holds. */
+  private async drop(p: string, copy: SharedCopy): Promise<void> {
+    if (copy.users > 0) return;
+    clearTimeout(copy.idle);
+    if (this.copies.get(p) === copy) this.copies.delete(p);
+    await rm(copy.dir, { recursive: true, force: true });
   }
 
   display(path: string): string {
@@ -176,6 +245,11 @@ export class S3DatasetSource implements DatasetSource {
   }
 
   close(): void {
+    for (const copy of this.copies.values()) {
+      clearTimeout(copy.idle);
+      rmSync(copy.dir, { recursive: true, force: true });
+    }
+    this.copies.clear();
     this.store.close();
   }
 }

@@ -7,12 +7,22 @@
  * same folder would be locally, and leaves the frames workers' scratch folder empty.
  */
 import test from 'ava';
-import { randomUUID } from 'node:crypto';
-import { appendFileSync, copyFileSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { storeIdentity, type AffectflowConfig } from '../config/index.ts';
 import { buildManifest } from '../datasets/index.ts';
 import { SCRATCH_FOLDER } from '../datasets/scratch.ts';
+import { COPY_KEEP_SECONDS, S3DatasetSource } from '../datasets/sourceS3.ts';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
 import { openStore, type ObjectStore } from '../storage/objectStore.ts';
 import { storeTaskQueues } from '../workflows/taskQueues.ts';
@@ -69,6 +79,31 @@ async function keys(store: ObjectStore, prefix: string): Promise<string[]> {
   return out;
 }
 
+/**
+ * What is left in a scratch folder once the frames workers' kept copies are removed (they keep a
+ * copy no shard holds for COPY_KEEP_SECONDS): waits on the folder's own changes, at most a minute.
+ */
+async function scratchEmptied(dir: string): Promise<string[]> {
+  const left = (): string[] => (existsSync(dir) ? readdirSync(dir) : []);
+  if (left().length === 0) return [];
+  await new Promise<void>((resolve) => {
+    const watcher = watch(dir);
+    const done = (): void => {
+      clearTimeout(deadline);
+      watcher.close();
+      resolve();
+    };
+    const deadline = setTimeout(done, (COPY_KEEP_SECONDS + 50) * 1000);
+    watcher.on('change', () => {
+      if (left().length === 0) done();
+    });
+    watcher.on('error', done);
+    // Removed between the first look and the watch: no change would come.
+    if (left().length === 0) done();
+  });
+  return left();
+}
+
 const summaryOf = (stdout: string): string =>
   stdout.split('\n').find((l) => /^run: \d+ shards;/.test(l)) ?? stdout;
 
@@ -99,10 +134,7 @@ test('a dataset pushed after a run from disk reuses every committed shard when r
     summaryOf(fromStore.stdout),
   );
   t.deepEqual(await keys(store, 'frames/'), framesBefore, 'no frames shard written again');
-  t.false(
-    existsSync(join(config.stateDir, SCRATCH_FOLDER)) &&
-      readdirSync(join(config.stateDir, SCRATCH_FOLDER)).length > 0,
-  );
+  t.deepEqual(await scratchEmptied(join(config.stateDir, SCRATCH_FOLDER)), [], 'no scratch copy left behind');
 });
 
 test('photos, a frame folder and a broken video that live only in the store run to the end; the scratch folder is left empty', async (t) => {
@@ -152,6 +184,65 @@ test('photos, a frame folder and a broken video that live only in the store run 
   t.deepEqual(manifest.videos.map((v) => v.source.kind).sort(), ['frames', 'frames', 'image']);
   const frames = await keys(store, `frames/${local.datasetId}/`);
   t.is(frames.filter((k) => k.endsWith('.commit.json')).length, local.shards.length);
-  const scratch = join(config.stateDir, SCRATCH_FOLDER);
-  t.deepEqual(existsSync(scratch) ? readdirSync(scratch) : [], [], 'no scratch copy left behind');
+  t.deepEqual(await scratchEmptied(join(config.stateDir, SCRATCH_FOLDER)), [], 'no scratch copy left behind');
+});
+
+test('shards of one video share one download of it; a copy no shard holds is kept a while, then removed', async (t) => {
+  const config = testConfig('s3', 's3ds-copies');
+  const root = `s3://${testServices.s3Bucket()}/s3ds-${randomUUID()}/copies`;
+  let gets = 0;
+  /** The dataset's store, counting downloads. */
+  const countingStore = (): ObjectStore => {
+    const store = openStore({ ...config.store, uri: root });
+    return new Proxy(store, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (prop === 'getStream') gets++;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  };
+  const videos = ['a', 'b', 'c', 'd'].map((name) => ({
+    path: `videos/${name}.mp4`,
+    bytes: randomBytes(200_000),
+  }));
+  const writer = openStore({ ...config.store, uri: root });
+  t.teardown(() => writer.close());
+  for (const v of videos) await writer.put(v.path, v.bytes);
+  const [a, b, c, d] = videos as [
+    (typeof videos)[0],
+    (typeof videos)[0],
+    (typeof videos)[0],
+    (typeof videos)[0],
+  ];
+
+  const source = await S3DatasetSource.open(root, countingStore(), config.stateDir, false);
+  const [first, second] = await Promise.all([source.localCopy(a.path), source.localCopy(a.path)]);
+  t.is(first.path, second.path, 'two shards at once read one copy');
+  t.is(gets, 1);
+  t.deepEqual(readFileSync(first.path), a.bytes);
+  await first.release();
+  t.true(existsSync(first.path), 'still held by the other shard');
+  await second.release();
+  const next = await source.localCopy(a.path);
+  t.is(next.path, first.path, 'the next shard of the video reads the kept copy');
+  t.is(gets, 1);
+  await next.release();
+  // Past KEPT_IDLE copies no shard holds, the least recently used goes.
+  for (const v of [b, c, d]) await (await source.localCopy(v.path)).release();
+  t.is(gets, 4);
+  t.false(existsSync(first.path), 'the oldest kept copy is removed');
+  t.is(readdirSync(join(config.stateDir, SCRATCH_FOLDER)).length, 2, 'two copies kept');
+  source.close();
+  t.deepEqual(
+    await scratchEmptied(join(config.stateDir, SCRATCH_FOLDER)),
+    [],
+    'close removes the kept copies',
+  );
+
+  const eager = await S3DatasetSource.open(root, countingStore(), config.stateDir, false, 0);
+  const once = await eager.localCopy(a.path);
+  await once.release();
+  t.false(existsSync(once.path), 'kept for 0 s: removed on release');
+  eager.close();
 });
