@@ -291,7 +291,7 @@ export function createFramesActivities(deps: ActivityDeps) {
             .filter((d) => d.rect !== null)
             .sort((a, b) => a.face.box[0] - b.face.box[0]);
           const boxes = detected.map((d) => d.face.box);
-          const trackIds = tracker.frame(frame, frameSignature(image.rgb), boxes, context);
+          const trackIds = tracker.frame(frame, frameSignature(image), boxes, context);
           return { detected, trackIds };
         };
 
@@ -309,6 +309,8 @@ export function createFramesActivities(deps: ActivityDeps) {
               sampling,
               threads: input.decoderThreads ?? 1,
               context: faceSource === 'yunet' ? TRACKING.lookBack : 0,
+              // takeFaces is done with a frame's pixels (crops encoded) before the next is read.
+              reuseBuffer: true,
             });
             let step = await decoder.next();
             try {

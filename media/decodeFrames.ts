@@ -47,6 +47,11 @@ export interface DecodeOptions {
    * then starts at the key packet before the first of them.
    */
   readonly context?: number;
+  /**
+   * Yield every frame in one buffer, overwritten by the next frame: for a caller that is done
+   * with a frame's pixels before it asks for the next one (copy what must be kept). Default false.
+   */
+  readonly reuseBuffer?: boolean;
 }
 
 /** How a decode ended. */
@@ -124,6 +129,7 @@ export async function* decodeFrames(
     first,
     last: options.last,
     threads: options.threads ?? 1,
+    reuseBuffer: options.reuseBuffer ?? false,
     wanted,
     isContext: new Set(lookBack),
     keep: new Set(inRange),
@@ -184,6 +190,7 @@ interface DecodePlan {
   readonly first: number;
   readonly last: number;
   readonly threads: number;
+  readonly reuseBuffer: boolean;
   /** Sampled frames of first..last. */
   readonly wanted: readonly number[];
   readonly isContext: ReadonlySet<number>;
@@ -325,7 +332,7 @@ async function* decodeOnce(
         offset += take;
         if (filled < frameBytes) break;
         const rgb = current;
-        current = new Uint8Array(frameBytes);
+        if (!plan.reuseBuffer) current = new Uint8Array(frameBytes);
         filled = 0;
         const pts = await nextShown();
         let frame = pts === null || pts === undefined ? undefined : frameOfPts.get(pts);

@@ -11,10 +11,11 @@ export type Box = readonly [number, number, number, number];
 
 /**
  * Every tracking setting; all of it is hashed into the YuNet frames shards' key (framesShardKey),
- * so a change here writes new shards.
+ * so a change here writes new shards. `version` names the algorithm, its inputs included: tracks/3
+ * samples a frame's colours on every fourth row (media/sceneCut.ts), where tracks/2 read every row.
  */
 export const TRACKING = Object.freeze({
-  version: 'tracks/2',
+  version: 'tracks/3',
   /** A face joins a track whose last box overlaps it at least this much. */
   minIou: 0.3,
   /** A track not seen for more than this many frames is over. */

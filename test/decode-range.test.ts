@@ -3,14 +3,15 @@
  * packet before the range and stops after the last frame wanted. Checked on index videos (each
  * frame carries its number in pixels) against a plain whole-file ffmpeg decode run by the test,
  * in MP4, Matroska with variable frame rate, MPEG-TS and an MP4 whose edit list starts mid-GOP,
- * and by damage placed outside a range, which a whole-file decode reports for every range.
+ * and by damage placed outside a range, which a whole-file decode reports for every range. Also
+ * the one-buffer mode the frames activity decodes in.
  */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DecodeOptions } from '../media/decodeFrames.ts';
-import { frameStamps } from '../media/ffmpeg.ts';
+import { decodeFrames, type DecodeOptions } from '../media/decodeFrames.ts';
+import { frameStamps, probeVideo } from '../media/ffmpeg.ts';
 import { tempDir } from './helpers/env.ts';
 import { decodeAll, H, makeVideo, readIndex, W } from './helpers/indexVideo.ts';
 
@@ -187,4 +188,27 @@ test('the packet index is read once per version of a file: shards of one video s
   const changed = await frameStamps(path);
   t.not(changed, first);
   t.is(changed!.pts.length, 75, 'a rewritten file is read again');
+});
+
+test('reuseBuffer: every frame comes in one buffer, with the pixels a fresh buffer per frame gives', async (t) => {
+  const probe = await probeVideo(mp4);
+  const options: DecodeOptions = { first: 101, last: 164, context: 8 };
+  const fresh = await decodeAll(mp4, options);
+  const seen = new Set<Uint8Array>();
+  const copies: { frame: number; rgb: Buffer }[] = [];
+  const decoder = decodeFrames(mp4, probe, { ...options, reuseBuffer: true });
+  let step = await decoder.next();
+  while (!step.done) {
+    seen.add(step.value.rgb);
+    // The caller's side of the contract: done with (here, copies) the pixels before the next frame.
+    copies.push({ frame: step.value.frame, rgb: Buffer.from(step.value.rgb) });
+    step = await decoder.next();
+  }
+  t.is(seen.size, 1, 'one buffer for all 72 frames');
+  t.deepEqual(
+    copies.map((c) => c.frame),
+    fresh.frames.map((f) => f.frame),
+  );
+  copies.forEach((c, i) => t.true(c.rgb.equals(fresh.frames[i]!.rgb), `frame ${c.frame}`));
+  t.deepEqual(step.value, fresh.summary);
 });
