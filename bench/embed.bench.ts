@@ -20,7 +20,9 @@
  * - embed.<b>.emotiefflib.b32.per_s and .b1.per_s: the real peer, EmotiEffLib 1.1.1 (PyPI
  *   emotiefflib, the HSEmotion author's library; bench/models/emotiefflib_peer.py) on the same
  *   graph file and the same crop files, decoding included, in batches of 32 and of 1; and the
- *   activity's ratios to them, embed.<b>.activity_vs_emotiefflib.b32 and .b1.
+ *   activity's ratios to them, embed.<b>.activity_vs_emotiefflib.b32 and .b1, with what bounds
+ *   them: the bare embedder's ratio (embed.<b>.bare_vs_emotiefflib.b32, .b1) and the activity's
+ *   at its activity_bound (embed.<b>.activity_vs_emotiefflib.b32.bound, .b1.bound).
  *
  * Graphs: those bench/models/build.sh wrote (AFFECTFLOW_BENCH_MODELS, default
  * ~/.cache/affectflow/bench-models), through `models pull` for the embedding output, and always the
@@ -121,10 +123,8 @@ export const benchmarks: Benchmark[] = [
           figures[`embed.${b}.stage.preprocess_ms`] = { value: stages.preprocess, unit: 'ms' };
           figures[`embed.${b}.stage.read_ms`] = { value: stages.read, unit: 'ms' };
           figures[`embed.${b}.stage.commit_ms`] = { value: stages.commit, unit: 'ms' };
-          figures[`embed.${b}.activity_bound`] = {
-            value: embedThroughputBound(sideCpu, stages),
-            unit: 'ratio',
-          };
+          const bound = embedThroughputBound(sideCpu, stages);
+          figures[`embed.${b}.activity_bound`] = { value: bound, unit: 'ratio' };
           if (!emotiEffLibHas(descriptor)) {
             console.log(
               `embed.${b}: no EmotiEffLib figures (EmotiEffLib 1.1.1 has no model of this architecture)`,
@@ -136,6 +136,12 @@ export const benchmarks: Benchmark[] = [
             figures[`embed.${b}.emotiefflib.b${batch}.per_s`] = { value: peer, unit: 'images/s' };
             figures[`embed.${b}.activity_vs_emotiefflib.b${batch}`] = {
               value: activity / peer,
+              unit: 'ratio',
+            };
+            // What the ratio could reach: the bare embedder's, and the activity's at its bound.
+            figures[`embed.${b}.bare_vs_emotiefflib.b${batch}`] = { value: side / peer, unit: 'ratio' };
+            figures[`embed.${b}.activity_vs_emotiefflib.b${batch}.bound`] = {
+              value: (side * bound) / peer,
               unit: 'ratio',
             };
           }
