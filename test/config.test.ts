@@ -1,11 +1,11 @@
 /** Configuration: defaults, sources and errors that name the bad key. */
 import test from 'ava';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, describeConfig, loadConfig } from '../config/index.ts';
+import { tempDir } from './helpers/env.ts';
 
-const cwd = (): string => mkdtempSync(join(tmpdir(), 'affectflow-config-'));
+const cwd = (): string => tempDir('config');
 
 test('defaults: embedded Temporal and a local store under the state directory', (t) => {
   const dir = cwd();

@@ -8,9 +8,6 @@
  * modality on Validation (where the weights are chosen), for EXPR, VA and EMI.
  */
 import test from 'ava';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { AudioEmbeddingsError, audioEmbeddingKeys } from '../activities/trainAudio.ts';
 import { createTrainActivities, type RunReport } from '../activities/train.ts';
 import { gaussian, seededRandom } from '../base/random.ts';
@@ -26,7 +23,7 @@ import { LocalDirStore } from '../storage/objectStore.ts';
 import type { FaceRowKey } from '../storage/shards.ts';
 import { macroF1Chance } from './helpers/chance.ts';
 import { writeEmbeddingShard } from './helpers/embeddingShards.ts';
-import { python } from './helpers/env.ts';
+import { python, tempDir } from './helpers/env.ts';
 import {
   buildHeadsDataset,
   HEADS_DATASET,
@@ -255,8 +252,8 @@ async function writeAudioShards(store: LocalDirStore, stateDir: string, manifest
 }
 
 test('audio heads and late fusion through the train activity: audio beats chance, fused reaches the better modality; keys hash the audio configuration', async (t) => {
-  const store = new LocalDirStore(mkdtempSync(join(tmpdir(), 'affectflow-fusion-')));
-  const stateDir = mkdtempSync(join(tmpdir(), 'affectflow-fusion-state-'));
+  const store = new LocalDirStore(tempDir('fusion'));
+  const stateDir = tempDir('fusion-state');
   const manifest = await buildHeadsDataset(store, stateDir);
 
   await t.throwsAsync(() => audioEmbeddingKeys(store, manifest, AUDIO), {

@@ -5,15 +5,13 @@
  * level by the margins docs/HEADS.md states; heads, reports and Test-split submissions are written.
  */
 import test from 'ava';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createTrainActivities, type RunReport } from '../activities/train.ts';
 import { decodeStoredLabels } from '../datasets/labels.ts';
 import { backboneId, TINY_BACKBONE } from '../models/registry.ts';
 import { storeKeys } from '../storage/keys.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
 import { auChance, macroF1Chance } from './helpers/chance.ts';
+import { tempDir } from './helpers/env.ts';
 import {
   buildHeadsDataset,
   HEADS_DATASET,
@@ -28,8 +26,8 @@ const FRAMES = HEADS_FRAMES;
 const DATASET = HEADS_DATASET;
 
 test('every task trains and scores above chance by the stated margins; heads, reports and submissions are written', async (t) => {
-  const store = new LocalDirStore(mkdtempSync(join(tmpdir(), 'affectflow-heads-activity-')));
-  const stateDir = mkdtempSync(join(tmpdir(), 'affectflow-heads-activity-state-'));
+  const store = new LocalDirStore(tempDir('heads-activity'));
+  const stateDir = tempDir('heads-activity-state');
   const manifest = await buildHeadsDataset(store, stateDir);
   const activities = createTrainActivities({ store, config: { stateDir }, log: () => {} });
   /** The annotated labels the test wrote for a task, over the videos of `split` (every labelled video when absent). */
@@ -150,8 +148,8 @@ test('stored label files decode per task; a malformed one names its key', (t) =>
 });
 
 test('a task whose Validation labels are all "not annotated" is reported as skipped with its reason, not dropped', async (t) => {
-  const store = new LocalDirStore(mkdtempSync(join(tmpdir(), 'affectflow-heads-skipped-')));
-  const stateDir = mkdtempSync(join(tmpdir(), 'affectflow-heads-skipped-state-'));
+  const store = new LocalDirStore(tempDir('heads-skipped'));
+  const stateDir = tempDir('heads-skipped-state');
   const manifest = await buildHeadsDataset(store, stateDir);
   for (const video of manifest.videos.filter((v) => v.split === 'Validation')) {
     await store.put(

@@ -7,9 +7,6 @@
  */
 import test from 'ava';
 import { Command } from 'commander';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createTrainActivities, type RunReport } from '../activities/train.ts';
 import { addRunFlags, inputFrom, type RunFlags } from '../cli/runFlags.ts';
 import { AFFECTNET_EXPRESSIONS } from '../datasets/labels.ts';
@@ -23,7 +20,7 @@ import { seededRandom } from '../base/random.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
 import { storeKeys } from '../storage/keys.ts';
 import { LocalDirStore } from '../storage/objectStore.ts';
-import { python } from './helpers/env.ts';
+import { python, tempDir } from './helpers/env.ts';
 import { buildHeadsDataset, HEADS_DATASET, HEADS_FRAME_SETTINGS } from './helpers/headsDataset.ts';
 
 const AFFECTNET_VA = [...AFFECTNET_EXPRESSIONS, 'Valence', 'Arousal'];
@@ -233,8 +230,8 @@ test('run flags choose the protocol; only departures from the challenge protocol
 });
 
 test('train activity: the report names its protocol and shows the zero-shot row; protocols never share a head key', async (t) => {
-  const store = new LocalDirStore(mkdtempSync(join(tmpdir(), 'affectflow-heads-protocol-')));
-  const stateDir = mkdtempSync(join(tmpdir(), 'affectflow-heads-protocol-state-'));
+  const store = new LocalDirStore(tempDir('heads-protocol'));
+  const stateDir = tempDir('heads-protocol-state');
   await buildHeadsDataset(store, stateDir);
   const activities = createTrainActivities({ store, config: { stateDir }, log: () => {} });
   const input = {

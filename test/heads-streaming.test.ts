@@ -8,8 +8,7 @@
  */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFaceRows } from '../activities/faceRows.ts';
 import { createTrainActivities, type RunReport } from '../activities/train.ts';
@@ -33,8 +32,7 @@ import {
   headsEmbeddingKeys,
 } from './helpers/headsDataset.ts';
 import { decodeEmbeddingShard } from './helpers/embeddingShards.ts';
-
-const tempDir = (name: string): string => mkdtempSync(join(tmpdir(), `affectflow-${name}-`));
+import { tempDir } from './helpers/env.ts';
 
 /** n rows of dim floats in 8 noisy clusters; labels one-hot over the 8 classes. */
 function clusterRows(n: number, dim: number, seed: number): { x: Float32Array; y: Int32Array } {

@@ -3,15 +3,13 @@
  * warn line per retried attempt (in a mock activity context with Temporal's attempt and policy).
  */
 import test from 'ava';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { attemptsWithin, backoffSeconds } from '../base/backoff.ts';
 import { ConfigError, loadConfig } from '../config/index.ts';
 import { withRetryLog } from '../workers/retryLog.ts';
 import { SHARD_BACKOFF, TRAIN_BACKOFF } from '../workflows/activities.ts';
+import { tempDir } from './helpers/env.ts';
 
 test('the budget buys attempts whose waits cover it: 35 per shard and 19 for training in 15 minutes', (t) => {
   t.deepEqual(
@@ -26,7 +24,7 @@ test('the budget buys attempts whose waits cover it: 35 per shard and 19 for tra
 });
 
 test('settings: 900 s budget and 60 s grace by default, from env or file, bad values named', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'affectflow-faults-config-'));
+  const dir = tempDir('faults-config');
   t.deepEqual(loadConfig({}, dir).faults, { retryBudgetSeconds: 900, shutdownGraceSeconds: 60 });
   t.deepEqual(
     loadConfig({ AFFECTFLOW_RETRY_BUDGET_SECONDS: '120', AFFECTFLOW_SHUTDOWN_GRACE_SECONDS: '5' }, dir)
