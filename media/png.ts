@@ -4,9 +4,10 @@
  * about 1.8 ms of CPU, mostly libvips' per-image pipeline; Node's zlib plus PNG's row filters in
  * TypeScript cost about 0.8 ms, which matters when the embed pool decodes every crop once per
  * backbone. Anything else (palette, grey, alpha, 16-bit, interlaced) returns undefined and the
- * caller uses sharp.
+ * caller uses sharp. And the encoder of those crops when they need no resize: unfiltered rows in
+ * stored deflate blocks, written here in about a tenth of sharp's per-image cost.
  */
-import { inflateSync } from 'node:zlib';
+import { crc32, deflateSync, inflateSync } from 'node:zlib';
 import type { RgbRows } from './resample.ts';
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -17,6 +18,60 @@ export class PngError extends Error {
     super(`PNG: ${detail}`);
     this.name = 'PngError';
   }
+}
+
+/** Appends one chunk (length, type, data, CRC of type and data) at `at`; returns the end. */
+function writeChunk(out: Buffer, at: number, type: string, data: Uint8Array): number {
+  out.writeUInt32BE(data.length, at);
+  out.write(type, at + 4, 'latin1');
+  out.set(data, at + 8);
+  out.writeUInt32BE(crc32(out.subarray(at + 4, at + 8 + data.length)), at + 8 + data.length);
+  return at + 12 + data.length;
+}
+
+/**
+ * An 8-bit RGB PNG of `rect` in a packed RGB image `imageWidth` pixels wide: rows unfiltered,
+ * zlib at level 0 (stored blocks), as sharp writes with compressionLevel 0 (same pixels; the
+ * bytes may differ in block boundaries). Throws RangeError for a rectangle outside the image.
+ */
+export function encodeRgbPng(
+  rgb: Uint8Array,
+  imageWidth: number,
+  rect: { readonly left: number; readonly top: number; readonly width: number; readonly height: number },
+): Uint8Array {
+  const { left, top, width, height } = rect;
+  const imageHeight = Math.floor(rgb.length / 3 / imageWidth);
+  if (
+    width < 1 ||
+    height < 1 ||
+    left < 0 ||
+    top < 0 ||
+    left + width > imageWidth ||
+    top + height > imageHeight
+  )
+    throw new RangeError(
+      `PNG: rectangle ${width}x${height} at ${left},${top} is not inside the ${imageWidth}x${imageHeight} image`,
+    );
+  const line = width * 3;
+  const rows = Buffer.allocUnsafe((line + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const at = y * (line + 1);
+    rows[at] = 0; // filter type: none
+    const from = ((top + y) * imageWidth + left) * 3;
+    rows.set(rgb.subarray(from, from + line), at + 1);
+  }
+  const idat = deflateSync(rows, { level: 0 });
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bit depth
+  header[9] = 2; // colour type: RGB; compression, filter method and interlace stay 0
+  const out = Buffer.allocUnsafe(SIGNATURE.length + 12 + header.length + 12 + idat.length + 12);
+  out.set(SIGNATURE, 0);
+  let at = writeChunk(out, SIGNATURE.length, 'IHDR', header);
+  at = writeChunk(out, at, 'IDAT', idat);
+  writeChunk(out, at, 'IEND', new Uint8Array(0));
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
 export function isPng(bytes: Uint8Array): boolean {

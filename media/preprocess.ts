@@ -9,7 +9,7 @@
  */
 import sharp, { type Sharp } from 'sharp';
 import { decodeJpegRows } from './jpeg.ts';
-import { decodeRgbPng, decodeRgbPngRows } from './png.ts';
+import { decodeRgbPng, decodeRgbPngRows, encodeRgbPng } from './png.ts';
 import { resizeNormalizeInto, type Normalisation, type RgbRows } from './resample.ts';
 
 export class ImageError extends Error {
@@ -86,23 +86,19 @@ export async function encodeCrop(
   maxSide: number,
   region?: PixelRect,
 ): Promise<{ png: Uint8Array; width: number; height: number }> {
-  let image = raw(frame);
-  let width = frame.width;
-  let height = frame.height;
-  if (region && (region.width !== width || region.height !== height)) {
-    image = image.extract(region);
-    width = region.width;
-    height = region.height;
-  }
-  if (Math.max(width, height) > maxSide) {
-    const scale = maxSide / Math.max(width, height);
-    width = Math.max(1, Math.round(width * scale));
-    height = Math.max(1, Math.round(height * scale));
-    image = image.resize({ width, height, fit: 'fill' });
-  }
+  const rect = region ?? { left: 0, top: 0, width: frame.width, height: frame.height };
   // Stored, not deflated: these crops are decoded once per backbone, and zlib at level 3 saved 12%
   // of their size but cost 0.8 ms per crop to inflate against 0.3 ms (docs/FRAMES.md).
-  const png = await image.png({ compressionLevel: 0 }).toBuffer();
+  if (Math.max(rect.width, rect.height) <= maxSide) {
+    // No resize: written here, about 0.1 ms against sharp's 1 ms per-image pipeline.
+    return { png: encodeRgbPng(frame.rgb, frame.width, rect), width: rect.width, height: rect.height };
+  }
+  const scale = maxSide / Math.max(rect.width, rect.height);
+  const width = Math.max(1, Math.round(rect.width * scale));
+  const height = Math.max(1, Math.round(rect.height * scale));
+  let image = raw(frame);
+  if (rect.width !== frame.width || rect.height !== frame.height) image = image.extract(rect);
+  const png = await image.resize({ width, height, fit: 'fill' }).png({ compressionLevel: 0 }).toBuffer();
   return { png: new Uint8Array(png.buffer, png.byteOffset, png.length), width, height };
 }
 

@@ -19,7 +19,7 @@ import {
   type PixelRect,
   type RgbImage,
 } from '../media/preprocess.ts';
-import { decodeRgbPng, PngError } from '../media/png.ts';
+import { decodeRgbPng, encodeRgbPng, PngError } from '../media/png.ts';
 import { resizeBilinearRgb } from '../media/resample.ts';
 import { decodeJpegRows } from '../media/jpeg.ts';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../models/registry.ts';
@@ -271,4 +271,37 @@ test('the PNG fast path decodes every row filter exactly as sharp does, and leav
   t.is(decodeRgbPng(grey), undefined);
   const truncated = crop.png.subarray(0, crop.png.length >> 1);
   t.throws(() => decodeRgbPng(truncated), { instanceOf: PngError });
+});
+
+test('encodeCrop writes the region as a PNG that sharp and PIL decode to its pixels, with sharp where it resizes', async (t) => {
+  const { rgb, width, height } = await decodeImage(readFileSync(join(FACES, 'portrait-1.jpg')));
+  const frame: RgbImage = { width, height, rgb };
+  const regions: PixelRect[] = [
+    { left: 371, top: 90, width: 240, height: 329 },
+    { left: 0, top: 0, width: 1, height: 1 },
+    { left: width - 17, top: height - 5, width: 17, height: 5 },
+    // Larger than one stored deflate block (65,535 bytes).
+    { left: 100, top: 50, width: 250, height: 250 },
+  ];
+  for (const rect of regions) {
+    const label = `${rect.width}x${rect.height} at ${rect.left},${rect.top}`;
+    const crop = await encodeCrop(frame, 400, rect);
+    t.deepEqual([crop.width, crop.height], [rect.width, rect.height], label);
+    const expected = await sharp(rgb, { raw: { width, height, channels: 3 } })
+      .extract(rect)
+      .raw()
+      .toBuffer();
+    t.true((await sharp(crop.png).raw().toBuffer()).equals(expected), `${label}: sharp decodes it`);
+    const viaPil = python<string>(
+      `import base64, io, json, sys\nfrom PIL import Image\nreq = json.load(sys.stdin)\nimg = Image.open(io.BytesIO(base64.b64decode(req["png"])))\nimg.load()\nprint(json.dumps(base64.b64encode(img.convert("RGB").tobytes()).decode()))`,
+      { png: Buffer.from(crop.png).toString('base64') },
+    );
+    t.true(Buffer.from(viaPil, 'base64').equals(expected), `${label}: PIL decodes it`);
+  }
+  t.throws(() => encodeRgbPng(rgb, width, { left: width - 2, top: 0, width: 3, height: 1 }), {
+    instanceOf: RangeError,
+  });
+  // Past maxSide the crop is shrunk by sharp, as before.
+  const shrunk = await encodeCrop(frame, 128, regions[0]);
+  t.deepEqual([shrunk.width, shrunk.height], [Math.round((240 * 128) / 329), 128]);
 });
