@@ -28,14 +28,13 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config/index.ts';
 import { withThrowawayTemporal } from '../infra/devstack.ts';
 import { pullBackbone } from '../models/pull.ts';
 import { registerBackbone, type BackboneDescriptor } from '../models/registry.ts';
 import { DEFAULT_DETECTOR_OPTIONS, YUNET_MODEL_PATH } from '../models/yunet.ts';
 import { openStore } from '../storage/objectStore.ts';
-import { createPoolWorker, installQuietRuntime, type PoolWorker, type WorkerRole } from '../workers/pools.ts';
+import { installQuietRuntime, runPoolWorkers, type WorkerRole } from '../workers/pools.ts';
 import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';
 import { generateClip } from './clip720p.ts';
 import { pidServingPort, processCpuSeconds } from './processCpu.ts';
@@ -116,24 +115,18 @@ async function affectflowRun(
     await registerBackbone(store, descriptor, descriptor.name);
     await pullBackbone(descriptor, { cacheDir: join(config.stateDir, 'models'), store });
     installQuietRuntime();
-    const connection = await NativeConnection.connect({ address });
     const id = randomUUID().slice(0, 8);
     const queue = (role: WorkerRole): string => `bench-e2e-${id}-${role}`;
     const stages: StageTimes = {};
-    const pools: PoolWorker[] = [];
-    const roles: WorkerRole[] = ['orchestrator', 'frames', 'embed'];
-    for (const role of roles)
-      pools.push(
-        await createPoolWorker(role, {
-          config,
-          connection,
-          store,
-          taskQueue: queue(role),
-          log: () => {},
-          wrapActivities: timedActivities(stages),
-        }),
-      );
-    const running = pools.map((p) => p.worker.run());
+    const timed = timedActivities(stages);
+    const pools = await runPoolWorkers(['orchestrator', 'frames', 'embed'], {
+      config,
+      address,
+      store,
+      taskQueue: queue,
+      log: () => {},
+      wrapActivities: { frames: timed, embed: timed },
+    });
     const clientConnection = await Connection.connect({ address });
     try {
       const input: ExtractionRunInput = {
@@ -159,10 +152,7 @@ async function affectflowRun(
         throw new Error(`bench e2e: the run ended ${result.status}: ${JSON.stringify(result.failedShards)}`);
       return { seconds, cpuSeconds, result, stages };
     } finally {
-      for (const p of pools) if (p.worker.getState() === 'RUNNING') p.worker.shutdown();
-      await Promise.allSettled(running);
-      await Promise.all(pools.map((p) => p.dispose()));
-      await connection.close();
+      await pools.stop();
       await clientConnection.close();
       store.close();
     }

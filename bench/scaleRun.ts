@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection } from '@temporalio/worker';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import protos from '@temporalio/proto';
 import { venvBin } from '../base/paths.ts';
 import { loadConfig } from '../config/index.ts';
@@ -21,12 +21,11 @@ import { ensureModelFile } from '../models/onnxRuntime.ts';
 import { TINY_BACKBONE } from '../models/registry.ts';
 import { openStore } from '../storage/objectStore.ts';
 import {
-  createPoolWorker,
   installQuietRuntime,
   quietBundlerLogger,
+  runPoolWorkers,
   workflowsPath,
   WORKER_ROLES,
-  type PoolWorker,
 } from '../workers/pools.ts';
 import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';
 import { spawnSync } from 'node:child_process';
@@ -148,25 +147,19 @@ export async function runScale(settings: ScaleRunSettings): Promise<ScaleRunFigu
   installQuietRuntime();
   ensureModelFile(TINY_BACKBONE, join(config.stateDir, 'models'));
   const store = openStore(config.store);
-  const connection = await NativeConnection.connect({ address: settings.address });
-  const clientConnection = await Connection.connect({ address: settings.address });
-  const client = new Client({ connection: clientConnection });
   const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
   const id = randomUUID().slice(0, 8);
   const queue = (role: string): string => `scale-${id}-${role}`;
-  const pools: PoolWorker[] = [];
-  for (const role of WORKER_ROLES)
-    pools.push(
-      await createPoolWorker(role, {
-        config,
-        connection,
-        store,
-        workflowBundle,
-        taskQueue: queue(role),
-        log: () => {},
-      }),
-    );
-  const running = pools.map((p) => p.worker.run());
+  const pools = await runPoolWorkers(WORKER_ROLES, {
+    config,
+    address: settings.address,
+    store,
+    workflowBundle,
+    taskQueue: queue,
+    log: () => {},
+  });
+  const clientConnection = await Connection.connect({ address: settings.address });
+  const client = new Client({ connection: clientConnection });
   const workflowId = `scale-${id}`;
   try {
     const input: ExtractionRunInput = {
@@ -222,10 +215,7 @@ export async function runScale(settings: ScaleRunSettings): Promise<ScaleRunFigu
       duplicated: counted.duplicated,
     };
   } finally {
-    for (const p of pools) if (p.worker.getState() === 'RUNNING') p.worker.shutdown();
-    await Promise.allSettled(running);
-    await Promise.all(pools.map((p) => p.dispose()));
-    await connection.close();
+    await pools.stop();
     await clientConnection.close();
     store.close();
   }

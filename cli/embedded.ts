@@ -4,7 +4,7 @@
  * command; and it runs one worker of each pool in-process unless told the workers are external.
  */
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection } from '@temporalio/worker';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import type { AffectflowConfig } from '../config/index.ts';
 import { startTemporalDevServer } from '../infra/devstack.ts';
 import { ServiceError, stopService } from '../infra/services.ts';
@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import type { ObjectStore } from '../storage/objectStore.ts';
 import { firstLine, UsageError } from './errors.ts';
 import {
-  createPoolWorker,
   installQuietRuntime,
   quietBundlerLogger,
+  runPoolWorkers,
   WORKER_ROLES,
   workflowsPath,
-  type PoolWorker,
+  type PoolSet,
 } from '../workers/pools.ts';
 
 export interface TemporalSession {
@@ -83,9 +83,7 @@ export async function openTemporal(
   };
 }
 
-export interface EmbeddedWorkers {
-  stop(): Promise<void>;
-}
+export type EmbeddedWorkers = PoolSet;
 
 /** One worker per pool in this process; stop() drains them and releases their resources. */
 export async function startEmbeddedWorkers(
@@ -95,19 +93,6 @@ export async function startEmbeddedWorkers(
   log: (line: string) => void,
 ): Promise<EmbeddedWorkers> {
   installQuietRuntime();
-  const connection = await NativeConnection.connect({ address });
   const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
-  const pools: PoolWorker[] = [];
-  for (const role of WORKER_ROLES) {
-    pools.push(await createPoolWorker(role, { config, connection, store, workflowBundle, log }));
-  }
-  const running = pools.map((p) => p.worker.run());
-  return {
-    async stop() {
-      for (const p of pools) if (p.worker.getState() === 'RUNNING') p.worker.shutdown();
-      await Promise.allSettled(running);
-      await Promise.all(pools.map((p) => p.dispose()));
-      await connection.close();
-    },
-  };
+  return runPoolWorkers(WORKER_ROLES, { config, address, store, workflowBundle, log });
 }

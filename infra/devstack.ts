@@ -2,12 +2,13 @@
  * The local development stack: a real Temporal CLI dev server (SQLite file, UI) and a real
  * S3-compatible server (SeaweedFS), both from the project-local Python environment, on loopback.
  */
+import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { ensureBucket, s3Client } from '../storage/objectStore.ts';
+import { ensureBucket, S3Store, s3Client } from '../storage/objectStore.ts';
 import { venvBin } from '../base/paths.ts';
 import {
   freePorts,
@@ -92,6 +93,7 @@ export async function startTemporalDevServer(opts: DevStackOptions): Promise<Ser
     runDir,
     ready: () => temporalReady(address),
     readyTimeoutMs: 60_000,
+    ports: [opts.temporalPort],
     env: serviceEnv(),
   });
 }
@@ -148,7 +150,17 @@ export async function startS3DevServer(
   );
   const endpoint = `http://127.0.0.1:${opts.s3Port}`;
   const client = s3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
-  const ready = (): Promise<boolean> => ensureBucket(client, DEV_BUCKET);
+  // Ready when an object round-trips: a write needs the volume server as well as the filer, and
+  // the gateway answers bucket requests before the volume server has started (or failed to).
+  const probe = new S3Store(client, DEV_BUCKET, '.affectflow-ready');
+  const ready = async (): Promise<boolean> => {
+    if (!(await ensureBucket(client, DEV_BUCKET))) return false;
+    const key = randomUUID(); // its own key: other processes may probe the same server
+    await probe.put(key, key);
+    const back = new TextDecoder().decode(await probe.get(key));
+    await probe.delete(key);
+    return back === key;
+  };
   // The internal ports are picked free just before the start; another process can take one in
   // between (a panic on bind), so a failed start is retried with fresh ports.
   const attempt = async (): Promise<ServiceState> => {
@@ -181,6 +193,7 @@ export async function startS3DevServer(
       runDir,
       ready,
       readyTimeoutMs: 60_000,
+      ports: [opts.s3Port, master!, volume!, filer!],
     });
   };
   try {

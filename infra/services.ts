@@ -17,6 +17,7 @@ import {
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { listensOn } from './listeners.ts';
 
 export interface ServiceSpec {
   readonly name: string;
@@ -27,6 +28,11 @@ export interface ServiceSpec {
   /** Resolves true once the service answers its clients. */
   readonly ready: () => Promise<boolean>;
   readonly readyTimeoutMs: number;
+  /**
+   * Ports the started process itself must listen on before it counts as ready (checked where
+   * /proc tells): a probe can be answered by another process that took a port chosen free.
+   */
+  readonly ports?: readonly number[];
   /** The service's whole environment; default this process's. */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -83,6 +89,11 @@ function tail(path: string, lines = 15): string {
   return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
 }
 
+/** The first of the spec's ports that process `pid` does not listen on, if any. */
+function portNotHeld(spec: ServiceSpec, pid: number): number | undefined {
+  return (spec.ports ?? []).find((port) => listensOn(pid, port) === false);
+}
+
 /** Starts the service unless a live, ready instance already runs from the same run directory. */
 export async function startService(spec: ServiceSpec): Promise<ServiceState> {
   // Logs and pid files are the owner's: a service may log identities or paths of its data.
@@ -91,7 +102,7 @@ export async function startService(spec: ServiceSpec): Promise<ServiceState> {
   const logFile = logPath(spec.runDir, spec.name);
   const existing = readPid(spec.runDir, spec.name);
   if (existing && isAlive(existing.pid)) {
-    if (await spec.ready().catch(() => false)) {
+    if ((await spec.ready().catch(() => false)) && portNotHeld(spec, existing.pid) === undefined) {
       return { name: spec.name, pid: existing.pid, logFile, reused: true };
     }
     await stopService(spec.runDir, spec.name);
@@ -130,7 +141,15 @@ export async function startService(spec: ServiceSpec): Promise<ServiceState> {
         `exited with code ${exited} before it was ready; log ${logFile}:\n${tail(logFile)}`,
       );
     }
-    if (await spec.ready().catch(() => false)) return { name: spec.name, pid, logFile, reused: false };
+    if (await spec.ready().catch(() => false)) {
+      const port = portNotHeld(spec, pid);
+      if (port === undefined) return { name: spec.name, pid, logFile, reused: false };
+      await stopService(spec.runDir, spec.name);
+      throw new ServiceError(
+        spec.name,
+        `answered, but its process (pid ${pid}) does not listen on 127.0.0.1:${port}: another process took the port, or it exited; log ${logFile}:\n${tail(logFile)}`,
+      );
+    }
     await sleep(250);
   }
   await stopService(spec.runDir, spec.name);

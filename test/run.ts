@@ -4,9 +4,9 @@
  * and always stops both, also when tests fail or the run is interrupted.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { startDevStack, type DevStack } from '../infra/devstack.ts';
 import { freePorts } from '../infra/services.ts';
 import { projectRoot } from '../base/paths.ts';
@@ -21,6 +21,25 @@ function cleanup(): Promise<void> {
     rmSync(stateDir, { recursive: true, force: true });
   })();
   return cleaning;
+}
+
+/**
+ * After a failed run, the services' logs (the suite's stack and the stacks tests start of their
+ * own) outlive the state folder: they are copied to .affectflow/test-logs/<time>/.
+ */
+function keepServiceLogs(): void {
+  const kept = join(projectRoot, '.affectflow', 'test-logs', new Date().toISOString().replace(/[:.]/g, '-'));
+  let count = 0;
+  for (const entry of readdirSync(stateDir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.log')) continue;
+    const from = join(entry.parentPath, entry.name);
+    if (relative(stateDir, from).split('/').includes('data')) continue; // a store's own journals
+    const to = join(kept, relative(stateDir, from));
+    mkdirSync(dirname(to), { recursive: true });
+    copyFileSync(from, to);
+    count++;
+  }
+  if (count > 0) console.log(`test stack: ${count} service logs kept in ${kept}`);
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -77,6 +96,7 @@ try {
     count(/(\d+) tests? failed/) + count(/(\d+) uncaught exceptions?/) + count(/(\d+) unhandled rejections?/);
   console.log(`\nava: ${passed} passed, ${failed} failed`);
   if (passed === 0) code = code || 1;
+  if (code !== 0 || failed > 0) keepServiceLogs();
 } catch (err) {
   console.error(`test stack: ${(err as Error).message}`);
 } finally {

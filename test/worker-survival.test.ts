@@ -1,10 +1,12 @@
 /**
  * Build item 3 of issue 15: a worker process told to stop (SIGTERM) in the middle of an activity
- * lets it finish within the grace period, then exits 0; nothing is redone. (Losing Temporal and
+ * lets it finish within the grace period, then exits 0; nothing is redone. A process whose pools
+ * cannot start (the store unreachable) is left holding nothing, so it ends. (Losing Temporal and
  * getting it back is in test/cli-reconnect.test.ts; SIGKILL losing nothing committed in
  * test/kill.test.ts.)
  */
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateSyntheticDataset, TINY_SYNTHETIC } from '../datasets/synthetic.ts';
@@ -12,7 +14,9 @@ import { TINY_BACKBONE } from '../models/registry.ts';
 import { openStore } from '../storage/objectStore.ts';
 import type { ExtractionRunInput, ExtractionRunResult } from '../workflows/index.ts';
 import { startAffectflow } from './helpers/cli.ts';
-import { tempDir, testConfig } from './helpers/env.ts';
+import { projectRoot } from '../base/paths.ts';
+import { freePorts } from '../infra/services.ts';
+import { tempDir, testConfig, testServices } from './helpers/env.ts';
 import { activityQueues, startTestWorkers, uniqueQueues } from './helpers/workers.ts';
 
 test('SIGTERM during extractFrames: the worker process finishes it, exits 0, and no attempt is repeated', async (t) => {
@@ -101,4 +105,35 @@ test('SIGTERM during extractFrames: the worker process finishes it, exits 0, and
   );
   const completedAt = Number(String(firstFrames?.eventTime?.seconds ?? 0)) * 1000;
   t.true(completedAt >= signalledAt - 1000, 'the drained extractFrames was still running at SIGTERM');
+});
+
+test('pools that cannot start because the store is unreachable release what they made: the process ends', async (t) => {
+  const [closed] = await freePorts(1);
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(projectRoot, 'test/helpers/poolSetGivesUp.ts')],
+    {
+      cwd: projectRoot,
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: testServices.temporalAddress(),
+        AFFECTFLOW_STORE: 's3://affectflow/gives-up',
+        AFFECTFLOW_S3_ENDPOINT: `http://127.0.0.1:${closed}`,
+        AFFECTFLOW_HOME: tempDir('gives-up'),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      // Bounds a process that never ends (the failure this test is about; the Temporal runtime
+      // handles SIGTERM itself, so only SIGKILL ends it); it normally ends in seconds.
+      timeout: 180_000,
+      killSignal: 'SIGKILL',
+    },
+  );
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.once('exit', (c, s) => resolve([c, s])),
+  );
+  t.is(signal, null, `the process had to be killed; it printed: ${out}`);
+  t.is(code, 0);
+  t.regex(out, new RegExp(`^gave up: .*ECONNREFUSED 127\\.0\\.0\\.1:${closed}`, 'm'));
 });

@@ -5,13 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import {
-  DefaultLogger,
-  Runtime,
-  Worker,
-  type NativeConnection,
-  type WorkflowBundle,
-} from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import {
   createEmbedPoolActivities,
   createFramesPoolActivities,
@@ -156,6 +150,66 @@ export async function createPoolWorker(role: WorkerRole, options: PoolWorkerOpti
     worker,
     dispose: async () => {
       await embedder?.close();
+    },
+  };
+}
+
+export interface PoolSetOptions {
+  readonly config: AffectflowConfig;
+  /** The Temporal frontend; the set opens its own connection and closes it in stop(). */
+  readonly address: string;
+  readonly store: ObjectStore;
+  readonly workflowBundle?: WorkflowBundle;
+  readonly log?: (line: string) => void;
+  /** Each role's task queue; default the pool's queue for config.store. */
+  readonly taskQueue?: (role: WorkerRole) => string;
+  /** Wraps a role's activities (instrumentation, fault injection in tests and benches). */
+  readonly wrapActivities?: Partial<Record<WorkerRole, <A extends object>(activities: A) => A>>;
+}
+
+export interface PoolSet {
+  /** Stops polling, lets in-flight tasks finish, releases every pool and the connection. */
+  stop(): Promise<void>;
+}
+
+/**
+ * One running worker per role on one connection. When a pool cannot be made (the store's
+ * registry unreadable, Temporal gone), the pools already made are released and the connection
+ * closed before the error is thrown: a process that gives up holds nothing that keeps it alive.
+ */
+export async function runPoolWorkers(
+  roles: readonly WorkerRole[],
+  options: PoolSetOptions,
+): Promise<PoolSet> {
+  const { address, taskQueue, wrapActivities, ...shared } = options;
+  const connection = await NativeConnection.connect({ address });
+  const pools: PoolWorker[] = [];
+  try {
+    for (const role of roles) {
+      const wrap = wrapActivities?.[role];
+      pools.push(
+        await createPoolWorker(role, {
+          ...shared,
+          connection,
+          ...(taskQueue ? { taskQueue: taskQueue(role) } : {}),
+          ...(wrap ? { wrapActivities: wrap } : {}),
+        }),
+      );
+    }
+  } catch (err) {
+    // A worker made but never run holds native resources until it has run and shut down.
+    await Promise.allSettled(pools.map((p) => p.worker.runUntil(Promise.resolve())));
+    await Promise.allSettled(pools.map((p) => p.dispose()));
+    await connection.close();
+    throw err;
+  }
+  const running = pools.map((p) => p.worker.run());
+  return {
+    async stop() {
+      for (const p of pools) if (p.worker.getState() === 'RUNNING') p.worker.shutdown();
+      await Promise.allSettled(running);
+      await Promise.all(pools.map((p) => p.dispose()));
+      await connection.close();
     },
   };
 }

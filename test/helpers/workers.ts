@@ -6,16 +6,15 @@ import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { ExtractFramesInput, ExtractFramesResult } from '../../activities/index.ts';
 import type { AffectflowConfig } from '../../config/index.ts';
 import type { ObjectStore } from '../../storage/objectStore.ts';
 import {
-  createPoolWorker,
   installQuietRuntime,
   quietBundlerLogger,
+  runPoolWorkers,
   workflowsPath,
-  type PoolWorker,
   type WorkerRole,
 } from '../../workers/pools.ts';
 import type { Pool } from '../../workflows/taskQueues.ts';
@@ -74,31 +73,20 @@ export async function startTestWorkers(
   if (roles.includes('embed')) prebuildGeneratedModels(config.stateDir);
   bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
   const workflowBundle = await bundle;
-  const connection = await NativeConnection.connect({ address: testServices.temporalAddress() });
-  const pools: PoolWorker[] = [];
-  for (const role of roles) {
-    const wrapActivities = wrap[role];
-    pools.push(
-      await createPoolWorker(role, {
-        config,
-        connection,
-        store,
-        workflowBundle,
-        taskQueue: queues[role],
-        log: () => {},
-        ...(wrapActivities ? { wrapActivities } : {}),
-      }),
-    );
-  }
-  const running = pools.map((p) => p.worker.run());
+  const pools = await runPoolWorkers(roles, {
+    config,
+    address: testServices.temporalAddress(),
+    store,
+    workflowBundle,
+    taskQueue: (role) => queues[role],
+    log: () => {},
+    wrapActivities: wrap,
+  });
   const clientConnection = await Connection.connect({ address: testServices.temporalAddress() });
   return {
     client: new Client({ connection: clientConnection }),
     async stop() {
-      for (const p of pools) if (p.worker.getState() === 'RUNNING') p.worker.shutdown();
-      await Promise.allSettled(running);
-      await Promise.all(pools.map((p) => p.dispose()));
-      await connection.close();
+      await pools.stop();
       await clientConnection.close();
     },
   };

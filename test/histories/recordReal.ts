@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import { Client, Connection, WorkflowIdReusePolicy } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection } from '@temporalio/worker';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import type { ExtractFramesInput, ExtractFramesResult } from '../../activities/index.ts';
 import { projectRoot } from '../../base/paths.ts';
 import { showHistory } from './show.ts';
@@ -23,8 +23,8 @@ import { ensureModelFile } from '../../models/onnxRuntime.ts';
 import { TINY_BACKBONE } from '../../models/registry.ts';
 import { openStore } from '../../storage/objectStore.ts';
 import {
-  createPoolWorker,
   installQuietRuntime,
+  runPoolWorkers,
   quietBundlerLogger,
   workflowsPath,
   WORKER_ROLES,
@@ -50,7 +50,6 @@ try {
     installQuietRuntime();
     ensureModelFile(TINY_BACKBONE, join(config.stateDir, 'models'));
     const store = openStore(config.store);
-    const connection = await NativeConnection.connect({ address });
     const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
     let broken: string | undefined;
     let fixed = false;
@@ -70,20 +69,15 @@ try {
       };
     };
     const queue = (role: string): string => `real-${role}`;
-    const pools = [];
-    for (const role of WORKER_ROLES)
-      pools.push(
-        await createPoolWorker(role, {
-          config,
-          connection,
-          store,
-          workflowBundle,
-          taskQueue: queue(role),
-          log: () => {},
-          ...(role === 'frames' ? { wrapActivities: failOne } : {}),
-        }),
-      );
-    const running = pools.map((p) => p.worker.run());
+    const pools = await runPoolWorkers(WORKER_ROLES, {
+      config,
+      address,
+      store,
+      workflowBundle,
+      taskQueue: queue,
+      log: () => {},
+      wrapActivities: { frames: failOne },
+    });
     const clientConnection = await Connection.connect({ address });
     const client = new Client({ connection: clientConnection });
     const input: ExtractionRunInput = {
@@ -145,11 +139,8 @@ try {
         `record: the resumed run ended ${resumed.status}, wrote ${resumed.embeddingShardsWritten} shards; expected 1`,
       );
     await record('resumed');
-    for (const p of pools) p.worker.shutdown();
-    await Promise.allSettled(running);
-    await Promise.all(pools.map((p) => p.dispose()));
+    await pools.stop();
     await clientConnection.close();
-    await connection.close();
     store.close();
     writeFileSync(indexPath, `${JSON.stringify({ ...index, ...recorded }, null, 2)}\n`);
     console.log(`recorded ${Object.keys(recorded).length} real-activity histories into test/histories/`);
