@@ -193,7 +193,8 @@ export async function startS3DevServer(
       runDir,
       ready,
       readyTimeoutMs: 60_000,
-      ports: [opts.s3Port, master!, volume!, filer!],
+      ports: [opts.s3Port],
+      internalPorts: [master!, volume!, filer!],
     });
   };
   try {

@@ -29,10 +29,13 @@ export interface ServiceSpec {
   readonly ready: () => Promise<boolean>;
   readonly readyTimeoutMs: number;
   /**
-   * Ports the started process itself must listen on before it counts as ready (checked where
-   * /proc tells): a probe can be answered by another process that took a port chosen free.
+   * Ports clients reach the service on. A probe can be answered by another process that took a
+   * port chosen free, so (where /proc tells) a started process counts as ready, and a running
+   * one is reused, only when that process itself listens on each of them.
    */
   readonly ports?: readonly number[];
+  /** Ports chosen for this start only (a server's internal ones): checked on a start, not on reuse. */
+  readonly internalPorts?: readonly number[];
   /** The service's whole environment; default this process's. */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -89,9 +92,9 @@ function tail(path: string, lines = 15): string {
   return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-/** The first of the spec's ports that process `pid` does not listen on, if any. */
-function portNotHeld(spec: ServiceSpec, pid: number): number | undefined {
-  return (spec.ports ?? []).find((port) => listensOn(pid, port) === false);
+/** The first of `ports` that process `pid` does not listen on, if any. */
+function portNotHeld(ports: readonly number[] | undefined, pid: number): number | undefined {
+  return (ports ?? []).find((port) => listensOn(pid, port) === false);
 }
 
 /** Starts the service unless a live, ready instance already runs from the same run directory. */
@@ -102,7 +105,7 @@ export async function startService(spec: ServiceSpec): Promise<ServiceState> {
   const logFile = logPath(spec.runDir, spec.name);
   const existing = readPid(spec.runDir, spec.name);
   if (existing && isAlive(existing.pid)) {
-    if ((await spec.ready().catch(() => false)) && portNotHeld(spec, existing.pid) === undefined) {
+    if ((await spec.ready().catch(() => false)) && portNotHeld(spec.ports, existing.pid) === undefined) {
       return { name: spec.name, pid: existing.pid, logFile, reused: true };
     }
     await stopService(spec.runDir, spec.name);
@@ -142,7 +145,7 @@ export async function startService(spec: ServiceSpec): Promise<ServiceState> {
       );
     }
     if (await spec.ready().catch(() => false)) {
-      const port = portNotHeld(spec, pid);
+      const port = portNotHeld([...(spec.ports ?? []), ...(spec.internalPorts ?? [])], pid);
       if (port === undefined) return { name: spec.name, pid, logFile, reused: false };
       await stopService(spec.runDir, spec.name);
       throw new ServiceError(

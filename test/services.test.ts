@@ -47,3 +47,14 @@ test('an S3 dev server started on a port that another S3 server answers is refus
   t.false(serviceStatus(join(second, 's3'), 'seaweedfs').running, 'the refused start left no process');
   t.true(listensOn(running.pid, port!), 'the first server is untouched');
 });
+
+test('starting the S3 dev server again on the same state folder reuses the running one', async (t) => {
+  const [port, unused] = await freePorts(2);
+  const stateDir = tempDir('services-reuse');
+  const options = { stateDir, temporalPort: unused!, temporalUiPort: unused!, s3Port: port!, ui: false };
+  const first = await startS3DevServer(options);
+  t.teardown(() => stopService(join(stateDir, 's3'), 'seaweedfs'));
+  const again = await startS3DevServer(options);
+  t.true(again.reused);
+  t.is(again.pid, first.pid);
+});
