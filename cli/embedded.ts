@@ -7,7 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { AffectflowConfig } from '../config/index.ts';
 import { startTemporalDevServer } from '../infra/devstack.ts';
-import { ServiceError, stopService } from '../infra/services.ts';
+import { PortTakenError, ServiceError, stopService } from '../infra/services.ts';
 import { join } from 'node:path';
 import type { ObjectStore } from '../storage/objectStore.ts';
 import { firstLine, UsageError } from './errors.ts';
@@ -43,6 +43,10 @@ export async function openTemporal(
       s3Port: config.devPorts.s3,
       ui: true,
     }).catch((err: unknown) => {
+      if (err instanceof PortTakenError)
+        throw new UsageError(
+          `the local Temporal dev server cannot start on 127.0.0.1:${err.port}: another process listens there (a Temporal server started elsewhere?): set TEMPORAL_ADDRESS=127.0.0.1:${err.port} to use it, or AFFECTFLOW_TEMPORAL_PORT to a free port for the embedded one`,
+        );
       if (!(err instanceof ServiceError)) throw err;
       // "service temporal: exited with code 1 before it was ready; log FILE:\n<its tail>"
       const detail = firstLine(err.message)

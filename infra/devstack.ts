@@ -12,6 +12,7 @@ import { ensureBucket, S3Store, s3Client } from '../storage/objectStore.ts';
 import { venvBin } from '../base/paths.ts';
 import {
   freePorts,
+  PortTakenError,
   ServiceError,
   serviceStatus,
   startService,
@@ -202,7 +203,9 @@ export async function startS3DevServer(
       try {
         return { ...(await attempt()), credentials };
       } catch (err) {
-        if (!(err instanceof ServiceError) || tries >= 3) throw err;
+        // Fresh internal ports can help; the client port someone else holds cannot.
+        const clientPortTaken = err instanceof PortTakenError && err.port === opts.s3Port;
+        if (!(err instanceof ServiceError) || clientPortTaken || tries >= 3) throw err;
       }
     }
   } finally {

@@ -23,6 +23,12 @@ function listeningInodes(port: number): Set<string> {
   return inodes;
 }
 
+/** True when some process listens on `port`; undefined where /proc cannot tell. */
+export function portInUse(port: number): boolean | undefined {
+  if (!existsSync('/proc/net/tcp')) return undefined;
+  return listeningInodes(port).size > 0;
+}
+
 /**
  * True when process `pid` holds a socket listening on `port`, false when it does not (nobody
  * listens, or another process does); undefined where /proc cannot tell (not Linux, or the

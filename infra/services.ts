@@ -17,7 +17,7 @@ import {
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { listensOn } from './listeners.ts';
+import { listensOn, portInUse } from './listeners.ts';
 
 export interface ServiceSpec {
   readonly name: string;
@@ -55,6 +55,21 @@ export class ServiceError extends Error {
   ) {
     super(`service ${service}: ${message}`);
     this.name = 'ServiceError';
+  }
+}
+
+/** Another process listens on a port the service was started on (it answered for the service). */
+export class PortTakenError extends ServiceError {
+  constructor(
+    service: string,
+    readonly port: number,
+    logFile: string,
+  ) {
+    super(
+      service,
+      `another process listens on 127.0.0.1:${port}, the port it was started on; log ${logFile}`,
+    );
+    this.name = 'PortTakenError';
   }
 }
 
@@ -139,6 +154,8 @@ export async function startService(spec: ServiceSpec): Promise<ServiceState> {
   while (Date.now() < deadline) {
     if (exited !== undefined) {
       rmSync(pidPath(spec), { force: true });
+      const taken = (spec.ports ?? []).find((port) => portInUse(port) === true);
+      if (taken !== undefined) throw new PortTakenError(spec.name, taken, logFile);
       throw new ServiceError(
         spec.name,
         `exited with code ${exited} before it was ready; log ${logFile}:\n${tail(logFile)}`,
@@ -148,9 +165,10 @@ export async function startService(spec: ServiceSpec): Promise<ServiceState> {
       const port = portNotHeld([...(spec.ports ?? []), ...(spec.internalPorts ?? [])], pid);
       if (port === undefined) return { name: spec.name, pid, logFile, reused: false };
       await stopService(spec.runDir, spec.name);
+      if (portInUse(port) === true) throw new PortTakenError(spec.name, port, logFile);
       throw new ServiceError(
         spec.name,
-        `answered, but its process (pid ${pid}) does not listen on 127.0.0.1:${port}: another process took the port, or it exited; log ${logFile}:\n${tail(logFile)}`,
+        `answered, then its process (pid ${pid}) did not listen on 127.0.0.1:${port}; log ${logFile}:\n${tail(logFile)}`,
       );
     }
     await sleep(250);

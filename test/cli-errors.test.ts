@@ -150,6 +150,15 @@ const ERROR_CASES: readonly ErrorCase[] = [
       `affectflow: the local Temporal dev server on 127.0.0.1:${DEV_PORT} did not start (exited with code 1 before it was ready): see its log ${join(c.home, 'temporal', 'temporal.log')}; \`npm run bootstrap\` installs it, \`affectflow stack stop\` stops an earlier one`,
   },
   {
+    // The suite's own Temporal server holds the port the embedded one is told to use.
+    title: 'an embedded Temporal dev server whose port another Temporal server holds',
+    args: () => ['status', 'no-such-run'],
+    env: (c) => ({ TEMPORAL_ADDRESS: undefined, AFFECTFLOW_TEMPORAL_PORT: c.temporal.split(':')[1] }),
+    code: 2,
+    line: (c) =>
+      `affectflow: the local Temporal dev server cannot start on ${c.temporal}: another process listens there (a Temporal server started elsewhere?): set TEMPORAL_ADDRESS=${c.temporal} to use it, or AFFECTFLOW_TEMPORAL_PORT to a free port for the embedded one`,
+  },
+  {
     // Any error without a line of its own; here a store folder below a plain file.
     title: 'an unexpected error (the catch-all line)',
     args: (c) => ['run', c.dataset],

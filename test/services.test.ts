@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { startS3DevServer } from '../infra/devstack.ts';
 import { listensOn } from '../infra/listeners.ts';
-import { freePorts, ServiceError, serviceStatus, stopService } from '../infra/services.ts';
+import { freePorts, PortTakenError, serviceStatus, stopService } from '../infra/services.ts';
 import { tempDir } from './helpers/env.ts';
 
 const listen = (port: number): Promise<Server> =>
@@ -41,9 +41,10 @@ test('an S3 dev server started on a port that another S3 server answers is refus
   copyFileSync(join(first, 's3', 'credentials.json'), join(second, 's3', 'credentials.json'));
 
   const err = await t.throwsAsync(startS3DevServer({ ...options, stateDir: second }), {
-    instanceOf: ServiceError,
+    instanceOf: PortTakenError,
   });
-  t.regex(err.message, new RegExp(`does not listen on 127\\.0\\.0\\.1:${port}\\b`));
+  t.is(err.port, port!);
+  t.regex(err.message, new RegExp(`another process listens on 127\\.0\\.0\\.1:${port},`));
   t.false(serviceStatus(join(second, 's3'), 'seaweedfs').running, 'the refused start left no process');
   t.true(listensOn(running.pid, port!), 'the first server is untouched');
 });
