@@ -41,7 +41,9 @@ export function listensOn(pid: number, port: number): boolean | undefined {
   let fds: string[];
   try {
     fds = readdirSync(`/proc/${pid}/fd`);
-  } catch {
+  } catch (err) {
+    // Gone (it exited, say on its own bind) holds nothing; unreadable (another user's) is unknown.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     return undefined;
   }
   for (const fd of fds) {

@@ -4,6 +4,7 @@
  * are chosen free just before the start, so another process can take one in between; a readiness
  * probe answered by that other process must not pass for the new service.
  */
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -27,6 +28,10 @@ test('listensOn tells this process its own listening port from a port it does no
   t.true(listensOn(process.pid, mine!));
   t.false(listensOn(process.pid, nobody!), 'nothing listens there');
   t.false(listensOn(process.ppid, mine!), 'another process does not hold this one');
+  // A process that has exited (as a service does when its bind fails) holds nothing.
+  const gone = spawn(process.execPath, ['-e', '']);
+  await new Promise((resolve) => gone.once('exit', resolve));
+  t.false(listensOn(gone.pid!, mine!));
 });
 
 test('an S3 dev server started on a port that another S3 server answers is refused, naming the port', async (t) => {
