@@ -85,6 +85,7 @@ for folder, _, names in os.walk(base):
             marker = json.load(open(os.path.join(folder, name)))
             files.append(os.path.join(root, marker.get('object') or marker['key']))
 con = duckdb.connect()
+con.execute('SET enable_progress_bar = false')
 con.execute('CREATE TABLE expected (video VARCHAR, frame INTEGER)')
 con.executemany('INSERT INTO expected SELECT ?, range FROM range(?, ?)',
     [(s['video'], s['firstFrame'], s['lastFrame'] + 1) for s in manifest['shards']])
