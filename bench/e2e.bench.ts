@@ -18,7 +18,8 @@
  *   1.1.1 on the same graph in batches of 32.
  *
  * CPU: each way's CPU seconds over its timed span (ours: this process with every thread, its
- * ffmpeg children and the Temporal server; Python's: its process), per frame, and
+ * ffmpeg children and the Temporal server, also each alone; Python's: its process, also per
+ * stage), per frame, and
  * e2e.affectflow.cpu_bound_frames_per_s, the rate ours would reach if its work filled every
  * core: over the Python loop's rate it is the most the ratio can reach with ours' CPU per frame
  * (e2e.cpu_bound_vs_python_loop), which says whether a short ratio is overlap or work.
@@ -69,6 +70,13 @@ function enetB0(scratch: string): BackboneDescriptor {
   return found.find((d) => d.name === 'bench_enet_b0') ?? found.find((d) => d.name === 'ts_enet_b0')!;
 }
 
+/** CPU seconds of our way by process: this one (every thread), its ffmpeg children, the Temporal server. */
+interface OursCpu {
+  readonly process: number;
+  readonly ffmpeg: number;
+  readonly temporal: number;
+}
+
 interface StageTimes {
   [activity: string]: number;
 }
@@ -98,13 +106,13 @@ async function affectflowRun(
   scratch: string,
   datasetPath: string,
   descriptor: BackboneDescriptor,
-): Promise<{ seconds: number; cpuSeconds: number; result: ExtractionRunResult; stages: StageTimes }> {
+): Promise<{ seconds: number; cpu: OursCpu; result: ExtractionRunResult; stages: StageTimes }> {
   return withThrowawayTemporal(async (address) => {
     const temporalPid = pidServingPort(address.split(':').at(-1)!);
     /** This process (every thread), the children it has reaped (ffmpeg) and the Temporal server. */
-    const cpuNow = (): number => {
+    const cpuNow = (): OursCpu => {
       const own = processCpuSeconds(process.pid);
-      return own.self + own.children + processCpuSeconds(temporalPid).self;
+      return { process: own.self, ffmpeg: own.children, temporal: processCpuSeconds(temporalPid).self };
     };
     const home = join(scratch, 'home');
     const config = loadConfig(
@@ -147,10 +155,15 @@ async function affectflowRun(
         { taskQueue: queue('orchestrator'), workflowId: `bench-e2e-${id}`, args: [input] },
       );
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const cpuSeconds = cpuNow() - cpu;
+      const after = cpuNow();
+      const spent: OursCpu = {
+        process: after.process - cpu.process,
+        ffmpeg: after.ffmpeg - cpu.ffmpeg,
+        temporal: after.temporal - cpu.temporal,
+      };
       if (result.status !== 'completed' || result.embeddingShardsWritten !== result.shards)
         throw new Error(`bench e2e: the run ended ${result.status}: ${JSON.stringify(result.failedShards)}`);
-      return { seconds, cpuSeconds, result, stages };
+      return { seconds, cpu: spent, result, stages };
     } finally {
       await pools.stop();
       await clientConnection.close();
@@ -165,6 +178,8 @@ interface PythonLoop {
   readonly seconds: number;
   readonly cpu_seconds: number;
   readonly stages: { readonly decode: number; readonly detect: number; readonly embed: number };
+  /** The process's CPU seconds (every thread) in each stage. */
+  readonly stage_cpu: { readonly decode: number; readonly detect: number; readonly embed: number };
 }
 
 export const benchmarks: Benchmark[] = [
@@ -198,7 +213,8 @@ export const benchmarks: Benchmark[] = [
           value: (seconds * 1000) / frames,
           unit: 'ms',
         });
-        const oursBound = (FRAMES * availableParallelism()) / ours.cpuSeconds;
+        const oursCpu = ours.cpu.process + ours.cpu.ffmpeg + ours.cpu.temporal;
+        const oursBound = (FRAMES * availableParallelism()) / oursCpu;
         return {
           'e2e.affectflow.frames_per_s': { value: oursFps, unit: 'frames/s' },
           'e2e.affectflow.faces': { value: ours.stages['faces'] ?? 0, unit: 'faces' },
@@ -213,10 +229,16 @@ export const benchmarks: Benchmark[] = [
           'e2e.python_loop.detect.s': s(python.stages.detect),
           'e2e.python_loop.embed.s': s(python.stages.embed),
           'e2e.affectflow_vs_python_loop': { value: oursFps / pythonFps, unit: 'ratio' },
-          'e2e.affectflow.cpu_s': s(ours.cpuSeconds),
-          'e2e.affectflow.cpu_ms_per_frame': cpuMsPerFrame(ours.cpuSeconds, FRAMES),
+          'e2e.affectflow.cpu_s': s(oursCpu),
+          'e2e.affectflow.cpu_ms_per_frame': cpuMsPerFrame(oursCpu, FRAMES),
+          'e2e.affectflow.cpu_ms_per_frame.process': cpuMsPerFrame(ours.cpu.process, FRAMES),
+          'e2e.affectflow.cpu_ms_per_frame.ffmpeg': cpuMsPerFrame(ours.cpu.ffmpeg, FRAMES),
+          'e2e.affectflow.cpu_ms_per_frame.temporal': cpuMsPerFrame(ours.cpu.temporal, FRAMES),
           'e2e.python_loop.cpu_s': s(python.cpu_seconds),
           'e2e.python_loop.cpu_ms_per_frame': cpuMsPerFrame(python.cpu_seconds, python.frames),
+          'e2e.python_loop.cpu_ms_per_frame.decode': cpuMsPerFrame(python.stage_cpu.decode, python.frames),
+          'e2e.python_loop.cpu_ms_per_frame.detect': cpuMsPerFrame(python.stage_cpu.detect, python.frames),
+          'e2e.python_loop.cpu_ms_per_frame.embed': cpuMsPerFrame(python.stage_cpu.embed, python.frames),
           'e2e.affectflow.cpu_bound_frames_per_s': { value: oursBound, unit: 'frames/s' },
           'e2e.cpu_bound_vs_python_loop': { value: oursBound / pythonFps, unit: 'ratio' },
         };
